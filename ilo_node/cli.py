@@ -1,0 +1,80 @@
+"""The ``ilo-node`` command line: a thin layer that calls into the library.
+
+Every error the project raises carries its own advice (``IloError.diagnostics``);
+this module prints it and exits non-zero. No traceback reaches a user: an
+unexpected exception is reported in one line (set ``ILO_NODE_DEBUG=1`` to see
+the traceback when reporting a bug).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from protocol.errors import IloError
+
+from . import __version__
+
+__all__ = ["main"]
+
+
+def default_home() -> Path:
+    env = os.environ.get("ILO_NODE_HOME")
+    return Path(env) if env else Path.home() / ".ilo-node"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="ilo-node")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Node home directory [default: $ILO_NODE_HOME, else ~/.ilo-node].",
+)
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None) -> None:
+    """ilo-node: signed, encrypted, verifiable information exchange for ILO networks."""
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home if home is not None else default_home()
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def demo(as_json: bool) -> None:
+    """Seal, relay and open an envelope of every message kind, locally, in memory."""
+    from .demo import run_demo
+
+    ok = run_demo(as_json=as_json)
+    if not ok:
+        raise SystemExit(1)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="ilo-node", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except IloError as exc:
+        click.echo(exc.diagnostics(), err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # the last line of defence: never a traceback to a user
+        if os.environ.get("ILO_NODE_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"internal error: {type(exc).__name__}. This is a bug in ilo-node; run again "
+            "with ILO_NODE_DEBUG=1 and report the output.",
+            err=True,
+        )
+        sys.exit(70)
+    sys.exit(0)

@@ -1,0 +1,1 @@
+"""Identities, key store, roster and trust decisions."""

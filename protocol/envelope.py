@@ -1,0 +1,511 @@
+"""Envelopes: the signed, encrypted, hash-chained unit that nodes exchange.
+
+Wire form (docs/protocol.md has the byte-level specification)::
+
+    envelope = [header, ciphertext: bin, signature: bin(64)]      canonical msgpack
+    header   = [version, network, kind, author_key, author_node, seq, prev,
+                created_ms, distribution, recipients, handling,
+                key_commitment, wrapped_keys, nonce]
+
+The Ed25519 signature covers ``SIGNATURE_DOMAIN`` followed by every byte of the
+envelope before the signature's own encoding, taken from the bytes as received.
+The AEAD's associated data is ``CONTENT_DOMAIN`` followed by the header's bytes
+as received. The envelope id is SHA-256 of the whole envelope.
+
+The order of checks is fixed: size caps while reading, canonical form, header
+fields, signature; only then, and only for a recipient, key unwrapping, the key
+commitment, decryption, and last of all parsing of the content.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import PROTOCOL_VERSION
+from .canonical import decode_canonical, encode_canonical
+from .crypto import (
+    AEAD_KEY_BYTES,
+    AEAD_NONCE_BYTES,
+    AEAD_TAG_BYTES,
+    PUBLIC_KEY_BYTES,
+    SIGNATURE_BYTES,
+    WRAPPED_KEY_BYTES,
+    aead_decrypt,
+    aead_encrypt,
+    ed25519_public,
+    key_commitment,
+    random_bytes,
+    sha256,
+    sign,
+    unwrap_key,
+    verify,
+    wrap_key,
+)
+from .errors import (
+    ContentError,
+    DecodeError,
+    FieldError,
+    KeyCommitmentError,
+    LimitExceededError,
+    NotARecipientError,
+    TimeError,
+    UnsupportedVersionError,
+    UsageError,
+)
+from .identifiers import EU_INSTITUTIONS, is_network_id, split_node_id
+from .kinds import kind_spec
+from .limits import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "CONTENT_DOMAIN",
+    "DISTRIBUTIONS",
+    "HANDLING_CODES",
+    "SIGNATURE_DOMAIN",
+    "Content",
+    "Envelope",
+    "Header",
+    "WrappedKey",
+    "seal",
+]
+
+SIGNATURE_DOMAIN = b"ilo-node/v1/envelope-signature\x00"
+CONTENT_DOMAIN = b"ilo-node/v1/envelope-content\x00"
+
+#: Handling levels: who the content is encrypted to (enforced by encryption).
+DISTRIBUTIONS: tuple[str, ...] = ("local", "states", "presidency", "network")
+#: Restrictions on onward use that travel with the content (docs/protocol.md).
+HANDLING_CODES: tuple[str, ...] = ("H0", "H1", "H2", "H3")
+
+_HEADER_FIELDS = (
+    "version",
+    "network",
+    "kind",
+    "author_key",
+    "author_node",
+    "seq",
+    "prev",
+    "created_ms",
+    "distribution",
+    "recipients",
+    "handling",
+    "key_commitment",
+    "wrapped_keys",
+    "nonce",
+)
+_MAX_U63 = (1 << 63) - 1
+# A canonical bin8 of 64 bytes is 0xc4 0x40 followed by the signature.
+_SIGNATURE_ENCODING_BYTES = 2 + SIGNATURE_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedKey:
+    """The content key sealed to one recipient key."""
+
+    recipient: str  # node id
+    recipient_key: bytes  # the X25519 (pre)key it was sealed to
+    sealed: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Header:
+    version: int
+    network: str
+    kind: str
+    author_key: bytes
+    author_node: str
+    seq: int
+    prev: bytes | None
+    created_ms: int
+    distribution: str
+    recipients: tuple[str, ...]
+    handling: str
+    key_commitment: bytes
+    wrapped_keys: tuple[WrappedKey, ...]
+    nonce: bytes
+
+    def to_wire(self) -> list[Any]:
+        return [
+            self.version,
+            self.network,
+            self.kind,
+            self.author_key,
+            self.author_node,
+            self.seq,
+            self.prev,
+            self.created_ms,
+            self.distribution,
+            list(self.recipients),
+            self.handling,
+            self.key_commitment,
+            [[w.recipient, w.recipient_key, w.sealed] for w in self.wrapped_keys],
+            self.nonce,
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """Decrypted, schema-validated content of an envelope."""
+
+    kind: str
+    fields: Mapping[str, Any]
+
+
+def _field(name: str, message: str) -> FieldError:
+    return FieldError(f"envelope header field '{name}': {message}")
+
+
+def _int(value: object, name: str, minimum: int) -> int:
+    # bool is an int in Python but a distinct msgpack type: refuse it.
+    if type(value) is not int or not minimum <= value <= _MAX_U63:
+        raise _field(name, f"expected an integer from {minimum} to 2^63-1")
+    return value
+
+
+def _bytes(value: object, name: str, length: int) -> bytes:
+    if type(value) is not bytes or len(value) != length:
+        raise _field(name, f"expected {length} bytes")
+    return value
+
+
+def _str(value: object, name: str) -> str:
+    if type(value) is not str:
+        raise _field(name, "expected a string")
+    return value
+
+
+def _node(value: object, name: str) -> str:
+    node = _str(value, name)
+    if split_node_id(node) is None:
+        raise _field(name, f"{node[:40]!r} is not a node id such as 'DE@TR'")
+    return node
+
+
+def _parse_header(raw: object, limits: Limits) -> Header:
+    if type(raw) is not list:
+        raise DecodeError("envelope header is not an array")
+    # The version decides the layout, so it is read before the length is checked.
+    if raw and type(raw[0]) is int and raw[0] != PROTOCOL_VERSION:
+        raise UnsupportedVersionError(
+            f"envelope protocol version {raw[0]} is not supported (this node speaks "
+            f"{PROTOCOL_VERSION})"
+        )
+    if len(raw) != len(_HEADER_FIELDS):
+        raise DecodeError(f"envelope header has {len(raw)} fields, expected {len(_HEADER_FIELDS)}")
+    (version, network, kind, author_key, author_node, seq, prev, created_ms,
+     distribution, recipients, handling, commitment, wrapped, nonce) = raw  # fmt: skip
+    if type(version) is not int:
+        raise _field("version", "expected an integer")
+    network = _str(network, "network")
+    if not is_network_id(network):
+        raise _field("network", "expected 1-64 characters of a-z, 0-9, '.', '-'")
+    kind = _str(kind, "kind")
+    kind_spec(kind)  # raises UnknownKindError
+    author_key = _bytes(author_key, "author_key", PUBLIC_KEY_BYTES)
+    author_node = _node(author_node, "author_node")
+    seq = _int(seq, "seq", 1)
+    if seq == 1:
+        if prev is not None:
+            raise _field("prev", "must be nil for the first envelope of a chain (seq 1)")
+    else:
+        prev = _bytes(prev, "prev", 32)
+    created_ms = _int(created_ms, "created_ms", 0)
+    distribution = _str(distribution, "distribution")
+    if distribution not in DISTRIBUTIONS:
+        raise _field("distribution", f"expected one of {', '.join(DISTRIBUTIONS)}")
+    if type(recipients) is not list:
+        raise _field("recipients", "expected an array")
+    if not recipients:
+        raise _field("recipients", "expected at least one recipient")
+    if len(recipients) > limits.max_recipients:
+        raise LimitExceededError(
+            f"envelope has {len(recipients)} recipients, over the limit of {limits.max_recipients}"
+        )
+    recipient_ids = tuple(_node(r, "recipients") for r in recipients)
+    if any(a >= b for a, b in itertools.pairwise(recipient_ids)):
+        raise _field("recipients", "must be sorted and without duplicates")
+    if distribution == "local":
+        _check_local(author_node, recipient_ids)
+    handling = _str(handling, "handling")
+    if handling not in HANDLING_CODES:
+        raise _field("handling", f"expected one of {', '.join(HANDLING_CODES)}")
+    commitment = _bytes(commitment, "key_commitment", 32)
+    wrapped_keys = _parse_wrapped(wrapped, recipient_ids, limits)
+    nonce = _bytes(nonce, "nonce", AEAD_NONCE_BYTES)
+    return Header(
+        version=version,
+        network=network,
+        kind=kind,
+        author_key=author_key,
+        author_node=author_node,
+        seq=seq,
+        prev=prev,
+        created_ms=created_ms,
+        distribution=distribution,
+        recipients=recipient_ids,
+        handling=handling,
+        key_commitment=commitment,
+        wrapped_keys=wrapped_keys,
+        nonce=nonce,
+    )
+
+
+def _check_local(author_node: str, recipients: Sequence[str]) -> None:
+    author = split_node_id(author_node)
+    assert author is not None
+    for recipient in recipients:
+        parsed = split_node_id(recipient)
+        assert parsed is not None
+        party, host = parsed
+        if host != author[1] and party not in EU_INSTITUTIONS:
+            raise _field(
+                "recipients",
+                f"{recipient} is outside the local network of {author[1]}, which "
+                "distribution 'local' does not allow",
+            )
+
+
+def _parse_wrapped(
+    raw: object, recipients: tuple[str, ...], limits: Limits
+) -> tuple[WrappedKey, ...]:
+    if type(raw) is not list:
+        raise _field("wrapped_keys", "expected an array")
+    if len(raw) > len(recipients) * limits.max_keys_per_recipient:
+        raise LimitExceededError(
+            f"envelope has {len(raw)} wrapped keys, over "
+            f"{limits.max_keys_per_recipient} per recipient"
+        )
+    out: list[WrappedKey] = []
+    for item in raw:
+        if type(item) is not list or len(item) != 3:
+            raise _field("wrapped_keys", "each entry must be [node, key, sealed key]")
+        node = _node(item[0], "wrapped_keys")
+        out.append(
+            WrappedKey(
+                node,
+                _bytes(item[1], "wrapped_keys", PUBLIC_KEY_BYTES),
+                _bytes(item[2], "wrapped_keys", WRAPPED_KEY_BYTES),
+            )
+        )
+    order = [(w.recipient, w.recipient_key) for w in out]
+    if any(a >= b for a, b in itertools.pairwise(order)):
+        raise _field("wrapped_keys", "must be sorted by (node, key) and without duplicates")
+    covered = {w.recipient for w in out}
+    if covered != set(recipients):
+        missing = sorted(set(recipients) - covered)
+        extra = sorted(covered - set(recipients))
+        detail = (
+            f"no key for {', '.join(missing)}"
+            if missing
+            else (f"keys for non-recipients {', '.join(extra)}")
+        )
+        raise _field("wrapped_keys", f"do not match the recipient list ({detail})")
+    return tuple(out)
+
+
+class Envelope:
+    """A decoded envelope whose signature has been verified over its wire bytes.
+
+    An ``Envelope`` only exists for bytes that are canonical, within limits,
+    well-formed and correctly signed by ``header.author_key``. Whether that key
+    may speak for ``header.author_node`` at ``header.created_ms`` is a trust
+    decision made in ``keys/``, not here.
+    """
+
+    __slots__ = ("_raw", "ciphertext", "header", "header_bytes", "id", "signature")
+
+    def __init__(
+        self, raw: bytes, header: Header, header_bytes: bytes, ciphertext: bytes, signature: bytes
+    ) -> None:
+        self._raw = raw
+        self.header = header
+        self.header_bytes = header_bytes
+        self.ciphertext = ciphertext
+        self.signature = signature
+        self.id = sha256(raw)
+
+    def __repr__(self) -> str:
+        h = self.header
+        return (
+            f"Envelope(id={self.id.hex()[:16]}…, kind={h.kind}, author={h.author_node}, "
+            f"seq={h.seq}, bytes={len(self._raw)})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Envelope) and other._raw == self._raw
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Envelope:
+        """Decode ``data`` and verify its signature; raise a ProtocolError otherwise."""
+        envelope = _get_unverified_envelope(data, limits)
+        verify(
+            envelope.header.author_key,
+            SIGNATURE_DOMAIN,
+            data[: len(data) - _SIGNATURE_ENCODING_BYTES],
+            envelope.signature,
+        )
+        return envelope
+
+    def to_bytes(self) -> bytes:
+        """The exact bytes this envelope was decoded from or sealed as."""
+        return self._raw
+
+    def check_time(self, now_ms: int, limits: Limits = DEFAULT_LIMITS) -> None:
+        """Refuse an envelope dated further in the future than the allowed clock skew."""
+        ahead = self.header.created_ms - now_ms
+        if ahead > limits.max_future_skew_ms:
+            raise TimeError(
+                f"envelope {self.id.hex()[:16]}… is dated {ahead // 1000} s in the future "
+                f"(allowed skew {limits.max_future_skew_ms // 1000} s)"
+            )
+
+    def wrapped_for(self, node_id: str) -> tuple[WrappedKey, ...]:
+        return tuple(w for w in self.header.wrapped_keys if w.recipient == node_id)
+
+    def open(
+        self,
+        node_id: str,
+        secret_keys: Mapping[bytes, bytes],
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> Content:
+        """Decrypt and validate the content as recipient ``node_id``.
+
+        ``secret_keys`` maps X25519 public keys this node holds (its current and
+        not-yet-deleted prekeys) to their secret keys.
+        """
+        candidates = [w for w in self.wrapped_for(node_id) if w.recipient_key in secret_keys]
+        if not candidates:
+            raise NotARecipientError(
+                f"envelope {self.id.hex()[:16]}… is not encrypted to any key {node_id} holds"
+            )
+        wrapped = candidates[0]
+        content_key = unwrap_key(
+            secret_keys[wrapped.recipient_key], wrapped.recipient_key, wrapped.sealed
+        )
+        if key_commitment(content_key) != self.header.key_commitment:
+            raise KeyCommitmentError(
+                f"envelope {self.id.hex()[:16]}…: the key wrapped for {node_id} does not "
+                "match the author's signed key commitment"
+            )
+        plaintext = aead_decrypt(
+            content_key, self.header.nonce, self.ciphertext, CONTENT_DOMAIN + self.header_bytes
+        )
+        return parse_content(self.header.kind, plaintext, limits)
+
+
+def parse_content(kind: str, plaintext: bytes, limits: Limits = DEFAULT_LIMITS) -> Content:
+    """Parse decrypted content bytes as canonical msgpack and validate its schema."""
+    try:
+        value = decode_canonical(plaintext, limits, limits.max_content_bytes, "content")
+    except DecodeError as exc:
+        raise ContentError(exc.message) from None
+    return Content(kind, kind_spec(kind).validate(value))
+
+
+def _bin_encoding_bytes(length: int) -> int:
+    if length < 1 << 8:
+        return 2 + length
+    if length < 1 << 16:
+        return 3 + length
+    return 5 + length
+
+
+def _get_unverified_envelope(data: bytes, limits: Limits) -> Envelope:
+    """Decode without checking the signature. Only ``Envelope.from_bytes`` may call this."""
+    if type(data) is not bytes:
+        raise UsageError("an envelope is decoded from bytes")
+    value = decode_canonical(data, limits, limits.max_envelope_bytes, "envelope")
+    if type(value) is not list or len(value) != 3:
+        raise DecodeError("envelope is not an array of [header, ciphertext, signature]")
+    raw_header, ciphertext, signature = value
+    header = _parse_header(raw_header, limits)
+    if type(ciphertext) is not bytes or len(ciphertext) < AEAD_TAG_BYTES:
+        raise DecodeError("envelope ciphertext is missing or shorter than its tag")
+    if len(ciphertext) > limits.max_content_bytes + AEAD_TAG_BYTES:
+        raise LimitExceededError(
+            f"envelope ciphertext is {len(ciphertext)} bytes, over the content limit of "
+            f"{limits.max_content_bytes}"
+        )
+    if type(signature) is not bytes or len(signature) != SIGNATURE_BYTES:
+        raise DecodeError("envelope signature is not 64 bytes")
+    # The input is canonical (checked above), so the header's bytes are exactly
+    # what lies between the 1-byte array marker and the ciphertext's encoding.
+    header_end = len(data) - _SIGNATURE_ENCODING_BYTES - _bin_encoding_bytes(len(ciphertext))
+    return Envelope(data, header, data[1:header_end], ciphertext, signature)
+
+
+def seal(
+    *,
+    signing_seed: bytes,
+    network: str,
+    kind: str,
+    author_node: str,
+    seq: int,
+    prev: bytes | None,
+    created_ms: int,
+    distribution: str,
+    recipient_keys: Mapping[str, Sequence[bytes]],
+    handling: str,
+    content: Mapping[str, Any],
+    limits: Limits = DEFAULT_LIMITS,
+    content_key: bytes | None = None,
+    nonce: bytes | None = None,
+    ephemeral_secrets: Sequence[bytes] | None = None,
+) -> Envelope:
+    """Validate, encrypt and sign content; return the envelope as it will be sent.
+
+    ``recipient_keys`` maps each recipient node id to the X25519 (pre)keys to
+    seal the content key to. ``content_key``, ``nonce`` and
+    ``ephemeral_secrets`` exist for reproducible test vectors; leave them unset
+    otherwise.
+    """
+    author_key = ed25519_public(signing_seed)
+    validated = kind_spec(kind).validate(content)
+    plaintext = encode_canonical(validated)
+    if len(plaintext) > limits.max_content_bytes:
+        raise LimitExceededError(
+            f"content is {len(plaintext)} bytes, over the limit of {limits.max_content_bytes}"
+        )
+    content_key = content_key if content_key is not None else random_bytes(AEAD_KEY_BYTES)
+    nonce = nonce if nonce is not None else random_bytes(AEAD_NONCE_BYTES)
+    if len(content_key) != AEAD_KEY_BYTES or len(nonce) != AEAD_NONCE_BYTES:
+        raise UsageError("content key must be 32 bytes and nonce 24 bytes")
+    entries = sorted((node, key) for node, keys in recipient_keys.items() for key in keys)
+    if ephemeral_secrets is not None and len(ephemeral_secrets) != len(entries):
+        raise UsageError("one ephemeral secret is needed per wrapped key")
+    wrapped = tuple(
+        WrappedKey(
+            node,
+            key,
+            wrap_key(key, content_key, None if ephemeral_secrets is None else ephemeral_secrets[i]),
+        )
+        for i, (node, key) in enumerate(entries)
+    )
+    header = Header(
+        version=PROTOCOL_VERSION,
+        network=network,
+        kind=kind,
+        author_key=author_key,
+        author_node=author_node,
+        seq=seq,
+        prev=prev,
+        created_ms=created_ms,
+        distribution=distribution,
+        recipients=tuple(sorted(recipient_keys)),
+        handling=handling,
+        key_commitment=key_commitment(content_key),
+        wrapped_keys=wrapped,
+        nonce=nonce,
+    )
+    header_bytes = encode_canonical(header.to_wire())
+    ciphertext = aead_encrypt(content_key, nonce, plaintext, CONTENT_DOMAIN + header_bytes)
+    unsigned = encode_canonical([header.to_wire(), ciphertext, b""])[:-2]
+    signature = sign(signing_seed, SIGNATURE_DOMAIN, unsigned)
+    raw = unsigned + encode_canonical(signature)
+    # Decode what we built: the sealer must never emit bytes the decoder refuses.
+    return Envelope.from_bytes(raw, limits)
