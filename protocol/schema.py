@@ -55,6 +55,7 @@ __all__ = [
     "Int",
     "KindSpec",
     "List",
+    "PublicKey",
     "Str",
     "Struct",
     "Text",
@@ -448,6 +449,22 @@ class EnvelopeId(FieldType):
 
     def max_encoded_size(self, limits: Limits) -> int:
         return 2 + ENVELOPE_ID_LEN
+
+
+@dataclass(frozen=True)
+class PublicKey(FieldType):
+    """A raw 32-byte public key (Ed25519 or X25519), msgpack ``bin``."""
+
+    def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
+        if not isinstance(value, bytes) or len(value) != 32:
+            raise _fail(path, "expected a 32-byte public key")
+        return bytes(value)
+
+    def describe(self) -> str:
+        return "public key, 32 bytes"
+
+    def max_encoded_size(self, limits: Limits) -> int:
+        return 2 + 32
 
 
 def _freeze(value: Any) -> Any:

@@ -1,0 +1,287 @@
+"""Trust decisions: may this key speak for this node, for this envelope, now?
+
+:func:`decide_key` is the one pure function that makes the decision; the clock
+(``now_ms``) and the evidence (roster, certificates, revocations, and when the
+envelope was first witnessed in a checkpoint) are passed in. :class:`TrustState`
+is an I/O-free holder for that evidence: it verifies certificates, revocations
+and prekey announcements against the roster chain as they arrive, and asks
+:func:`decide_key` about envelopes.
+
+Revocation rule. A revocation names the time the key was compromised. Nothing
+the key signed is accepted if it is dated at or after that time. Something dated
+*before* it is accepted only if it had been witnessed in a checkpoint before the
+revocation was issued: a thief holding the key can write any date, but cannot
+make an envelope appear in a checkpoint that was signed before it existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from protocol.envelope import Envelope
+from protocol.errors import ProtocolError
+from protocol.identifiers import split_node_id
+from protocol.limits import DEFAULT_LIMITS, Limits
+from protocol.signed import SignedDocument
+
+from .documents import Certificate, PrekeyAnnouncement, Revocation, Roster
+from .errors import (
+    CertificateError,
+    KeyNotValidError,
+    PrekeyError,
+    RevocationError,
+)
+from .roster import RosterChain
+
+__all__ = ["KeyDecision", "Outcome", "TrustState", "decide_key"]
+
+
+class Outcome(Enum):
+    ACCEPT = "accept"
+    #: Cannot be decided yet (unknown key, roster expired, dated in the future):
+    #: keep the envelope and try again when evidence arrives.
+    RETRY = "retry"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyDecision:
+    outcome: Outcome
+    reason: str
+    certificate: Certificate | None = None
+
+    def __bool__(self) -> bool:
+        return self.outcome is Outcome.ACCEPT
+
+    def raise_for_outcome(self) -> None:
+        if self.outcome is not Outcome.ACCEPT:
+            raise KeyNotValidError(self.reason)
+
+
+def decide_key(
+    *,
+    roster: Roster,
+    key: bytes,
+    node: str,
+    created_ms: int,
+    now_ms: int,
+    certificates: Iterable[Certificate],
+    revocations: Iterable[Revocation],
+    witnessed_ms: int | None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> KeyDecision:
+    """Decide whether ``key`` may sign for ``node`` something dated ``created_ms``.
+
+    ``certificates`` and ``revocations`` must already be verified against the
+    roster chain (``TrustState`` does this); only those about ``key`` matter.
+    ``witnessed_ms`` is the time of the earliest checkpoint that included the
+    envelope, or ``None`` if none did yet.
+    """
+    short = key.hex()[:16]
+    if created_ms > now_ms + limits.max_future_skew_ms:
+        return KeyDecision(
+            Outcome.RETRY, f"dated {(created_ms - now_ms) // 1000} s in the future; check clocks"
+        )
+    if node not in roster.nodes:
+        return KeyDecision(
+            Outcome.REJECT, f"{node} is not a member of the network in roster v{roster.version}"
+        )
+    if created_ms >= roster.expires_ms:
+        return KeyDecision(
+            Outcome.RETRY,
+            f"dated after roster v{roster.version} expired; held until a new roster arrives",
+        )
+    for revocation in revocations:
+        if revocation.key != key:
+            continue
+        if created_ms >= revocation.compromised_at_ms:
+            return KeyDecision(
+                Outcome.REJECT,
+                f"key {short}… was revoked as compromised from {revocation.compromised_at_ms} "
+                f"and the envelope is dated {created_ms}",
+            )
+        if witnessed_ms is None or witnessed_ms >= revocation.issued_ms:
+            return KeyDecision(
+                Outcome.REJECT,
+                f"key {short}… is revoked; the envelope is dated before the compromise but "
+                "was not witnessed in a checkpoint before the revocation, so it may be back-dated",
+            )
+    matching = [c for c in certificates if c.key == key and c.node == node]
+    if not matching:
+        return KeyDecision(
+            Outcome.RETRY, f"no certificate for key {short}… of {node} yet; held until one arrives"
+        )
+    for certificate in matching:
+        if certificate.valid_at(created_ms):
+            return KeyDecision(Outcome.ACCEPT, "certified and not revoked", certificate)
+    return KeyDecision(
+        Outcome.REJECT,
+        f"key {short}… of {node} was not certified at the envelope's time {created_ms}",
+    )
+
+
+@dataclass
+class TrustState:
+    """The evidence a node holds, each piece verified when it was added."""
+
+    chain: RosterChain
+    certificates: dict[bytes, list[Certificate]] = field(default_factory=dict)
+    revocations: dict[bytes, list[Revocation]] = field(default_factory=dict)
+    prekeys: dict[str, list[PrekeyAnnouncement]] = field(default_factory=dict)
+
+    @property
+    def roster(self) -> Roster:
+        return self.chain.current
+
+    # -- evidence -----------------------------------------------------------------
+
+    def _authority_signed(self, document: SignedDocument, party: str, at_ms: int) -> bool:
+        keys = self.roster.authority_keys(party, at_ms)
+        return bool(keys & document.signed_keys())
+
+    def add_certificate(self, data: bytes) -> Certificate:
+        try:
+            certificate = Certificate.from_document(SignedDocument.from_bytes(data, "certificate"))
+        except ProtocolError as exc:
+            raise CertificateError(f"certificate is malformed: {exc.message}") from None
+        if certificate.network != self.roster.network:
+            raise CertificateError(f"certificate is for network {certificate.network!r}")
+        if certificate.node not in self.roster.nodes:
+            raise CertificateError(f"certificate names {certificate.node}, not in the roster")
+        if not self._authority_signed(
+            certificate.document, certificate.party, certificate.issued_ms
+        ):
+            raise CertificateError(
+                f"certificate for {certificate.node} is not signed by a {certificate.party} "
+                f"authority key valid at its issue time in roster v{self.roster.version}"
+            )
+        existing = self.certificates.setdefault(certificate.key, [])
+        if certificate not in existing:
+            existing.append(certificate)
+        return certificate
+
+    def add_revocation(self, data: bytes) -> Revocation:
+        try:
+            revocation = Revocation.from_document(SignedDocument.from_bytes(data, "revocation"))
+        except ProtocolError as exc:
+            raise RevocationError(f"revocation is malformed: {exc.message}") from None
+        if revocation.network != self.roster.network:
+            raise RevocationError(f"revocation is for network {revocation.network!r}")
+        if not self._authority_signed(revocation.document, revocation.party, revocation.issued_ms):
+            raise RevocationError(
+                f"revocation of a {revocation.node} key is not signed by a {revocation.party} "
+                "authority key"
+            )
+        existing = self.revocations.setdefault(revocation.key, [])
+        if revocation not in existing:
+            existing.append(revocation)
+        return revocation
+
+    def add_prekey(self, data: bytes, now_ms: int) -> PrekeyAnnouncement:
+        """Accept a prekey announcement signed by a currently valid key of its node."""
+        try:
+            announcement = PrekeyAnnouncement.from_document(
+                SignedDocument.from_bytes(data, "prekey")
+            )
+        except ProtocolError as exc:
+            raise PrekeyError(f"prekey announcement is malformed: {exc.message}") from None
+        if announcement.network != self.roster.network:
+            raise PrekeyError(f"prekey is for network {announcement.network!r}")
+        signers = announcement.document.signed_keys()
+        ok = any(
+            self.decide(
+                key=k,
+                node=announcement.node,
+                created_ms=announcement.valid_from_ms,
+                now_ms=now_ms,
+                witnessed_ms=None,
+                role="node",
+            )
+            for k in signers
+        )
+        if not ok:
+            raise PrekeyError(
+                f"prekey announcement for {announcement.node} is not signed by a certified, "
+                "unrevoked key of that node"
+            )
+        existing = self.prekeys.setdefault(announcement.node, [])
+        if all(a.key != announcement.key for a in existing):
+            existing.append(announcement)
+        return announcement
+
+    # -- decisions ----------------------------------------------------------------
+
+    def decide(
+        self,
+        *,
+        key: bytes,
+        node: str,
+        created_ms: int,
+        now_ms: int,
+        witnessed_ms: int | None,
+        role: str | None = None,
+    ) -> KeyDecision:
+        certificates = [c for c in self.certificates.get(key, []) if role is None or c.role == role]
+        return decide_key(
+            roster=self.roster,
+            key=key,
+            node=node,
+            created_ms=created_ms,
+            now_ms=now_ms,
+            certificates=certificates,
+            revocations=self.revocations.get(key, []),
+            witnessed_ms=witnessed_ms,
+        )
+
+    def decide_envelope(
+        self, envelope: Envelope, now_ms: int, witnessed_ms: int | None = None
+    ) -> KeyDecision:
+        header = envelope.header
+        if header.network != self.roster.network:
+            return KeyDecision(Outcome.REJECT, f"envelope is for network {header.network!r}")
+        decision = self.decide(
+            key=header.author_key,
+            node=header.author_node,
+            created_ms=header.created_ms,
+            now_ms=now_ms,
+            witnessed_ms=witnessed_ms,
+        )
+        if not decision:
+            return decision
+        problem = self.distribution_problem(envelope)
+        if problem:
+            return KeyDecision(Outcome.REJECT, problem)
+        return decision
+
+    def distribution_problem(self, envelope: Envelope) -> str | None:
+        """Why the recipients do not fit the distribution level, or ``None``."""
+        header = envelope.header
+        roster = self.roster
+        unknown = [r for r in header.recipients if r not in roster.nodes]
+        if unknown:
+            return f"recipients not in the roster: {', '.join(unknown)}"
+        if header.distribution == "presidency":
+            presidency = roster.presidency_at(header.created_ms)
+            allowed_parties = {"COM"} | ({presidency} if presidency else set())
+            for recipient in header.recipients:
+                parsed = split_node_id(recipient)
+                assert parsed is not None
+                if parsed[0] not in allowed_parties and recipient != header.author_node:
+                    return (
+                        f"distribution 'presidency' may reach the Presidency ({presidency}) and "
+                        f"the Commission only, not {recipient}"
+                    )
+        return None
+
+    # -- prekeys ------------------------------------------------------------------
+
+    def current_prekey(self, node: str, now_ms: int) -> PrekeyAnnouncement:
+        valid = [a for a in self.prekeys.get(node, []) if a.valid_at(now_ms)]
+        if not valid:
+            raise PrekeyError(f"no valid prekey known for {node} at {now_ms}")
+        return max(valid, key=lambda a: (a.epoch, a.valid_from_ms))
+
+    def recipient_keys(self, nodes: Iterable[str], now_ms: int) -> Mapping[str, list[bytes]]:
+        return {n: [self.current_prekey(n, now_ms).key] for n in nodes}
