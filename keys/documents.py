@@ -162,6 +162,12 @@ def _check_certificate(content: Mapping[str, Any], path: str) -> None:
         raise ContentError(f"{path}.officer: a node certificate names no officer")
 
 
+def _check_prekey(content: Mapping[str, Any], path: str) -> None:
+    _check_window(content, path)
+    if content["issued_ms"] >= content["valid_until_ms"]:
+        raise ContentError(f"{path}.issued_ms: announced after its window ended")
+
+
 CERTIFICATE_SCHEMA = KindSpec(
     "certificate",
     (
@@ -201,9 +207,10 @@ PREKEY_SCHEMA = KindSpec(
         Field("key", PublicKey()),
         Field("valid_from_ms", _TIME),
         Field("valid_until_ms", _TIME),
+        Field("issued_ms", _TIME),
     ),
     "A node's X25519 encryption prekey for one epoch, signed by the node's key.",
-    check=_check_window,
+    check=_check_prekey,
 )
 
 
@@ -362,6 +369,7 @@ class PrekeyAnnouncement:
     key: bytes
     valid_from_ms: int
     valid_until_ms: int
+    issued_ms: int
 
     @classmethod
     def from_document(cls, document: SignedDocument) -> PrekeyAnnouncement:
@@ -374,6 +382,7 @@ class PrekeyAnnouncement:
             p["key"],
             p["valid_from_ms"],
             p["valid_until_ms"],
+            p["issued_ms"],
         )
 
     def valid_at(self, time_ms: int) -> bool:

@@ -33,6 +33,7 @@ from .errors import (
     PrekeyError,
     RevocationError,
 )
+from .prekeys import select_prekey
 from .roster import RosterChain
 
 __all__ = ["KeyDecision", "Outcome", "TrustState", "decide_key"]
@@ -177,6 +178,12 @@ class TrustState:
         existing = self.revocations.setdefault(revocation.key, [])
         if revocation not in existing:
             existing.append(revocation)
+        # A thief could have announced prekeys between the compromise and now, and
+        # senders would encrypt to them: forget every prekey the revoked key signed.
+        announcements = self.prekeys.get(revocation.node, [])
+        self.prekeys[revocation.node] = [
+            a for a in announcements if revocation.key not in a.document.signed_keys()
+        ]
         return revocation
 
     def add_prekey(self, data: bytes, now_ms: int) -> PrekeyAnnouncement:
@@ -194,7 +201,7 @@ class TrustState:
             self.decide(
                 key=k,
                 node=announcement.node,
-                created_ms=announcement.valid_from_ms,
+                created_ms=announcement.issued_ms,
                 now_ms=now_ms,
                 witnessed_ms=None,
                 role="node",
@@ -278,10 +285,9 @@ class TrustState:
     # -- prekeys ------------------------------------------------------------------
 
     def current_prekey(self, node: str, now_ms: int) -> PrekeyAnnouncement:
-        valid = [a for a in self.prekeys.get(node, []) if a.valid_at(now_ms)]
-        if not valid:
-            raise PrekeyError(f"no valid prekey known for {node} at {now_ms}")
-        return max(valid, key=lambda a: (a.epoch, a.valid_from_ms))
+        if not self.prekeys.get(node):
+            raise PrekeyError(f"no prekey known for {node}")
+        return select_prekey(self.prekeys[node], now_ms)
 
     def recipient_keys(self, nodes: Iterable[str], now_ms: int) -> Mapping[str, list[bytes]]:
         return {n: [self.current_prekey(n, now_ms).key] for n in nodes}

@@ -60,6 +60,9 @@ def _check_value(value: Value, depth: int, limits: Limits) -> Value:
         raise LimitExceededError(f"nesting deeper than {limits.max_depth} levels")
     if isinstance(value, float):
         raise DecodeError("floating-point numbers are not allowed")
+    if isinstance(value, msgpack.Timestamp | msgpack.ExtType):
+        # msgpack-python decodes the timestamp extension without calling ext_hook.
+        raise DecodeError("msgpack extension types (timestamps included) are not allowed")
     if isinstance(value, list):
         for item in value:
             _check_value(item, depth + 1, limits)
@@ -73,16 +76,18 @@ def _check_value(value: Value, depth: int, limits: Limits) -> Value:
 
 def _sorted_maps(value: Value) -> Value:
     if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise UsageError("canonical msgpack maps have string keys only")
         return {k: _sorted_maps(value[k]) for k in sorted(value, key=lambda s: s.encode())}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return [_sorted_maps(v) for v in value]
+    if isinstance(value, float):
+        raise UsageError("floating-point numbers are not allowed in canonical msgpack")
     return value
 
 
 def encode_canonical(value: Value) -> bytes:
     """Encode ``value`` in canonical msgpack (maps sorted, shortest forms)."""
-    if isinstance(value, float):
-        raise DecodeError("floating-point numbers are not allowed")
     try:
         out = msgpack.packb(_sorted_maps(value), use_bin_type=True, strict_types=False)
     except (OverflowError, TypeError, ValueError) as exc:

@@ -81,6 +81,13 @@ class ForkProof:
             raise ForkProofError("fork proof envelopes are the same envelope")
         if self.first.id > self.second.id:
             raise ForkProofError("fork proof envelopes must be ordered by id")
+        if a.network != b.network:
+            raise ForkProofError("fork proof envelopes are from different networks")
+        # Two signatures over the same signed bytes are not two statements: only
+        # different signed content is an equivocation (this also keeps a lenient
+        # Ed25519 verifier elsewhere from turning one envelope into a "fork").
+        if self.first.to_bytes()[:-66] == self.second.to_bytes()[:-66]:
+            raise ForkProofError("fork proof envelopes differ only in their signatures")
 
     @property
     def author_key(self) -> bytes:
@@ -117,7 +124,12 @@ class ForkProof:
 
 def detect_fork(a: Envelope, b: Envelope) -> ForkProof | None:
     """The fork proof for ``a`` and ``b`` if they equivocate, else ``None``."""
-    if a.header.author_key != b.header.author_key or a.header.seq != b.header.seq or a.id == b.id:
+    if (
+        a.header.author_key != b.header.author_key
+        or a.header.seq != b.header.seq
+        or a.header.network != b.header.network
+        or a.to_bytes()[:-66] == b.to_bytes()[:-66]
+    ):
         return None
     first, second = (a, b) if a.id < b.id else (b, a)
     return ForkProof(first, second)

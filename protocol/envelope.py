@@ -51,6 +51,7 @@ from .errors import (
     KeyCommitmentError,
     LimitExceededError,
     NotARecipientError,
+    ProtocolError,
     TimeError,
     UnsupportedVersionError,
     UsageError,
@@ -273,6 +274,7 @@ def _parse_wrapped(
     if type(raw) is not list:
         raise _field("wrapped_keys", "expected an array")
     if len(raw) > len(recipients) * limits.max_keys_per_recipient:
+        # Checked before the loop so that a huge array is not walked.
         raise LimitExceededError(
             f"envelope has {len(raw)} wrapped keys, over "
             f"{limits.max_keys_per_recipient} per recipient"
@@ -292,7 +294,15 @@ def _parse_wrapped(
     order = [(w.recipient, w.recipient_key) for w in out]
     if any(a >= b for a, b in itertools.pairwise(order)):
         raise _field("wrapped_keys", "must be sorted by (node, key) and without duplicates")
-    covered = {w.recipient for w in out}
+    per_node: dict[str, int] = {}
+    for w in out:
+        per_node[w.recipient] = per_node.get(w.recipient, 0) + 1
+        if per_node[w.recipient] > limits.max_keys_per_recipient:
+            raise LimitExceededError(
+                f"envelope has more than {limits.max_keys_per_recipient} wrapped keys for "
+                f"{w.recipient}"
+            )
+    covered = set(per_node)
     if covered != set(recipients):
         missing = sorted(set(recipients) - covered)
         extra = sorted(covered - set(recipients))
@@ -383,19 +393,28 @@ class Envelope:
             raise NotARecipientError(
                 f"envelope {self.id.hex()[:16]}… is not encrypted to any key {node_id} holds"
             )
-        wrapped = candidates[0]
-        content_key = unwrap_key(
-            secret_keys[wrapped.recipient_key], wrapped.recipient_key, wrapped.sealed
-        )
-        if key_commitment(content_key) != self.header.key_commitment:
-            raise KeyCommitmentError(
-                f"envelope {self.id.hex()[:16]}…: the key wrapped for {node_id} does not "
-                "match the author's signed key commitment"
+        failure: ProtocolError | None = None
+        # During prekey rotation a node may hold two keys it was sealed to; any one
+        # that unwraps to the committed key opens the one plaintext there is.
+        for wrapped in candidates:
+            try:
+                content_key = unwrap_key(
+                    secret_keys[wrapped.recipient_key], wrapped.recipient_key, wrapped.sealed
+                )
+                if key_commitment(content_key) != self.header.key_commitment:
+                    raise KeyCommitmentError(
+                        f"envelope {self.id.hex()[:16]}…: the key wrapped for {node_id} does "
+                        "not match the author's signed key commitment"
+                    )
+            except ProtocolError as exc:
+                failure = exc
+                continue
+            plaintext = aead_decrypt(
+                content_key, self.header.nonce, self.ciphertext, CONTENT_DOMAIN + self.header_bytes
             )
-        plaintext = aead_decrypt(
-            content_key, self.header.nonce, self.ciphertext, CONTENT_DOMAIN + self.header_bytes
-        )
-        return parse_content(self.header.kind, plaintext, limits)
+            return parse_content(self.header.kind, plaintext, limits)
+        assert failure is not None
+        raise failure
 
 
 def parse_content(kind: str, plaintext: bytes, limits: Limits = DEFAULT_LIMITS) -> Content:
@@ -404,7 +423,7 @@ def parse_content(kind: str, plaintext: bytes, limits: Limits = DEFAULT_LIMITS) 
         value = decode_canonical(plaintext, limits, limits.max_content_bytes, "content")
     except DecodeError as exc:
         raise ContentError(exc.message) from None
-    return Content(kind, kind_spec(kind).validate(value))
+    return Content(kind, kind_spec(kind).validate(value, limits=limits))
 
 
 def _bin_encoding_bytes(length: int) -> int:
@@ -465,7 +484,7 @@ def seal(
     otherwise.
     """
     author_key = ed25519_public(signing_seed)
-    validated = kind_spec(kind).validate(content)
+    validated = kind_spec(kind).validate(content, limits=limits)
     plaintext = encode_canonical(validated)
     if len(plaintext) > limits.max_content_bytes:
         raise LimitExceededError(

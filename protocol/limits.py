@@ -1,9 +1,12 @@
 """One object holding every size and count cap the decoders enforce.
 
-The caps are applied while reading (msgpack's unpacker refuses a string, byte
-string, array or map whose declared length exceeds them before allocating it),
-not after an object was built. A node passes its own ``Limits``; the defaults
-suit a local network of up to a few dozen nodes.
+The input length is capped before anything is parsed (and, on the network, by
+the HTTP layer while the body is read); msgpack's unpacker then refuses an
+array or map whose declared count exceeds its cap as soon as it reads the
+count, and a string longer than its cap before building it. Nesting depth is
+bounded by msgpack's own stack (1024 levels) while reading and checked against
+``max_depth`` right after, before any field is interpreted. A node passes its
+own ``Limits``; the defaults suit a local network of up to a few dozen nodes.
 """
 
 from __future__ import annotations
