@@ -18,6 +18,7 @@ import click
 from protocol.errors import IloError
 
 from . import __version__
+from .cli_keys import register as register_key_commands
 
 __all__ = ["main"]
 
@@ -35,11 +36,19 @@ def default_home() -> Path:
     default=None,
     help="Node home directory [default: $ILO_NODE_HOME, else ~/.ilo-node].",
 )
+@click.option(
+    "--passphrase-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read the key passphrase from this file (mode 0600) instead of "
+    "$ILO_NODE_PASSPHRASE or a prompt.",
+)
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None) -> None:
+def cli(ctx: click.Context, home: Path | None, passphrase_file: Path | None) -> None:
     """ilo-node: signed, encrypted, verifiable information exchange for ILO networks."""
     ctx.ensure_object(dict)
     ctx.obj["home"] = home if home is not None else default_home()
+    ctx.obj["passphrase_file"] = passphrase_file
 
 
 @cli.command()
@@ -53,9 +62,12 @@ def demo(as_json: bool) -> None:
         raise SystemExit(1)
 
 
+register_key_commands(cli)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
-        cli.main(args=argv, prog_name="ilo-node", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="ilo-node", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -77,4 +89,4 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(70)
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -107,6 +107,6 @@ class KeyStoreError(TrustError):
 
 class WrongPassphraseError(KeyStoreError):
     default_advice = (
-        "Check the passphrase (ILO_NODE_PASSPHRASE, --passphrase-file or the prompt); the "
-        "key file itself was not changed."
+        "Check the passphrase (ILO_NODE_PASSPHRASE, --passphrase-file or the prompt); if "
+        "it is right, the key file was altered: restore it from your backup."
     )

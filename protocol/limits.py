@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from .errors import UsageError
 
-__all__ = ["DEFAULT_LIMITS", "Limits"]
+__all__ = ["DEFAULT_LIMITS", "MAX_DEPTH_CAP", "Limits"]
+
+MAX_DEPTH_CAP = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,10 @@ class Limits:
         ):
             if getattr(self, name) < 1:
                 raise UsageError(f"limit {name} must be at least 1")
+        if self.max_depth > MAX_DEPTH_CAP:
+            # The depth check recurses once per level; beyond this the interpreter's
+            # own stack, not our cap, would decide.
+            raise UsageError(f"limit max_depth must be at most {MAX_DEPTH_CAP}")
         if self.max_future_skew_ms < 0:
             raise UsageError("limit max_future_skew_ms must not be negative")
 

@@ -110,7 +110,12 @@ def _check_proof(proof: Sequence[bytes], what: str) -> list[bytes]:
             f"{what} must be a sequence of {HASH_SIZE}-byte hashes, "
             f"not a single {type(proof).__name__} object"
         )
-    elements = list(proof)
+    try:
+        elements = list(proof)
+    except TypeError:
+        raise UsageError(
+            f"{what} must be a sequence of {HASH_SIZE}-byte hashes, not {type(proof).__name__}"
+        ) from None
     for position, value in enumerate(elements):
         if not isinstance(value, bytes):
             raise UsageError(

@@ -1,0 +1,293 @@
+"""The node home: where one identity keeps its configuration, keys and trust documents.
+
+::
+
+    HOME/
+      config.json                 role, network, node id / party / name
+      keys/signing.key            the current Ed25519 key (encrypted, 0600)
+      keys/retired/*.key          earlier signing keys, kept until deleted by the operator
+      keys/prekeys/EPOCH.key      X25519 prekeys (nodes only; deleted after their grace)
+      trust/roster/NNNN.roster    the accepted roster chain, first file = the pinned root
+      trust/certificates/         certificates this node has verified
+      trust/revocations/          revocations this node has verified
+      trust/prekeys/              other nodes' prekey announcements
+      issued/                     what an authority issued (certificates, revocations)
+
+Everything under ``trust/`` is a verified copy of a signed document; the home can
+be rebuilt from those files and the pinned root alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from keys.errors import KeyStoreError, TrustError
+from keys.keystore import SecretKey
+from keys.roster import RosterChain
+from keys.trust import TrustState
+from protocol.crypto import sha256
+from protocol.errors import IloError, UsageError
+
+from .keyfiles import read_private_key, write_public_file
+
+__all__ = ["ROLES", "Home", "HomeConfig", "HomeError", "now_ms"]
+
+ROLES = ("node", "admin", "authority", "officer")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class HomeError(IloError):
+    default_advice = (
+        "Check --home (or ILO_NODE_HOME); create an identity with 'ilo-node keys init'."
+    )
+
+
+@dataclass(frozen=True)
+class HomeConfig:
+    role: str
+    network: str
+    node: str | None = None  # nodes and officers: the node id
+    party: str | None = None  # authorities: the Member State (or COM / EBCG)
+    name: str | None = None  # administrators and officers
+    format: str = "ilo-node-home"
+    version: int = 1
+
+    @property
+    def label(self) -> str:
+        if self.role == "node":
+            return f"node {self.node}"
+        if self.role == "authority":
+            return f"authority {self.party}"
+        if self.role == "officer":
+            return f"officer {self.name} at {self.node}"
+        return f"administrator {self.name}"
+
+
+def _atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class Home:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    # -- layout ---------------------------------------------------------------------
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.path / "keys" / "signing.key"
+
+    @property
+    def retired_dir(self) -> Path:
+        return self.path / "keys" / "retired"
+
+    @property
+    def prekey_dir(self) -> Path:
+        return self.path / "keys" / "prekeys"
+
+    @property
+    def roster_dir(self) -> Path:
+        return self.path / "trust" / "roster"
+
+    @property
+    def certificate_dir(self) -> Path:
+        return self.path / "trust" / "certificates"
+
+    @property
+    def revocation_dir(self) -> Path:
+        return self.path / "trust" / "revocations"
+
+    @property
+    def prekey_announcement_dir(self) -> Path:
+        return self.path / "trust" / "prekeys"
+
+    @property
+    def issued_dir(self) -> Path:
+        return self.path / "issued"
+
+    # -- config ---------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.config_path.exists()
+
+    def create(self, config: HomeConfig) -> None:
+        if self.exists():
+            raise HomeError(
+                f"{self.path} already holds an identity ({self.config().label})",
+                "Use another --home, or remove the directory if you really mean to start over.",
+            )
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.path, 0o700)
+        _atomic_write(self.config_path, json.dumps(asdict(config), indent=1).encode() + b"\n")
+
+    def config(self) -> HomeConfig:
+        try:
+            raw = json.loads(self.config_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise HomeError(f"no ilo-node identity in {self.path}") from None
+        except (OSError, ValueError) as exc:
+            raise HomeError(f"cannot read {self.config_path}: {exc}") from None
+        if not isinstance(raw, dict) or raw.get("format") != "ilo-node-home":
+            raise HomeError(f"{self.config_path} is not an ilo-node home configuration")
+        try:
+            config = HomeConfig(**raw)
+        except TypeError:
+            raise HomeError(f"{self.config_path} has unknown or missing fields") from None
+        if config.role not in ROLES:
+            raise HomeError(f"{self.config_path}: unknown role {config.role!r}")
+        return config
+
+    def require_role(self, *roles: str) -> HomeConfig:
+        config = self.config()
+        if config.role not in roles:
+            raise UsageError(
+                f"this command needs a home of role {' or '.join(roles)}; {self.path} is "
+                f"{config.label}",
+                "Pass the right --home.",
+            )
+        return config
+
+    # -- keys -----------------------------------------------------------------------
+
+    def signing_key(self, passphrase: bytes) -> SecretKey:
+        return read_private_key(self.signing_key_path, passphrase)
+
+    def retired_key_paths(self) -> list[Path]:
+        return sorted(self.retired_dir.glob("*.key")) if self.retired_dir.exists() else []
+
+    def public_key(self) -> bytes:
+        """The current signing public key, read without the passphrase."""
+        from keys.keystore import key_file_info
+
+        try:
+            info = key_file_info(self.signing_key_path.read_bytes())
+        except FileNotFoundError:
+            raise KeyStoreError(f"no signing key in {self.path}") from None
+        return bytes.fromhex(info["public"])
+
+    # -- trust documents ------------------------------------------------------------
+
+    def roster_files(self) -> list[Path]:
+        return sorted(self.roster_dir.glob("*.roster")) if self.roster_dir.exists() else []
+
+    def has_roster(self) -> bool:
+        return bool(self.roster_files())
+
+    def chain(self) -> RosterChain:
+        files = self.roster_files()
+        if not files:
+            raise TrustError(
+                f"{self.path} has no roster yet",
+                "Pin the root roster with 'ilo-node roster init FILE --fingerprint FP'.",
+            )
+        return RosterChain.from_history(f.read_bytes() for f in files)
+
+    def save_roster(self, data: bytes, version: int) -> Path:
+        path = self.roster_dir / f"{version:06d}.roster"
+        _atomic_write(path, data)
+        return path
+
+    @staticmethod
+    def _doc_name(data: bytes, suffix: str) -> str:
+        return sha256(data).hex()[:24] + suffix
+
+    def save_document(self, directory: Path, data: bytes, suffix: str) -> Path:
+        path = directory / self._doc_name(data, suffix)
+        if not path.exists():
+            _atomic_write(path, data)
+        return path
+
+    def _files(self, directory: Path, pattern: str) -> Iterator[bytes]:
+        if directory.exists():
+            for path in sorted(directory.glob(pattern)):
+                yield path.read_bytes()
+
+    def trust_state(self) -> TrustState:
+        """The roster chain plus every stored certificate, revocation and prekey, re-verified."""
+        state = TrustState(self.chain())
+        for data in self._files(self.certificate_dir, "*.cert"):
+            state.add_certificate(data)
+        for data in self._files(self.revocation_dir, "*.rev"):
+            state.add_revocation(data)
+        for data in self._files(self.prekey_announcement_dir, "*.prekey"):
+            try:
+                state.add_prekey(data, now_ms())
+            except TrustError:
+                continue  # an announcement whose key was revoked since: keep the file, skip it
+        return state
+
+    # -- public export --------------------------------------------------------------
+
+    def public_record(self) -> dict[str, Any]:
+        config = self.config()
+        key = self.public_key()
+        record: dict[str, Any] = {
+            "format": "ilo-node-public-key",
+            "version": 1,
+            "network": config.network,
+            "role": config.role,
+            "key": key.hex(),
+        }
+        for name in ("node", "party", "name"):
+            value = getattr(config, name)
+            if value is not None:
+                record[name] = value
+        return record
+
+    def write_public(self, path: Path) -> None:
+        write_public_file(path, json.dumps(self.public_record(), indent=1).encode() + b"\n")
+
+
+def write_document(path: Path, data: bytes) -> None:
+    """Write a public signed document (roster, certificate, revocation) atomically."""
+    _atomic_write(path, data)
+
+
+def read_public_record(path: Path) -> dict[str, Any]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HomeError(f"no such file: {path}") from None
+    except (OSError, ValueError):
+        raise HomeError(
+            f"{path} is not a public key file",
+            "Public key files are written by 'ilo-node keys export-public'.",
+        ) from None
+    if not isinstance(raw, dict) or raw.get("format") != "ilo-node-public-key":
+        raise HomeError(
+            f"{path} is not a public key file",
+            "Public key files are written by 'ilo-node keys export-public'.",
+        )
+    try:
+        key = bytes.fromhex(str(raw["key"]))
+    except (KeyError, ValueError):
+        raise HomeError(f"{path}: the 'key' field is not a hex public key") from None
+    if len(key) != 32:
+        raise HomeError(f"{path}: the 'key' field is not a 32-byte public key")
+    return raw
