@@ -1,0 +1,294 @@
+"""The key and roster CLI, run as real processes on a scratch network, as an operator would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PASS = "correct horse battery staple"
+
+
+class Cli:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.env = {
+            **os.environ,
+            "ILO_NODE_PASSPHRASE": PASS,
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        }
+        self.env.pop("ILO_NODE_DEBUG", None)
+
+    def run(
+        self,
+        *args: str,
+        home: str | None = None,
+        ok: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "ilo_node"]
+        if home:
+            argv += ["--home", str(self.workdir / home)]
+        result = subprocess.run(
+            [*argv, *args],
+            cwd=self.workdir,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        # Never a traceback, whatever happened.
+        assert "Traceback" not in result.stderr, result.stderr
+        assert "internal error" not in result.stderr, result.stderr
+        if ok:
+            assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
+        else:
+            assert result.returncode != 0, f"{args} unexpectedly succeeded: {result.stdout}"
+            assert result.stderr.startswith("error: "), result.stderr
+            assert "\nhint: " in result.stderr, result.stderr
+        return result
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """A scratch network: admins alice, bob, carol (2-of-3); DE, FR, COM; three nodes."""
+    cli = Cli(tmp_path_factory.mktemp("net"))
+    init = ["keys", "init", "--network", "ilo-tr", "--kdf", "interactive"]
+    for admin in ("alice", "bob", "carol", "dave"):
+        cli.run(*init, "--role", "admin", "--name", admin, home=admin)
+        cli.run("keys", "export-public", "-o", f"{admin}.pub", home=admin)
+    for party in ("DE", "FR", "COM"):
+        cli.run(*init, "--role", "authority", "--party", party, home=f"auth-{party}")
+        cli.run("keys", "export-public", "-o", f"auth-{party}.pub", home=f"auth-{party}")
+    for node in ("DE@TR", "FR@TR"):
+        cli.run(*init, "--role", "node", "--node", node, home=node)
+        cli.run("keys", "export-public", "-o", f"{node}.pub", home=node)
+    description = {
+        "network": "ilo-tr",
+        "version": 1,
+        "issued": "now",
+        "expires": "2099-01-01",
+        "threshold": 2,
+        "administrators": [{"name": a, "key_file": f"{a}.pub"} for a in ("alice", "bob", "carol")],
+        "authorities": [
+            {"party": p, "key_file": f"auth-{p}.pub", "valid_from": "2026-01-01"}
+            for p in ("DE", "FR", "COM")
+        ],
+        "nodes": [
+            {"node": "DE@TR", "endpoint": "http://127.0.0.1:7401"},
+            {"node": "FR@TR", "endpoint": "http://127.0.0.1:7402"},
+            {"node": "COM@EU", "endpoint": "http://127.0.0.1:7400"},
+        ],
+        "presidency": {
+            "2026-H2": "IE",
+            "2027-H1": "LT",
+            "2027-H2": "GR",
+            "2028-H1": "IT",
+            "2028-H2": "LV",
+        },
+    }
+    (cli.workdir / "v1.json").write_text(json.dumps(description))
+    cli.run("roster", "propose", "v1.json", "-o", "v1.proposal")
+    # Each administrator signs a copy on their own machine; the copies are combined.
+    for admin in ("alice", "bob"):
+        (cli.workdir / f"v1-{admin}.proposal").write_bytes(
+            (cli.workdir / "v1.proposal").read_bytes()
+        )
+        cli.run("roster", "sign", f"v1-{admin}.proposal", "--yes", home=admin)
+    cli.run("roster", "combine", "v1-alice.proposal", "v1-bob.proposal", "-o", "root.roster")
+    verified = json.loads(cli.run("roster", "verify", "root.roster", "--json").stdout)
+    assert verified["valid"] and verified["checked_as"] == "root"
+    for node in ("DE@TR", "FR@TR"):
+        cli.run(
+            "roster", "init", "root.roster", "--fingerprint", verified["fingerprint"], home=node
+        )
+        cli.run("cert", "issue", f"{node}.pub", "-o", f"{node}.cert", home=f"auth-{node[:2]}")
+        out = cli.run("cert", "import", f"{node}.cert", home=node).stdout
+        assert "keys rotate --prekeys-only" in out
+        cli.run("keys", "rotate", "--prekeys-only", "--kdf", "interactive", home=node)
+    return cli
+
+
+def test_node_is_set_up(net: Cli) -> None:
+    shown = json.loads(net.run("keys", "show", "--json", home="DE@TR").stdout)
+    assert shown["roster"]["version"] == 1
+    assert shown["roster"]["state"] == "ok"
+    assert len(shown["prekey_epochs"]) >= 1
+    key_file = net.workdir / "DE@TR" / "keys" / "signing.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert PASS not in key_file.read_text()
+
+
+def test_root_fingerprint_mismatch_refused(net: Cli) -> None:
+    net.run(
+        "keys",
+        "init",
+        "--network",
+        "ilo-tr",
+        "--kdf",
+        "interactive",
+        "--role",
+        "node",
+        "--node",
+        "IT@TR",
+        home="IT@TR",
+    )
+    result = net.run(
+        "roster", "init", "root.roster", "--fingerprint", "00" * 32, home="IT@TR", ok=False
+    )
+    assert "fingerprint" in result.stderr
+
+
+def _next_version(net: Cli, name: str, signers: tuple[str, ...], **changes: object) -> Path:
+    description = json.loads(net.run("roster", "show", "root.roster", "--json").stdout)
+    description.update(changes)
+    (net.workdir / f"{name}.json").write_text(json.dumps(description))
+    net.run(
+        "roster", "propose", f"{name}.json", "-o", f"{name}.roster", "--previous", "root.roster"
+    )
+    for admin in signers:
+        net.run("roster", "sign", f"{name}.roster", "--yes", home=admin)
+    return net.workdir / f"{name}.roster"
+
+
+def test_roster_rotation_needs_old_and_new_thresholds(net: Cli) -> None:
+    dave = json.loads((net.workdir / "dave.pub").read_text())["key"]
+    admins = json.loads(net.run("roster", "show", "root.roster", "--json").stdout)["administrators"]
+    replaced = [a for a in admins if a["name"] != "carol"] + [{"name": "dave", "key": dave}]
+    # carol's key is lost: dave replaces her. alice + dave is only one of v1's admins.
+    _next_version(net, "v2-short", ("alice", "dave"), version=2, administrators=replaced)
+    refused = net.run("roster", "verify", "v2-short.roster", home="DE@TR", ok=False)
+    assert "1 valid signature(s) from version 1's administrators; 2 are required" in (
+        refused.stderr
+    )
+    net.run("roster", "update", "v2-short.roster", home="DE@TR", ok=False)
+    # alice + bob are two of v1's and two of v2's: accepted.
+    _next_version(net, "v2", ("alice", "bob"), version=2, administrators=replaced)
+    net.run("roster", "verify", "v2.roster", home="DE@TR")
+    net.run("roster", "update", "v2.roster", home="DE@TR")
+    shown = json.loads(net.run("keys", "show", "--json", home="DE@TR").stdout)
+    assert shown["roster"]["version"] == 2
+    # Replaying version 1 as an update is a rollback.
+    rollback = net.run("roster", "update", "root.roster", home="DE@TR", ok=False)
+    assert "not newer" in rollback.stderr
+
+
+def test_authority_cannot_certify_another_states_node(net: Cli) -> None:
+    result = net.run("cert", "issue", "DE@TR.pub", "-o", "x.cert", home="auth-FR", ok=False)
+    assert "certifies only FR" in result.stderr
+
+
+def test_officer_add_list_revoke(net: Cli) -> None:
+    net.run(
+        "keys",
+        "init",
+        "--network",
+        "ilo-tr",
+        "--kdf",
+        "interactive",
+        "--role",
+        "officer",
+        "--node",
+        "DE@TR",
+        "--name",
+        "k.beispiel",
+        home="officer",
+    )
+    net.run("keys", "export-public", "-o", "officer.pub", home="officer")
+    net.run("officer", "add", "officer.pub", "-o", "officer.cert", home="auth-DE")
+    listed = json.loads(net.run("officer", "list", "--json", home="auth-DE").stdout)
+    assert [o["officer"] for o in listed] == ["k.beispiel"]
+    assert listed[0]["revoked"] is False
+    net.run("cert", "import", "officer.cert", home="FR@TR")
+    net.run(
+        "officer",
+        "revoke",
+        "k.beispiel",
+        "--compromised-at",
+        "now",
+        "-o",
+        "officer.rev",
+        home="auth-DE",
+    )
+    listed = json.loads(net.run("officer", "list", "--json", home="auth-DE").stdout)
+    assert listed[0]["revoked"] is True
+    net.run("cert", "import", "officer.rev", home="FR@TR")
+
+
+def test_stolen_node_key_revoked_and_rekeyed(net: Cli) -> None:
+    net.run(
+        "revoke",
+        "--public-file",
+        "FR@TR.pub",
+        "--compromised-at",
+        "now",
+        "--reason",
+        "laptop stolen",
+        "-o",
+        "fr.rev",
+        home="auth-FR",
+    )
+    net.run("cert", "import", "fr.rev", home="FR@TR")
+    # A revocation signed by the wrong authority is refused.
+    net.run(
+        "revoke",
+        "--public-file",
+        "FR@TR.pub",
+        "--node",
+        "FR@TR",
+        "--compromised-at",
+        "now",
+        "--reason",
+        "x",
+        "-o",
+        "bad.rev",
+        home="auth-DE",
+        ok=False,
+    )
+    # Re-key: new signing key, certified by the authority, prekeys re-announced.
+    net.run("keys", "rotate", "--kdf", "interactive", home="FR@TR")
+    net.run("keys", "export-public", "-o", "FR@TR-v2.pub", home="FR@TR")
+    net.run("cert", "issue", "FR@TR-v2.pub", "-o", "FR@TR-v2.cert", home="auth-FR")
+    net.run("cert", "import", "FR@TR-v2.cert", home="FR@TR")
+    out = net.run("keys", "rotate", "--prekeys-only", "--kdf", "interactive", home="FR@TR").stdout
+    assert "announced" in out
+    shown = json.loads(net.run("keys", "show", "--json", home="FR@TR").stdout)
+    assert len(shown["retired_keys"]) == 1
+
+
+def test_wrong_passphrase_is_a_clear_error(net: Cli) -> None:
+    guess = "Zebra-Quartz-991"
+    result = net.run("keys", "rotate", home="DE@TR", ok=False, env={"ILO_NODE_PASSPHRASE": guess})
+    assert "wrong passphrase" in result.stderr
+    assert guess not in result.stderr + result.stdout
+
+
+def test_group_readable_key_refused(net: Cli) -> None:
+    key = net.workdir / "DE@TR" / "keys" / "signing.key"
+    key.chmod(0o640)
+    try:
+        result = net.run("keys", "rotate", home="DE@TR", ok=False)
+        assert "chmod 600" in result.stderr
+    finally:
+        key.chmod(0o600)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["roster", "verify", "missing.roster"],
+        ["roster", "show", "v1.json"],
+        ["roster", "propose", "missing.json", "-o", "x"],
+        ["cert", "import", "v1.json"],
+        ["keys", "show"],
+    ],
+    ids=["missing-file", "json-as-roster", "missing-description", "json-as-cert", "no-home"],
+)
+def test_bad_input_is_an_error_not_a_traceback(net: Cli, argv: list[str]) -> None:
+    home = "nonexistent-home" if argv[0] == "keys" else "DE@TR"
+    net.run(*argv, home=home, ok=False)
