@@ -19,6 +19,7 @@ from protocol.errors import IloError
 
 from . import __version__
 from .cli_keys import register as register_key_commands
+from .cli_node import register as register_node_commands
 
 __all__ = ["main"]
 
@@ -63,6 +64,7 @@ def demo(as_json: bool) -> None:
 
 
 register_key_commands(cli)
+register_node_commands(cli)
 
 
 def main(argv: list[str] | None = None) -> None:

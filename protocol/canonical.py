@@ -67,9 +67,16 @@ def _check_value(value: Value, depth: int, limits: Limits) -> Value:
         for item in value:
             _check_value(item, depth + 1, limits)
     elif isinstance(value, dict):
+        previous: bytes | None = None
         for key, item in value.items():
             if not isinstance(key, str):
                 raise DecodeError("map keys must be strings")
+            encoded = key.encode()
+            # Sorted, unique keys are part of the canonical form; checking it here
+            # lets the re-encoding below skip sorting.
+            if previous is not None and encoded <= previous:
+                raise NonCanonicalError("map keys are not sorted and unique")
+            previous = encoded
             _check_value(item, depth + 1, limits)
     return value
 
@@ -96,10 +103,15 @@ def encode_canonical(value: Value) -> bytes:
     return out
 
 
-def decode_canonical(data: bytes, limits: Limits, max_bytes: int, what: str) -> Value:
+def decode_canonical(
+    data: bytes, limits: Limits, max_bytes: int, what: str, *, typed_by_caller: bool = False
+) -> Value:
     """Decode exactly one canonical msgpack object from ``data``.
 
     Raises a :class:`DecodeError` subclass naming ``what`` on any failure.
+    ``typed_by_caller`` skips the walk over every value (floats, extension
+    types, map keys, depth): only for callers that check the exact type of every
+    element themselves right after, as the envelope parser does.
     """
     if len(data) > max_bytes:
         raise LimitExceededError(f"{what} is {len(data)} bytes, over the limit of {max_bytes}")
@@ -120,7 +132,16 @@ def decode_canonical(data: bytes, limits: Limits, max_bytes: int, what: str) -> 
         raise DecodeError(f"{what} is not valid msgpack: {type(exc).__name__}") from None
     if unpacker.tell() != len(data):
         raise TrailingBytesError(f"{what} has {len(data) - unpacker.tell()} trailing bytes")
-    _check_value(value, 0, limits)
-    if encode_canonical(value) != data:
+    if not typed_by_caller:
+        try:
+            _check_value(value, 0, limits)
+        except NonCanonicalError as exc:
+            raise NonCanonicalError(f"{what}: {exc.message}") from None
+    # Maps were checked to be in canonical order, so packing as decoded suffices.
+    try:
+        again = msgpack.packb(value, use_bin_type=True)
+    except (OverflowError, TypeError, ValueError):
+        raise DecodeError(f"{what} holds values that cannot be re-encoded") from None
+    if again != data:
         raise NonCanonicalError(f"{what} is not in canonical msgpack form")
     return value

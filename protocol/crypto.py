@@ -40,6 +40,8 @@ __all__ = [
     "random_bytes",
     "sha256",
     "sign",
+    "sign_with",
+    "signing_key",
     "unwrap_key",
     "verify",
     "wrap_key",
@@ -69,6 +71,17 @@ def sign(seed: bytes, domain: bytes, message: bytes) -> bytes:
     if len(seed) != 32:
         raise UsageError("an Ed25519 signing seed is 32 bytes")
     return SigningKey(seed).sign(domain + message).signature
+
+
+def signing_key(seed: bytes) -> SigningKey:
+    """An Ed25519 signing key object, to sign several times without re-deriving it."""
+    if type(seed) is not bytes or len(seed) != 32:
+        raise UsageError("an Ed25519 signing seed is 32 bytes")
+    return SigningKey(seed)
+
+
+def sign_with(key: SigningKey, domain: bytes, message: bytes) -> bytes:
+    return key.sign(domain + message).signature
 
 
 def ed25519_public(seed: bytes) -> bytes:

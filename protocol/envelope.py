@@ -19,10 +19,10 @@ commitment, decryption, and last of all parsing of the content.
 
 from __future__ import annotations
 
-import itertools
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import PROTOCOL_VERSION
 from .canonical import decode_canonical, encode_canonical
@@ -35,11 +35,11 @@ from .crypto import (
     WRAPPED_KEY_BYTES,
     aead_decrypt,
     aead_encrypt,
-    ed25519_public,
     key_commitment,
     random_bytes,
     sha256,
-    sign,
+    sign_with,
+    signing_key,
     unwrap_key,
     verify,
     wrap_key,
@@ -101,9 +101,12 @@ _MAX_U63 = (1 << 63) - 1
 _SIGNATURE_ENCODING_BYTES = 2 + SIGNATURE_BYTES
 
 
-@dataclass(frozen=True, slots=True)
-class WrappedKey:
-    """The content key sealed to one recipient key."""
+class WrappedKey(NamedTuple):
+    """The content key sealed to one recipient key.
+
+    A named tuple rather than a dataclass: an envelope to 40 nodes carries 40 of
+    these, and decoding them is on the hot path.
+    """
 
     recipient: str  # node id
     recipient_key: bytes  # the X25519 (pre)key it was sealed to
@@ -224,8 +227,13 @@ def _parse_header(raw: object, limits: Limits) -> Header:
         raise LimitExceededError(
             f"envelope has {len(recipients)} recipients, over the limit of {limits.max_recipients}"
         )
-    recipient_ids = tuple(_node(r, "recipients") for r in recipients)
-    if any(a >= b for a, b in itertools.pairwise(recipient_ids)):
+    # Bulk checks with C-level loops (map/set/sorted): an envelope to 40 nodes
+    # is the common case and this is the hot path of every ingest.
+    if set(map(type, recipients)) != {str} or None in map(split_node_id, recipients):
+        for r in recipients:
+            _node(r, "recipients")  # raises, naming the bad one
+    recipient_ids = tuple(recipients)
+    if list(recipient_ids) != sorted(set(recipient_ids)):
         raise _field("recipients", "must be sorted and without duplicates")
     if distribution == "local":
         _check_local(author_node, recipient_ids)
@@ -279,40 +287,41 @@ def _parse_wrapped(
             f"envelope has {len(raw)} wrapped keys, over "
             f"{limits.max_keys_per_recipient} per recipient"
         )
-    out: list[WrappedKey] = []
-    for item in raw:
-        if type(item) is not list or len(item) != 3:
-            raise _field("wrapped_keys", "each entry must be [node, key, sealed key]")
-        node = _node(item[0], "wrapped_keys")
-        out.append(
-            WrappedKey(
-                node,
-                _bytes(item[1], "wrapped_keys", PUBLIC_KEY_BYTES),
-                _bytes(item[2], "wrapped_keys", WRAPPED_KEY_BYTES),
-            )
-        )
-    order = [(w.recipient, w.recipient_key) for w in out]
-    if any(a >= b for a, b in itertools.pairwise(order)):
+    # Bulk checks with C-level loops, as for recipients (see _parse_header).
+    if set(map(type, raw)) - {list} or set(map(len, raw)) - {3}:
+        raise _field("wrapped_keys", "each entry must be [node, key, sealed key]")
+    out = tuple(map(WrappedKey._make, raw))
+    nodes = [w[0] for w in out]
+    keys = [w[1] for w in out]
+    sealed = [w[2] for w in out]
+    known = frozenset(recipients)
+    if set(map(type, nodes)) - {str} or set(nodes) - known:
+        for node in nodes:
+            _node(node, "wrapped_keys")  # a malformed id gets its own message
+    if set(map(type, keys)) - {bytes} or set(map(len, keys)) - {PUBLIC_KEY_BYTES}:
+        raise _field("wrapped_keys", f"recipient keys must be {PUBLIC_KEY_BYTES} bytes")
+    if set(map(type, sealed)) - {bytes} or set(map(len, sealed)) - {WRAPPED_KEY_BYTES}:
+        raise _field("wrapped_keys", f"sealed keys must be {WRAPPED_KEY_BYTES} bytes")
+    order = list(zip(nodes, keys, strict=True))
+    if order != sorted(set(order)):
         raise _field("wrapped_keys", "must be sorted by (node, key) and without duplicates")
-    per_node: dict[str, int] = {}
-    for w in out:
-        per_node[w.recipient] = per_node.get(w.recipient, 0) + 1
-        if per_node[w.recipient] > limits.max_keys_per_recipient:
-            raise LimitExceededError(
-                f"envelope has more than {limits.max_keys_per_recipient} wrapped keys for "
-                f"{w.recipient}"
-            )
+    per_node = Counter(nodes)
+    if per_node and max(per_node.values()) > limits.max_keys_per_recipient:
+        worst = max(per_node, key=per_node.__getitem__)
+        raise LimitExceededError(
+            f"envelope has more than {limits.max_keys_per_recipient} wrapped keys for {worst}"
+        )
     covered = set(per_node)
-    if covered != set(recipients):
-        missing = sorted(set(recipients) - covered)
-        extra = sorted(covered - set(recipients))
+    if covered != known:
+        missing = sorted(known - covered)
+        extra = sorted(covered - known)
         detail = (
             f"no key for {', '.join(missing)}"
             if missing
-            else (f"keys for non-recipients {', '.join(extra)}")
+            else f"keys for non-recipients {', '.join(extra)}"
         )
         raise _field("wrapped_keys", f"do not match the recipient list ({detail})")
-    return tuple(out)
+    return out
 
 
 class Envelope:
@@ -377,13 +386,9 @@ class Envelope:
     def wrapped_for(self, node_id: str) -> tuple[WrappedKey, ...]:
         return tuple(w for w in self.header.wrapped_keys if w.recipient == node_id)
 
-    def open(
-        self,
-        node_id: str,
-        secret_keys: Mapping[bytes, bytes],
-        limits: Limits = DEFAULT_LIMITS,
-    ) -> Content:
-        """Decrypt and validate the content as recipient ``node_id``.
+    def unwrap_content_key(self, node_id: str, secret_keys: Mapping[bytes, bytes]) -> bytes:
+        """The content key, unwrapped with a key ``node_id`` holds and checked against
+        the signed commitment.
 
         ``secret_keys`` maps X25519 public keys this node holds (its current and
         not-yet-deleted prekeys) to their secret keys.
@@ -401,20 +406,49 @@ class Envelope:
                 content_key = unwrap_key(
                     secret_keys[wrapped.recipient_key], wrapped.recipient_key, wrapped.sealed
                 )
-                if key_commitment(content_key) != self.header.key_commitment:
-                    raise KeyCommitmentError(
-                        f"envelope {self.id.hex()[:16]}…: the key wrapped for {node_id} does "
-                        "not match the author's signed key commitment"
-                    )
+                self._check_commitment(content_key, node_id)
             except ProtocolError as exc:
                 failure = exc
                 continue
-            plaintext = aead_decrypt(
-                content_key, self.header.nonce, self.ciphertext, CONTENT_DOMAIN + self.header_bytes
-            )
-            return parse_content(self.header.kind, plaintext, limits)
+            return content_key
         assert failure is not None
         raise failure
+
+    def _check_commitment(self, content_key: bytes, who: str) -> None:
+        if key_commitment(content_key) != self.header.key_commitment:
+            raise KeyCommitmentError(
+                f"envelope {self.id.hex()[:16]}…: the key given to {who} does not match the "
+                "author's signed key commitment"
+            )
+
+    def open_with_key(self, content_key: bytes, limits: Limits = DEFAULT_LIMITS) -> Content:
+        """Decrypt with a content key (for example one disclosed to an auditor).
+
+        The key is checked against the signed commitment first, so a disclosed key
+        can only ever open the one plaintext every recipient read.
+        """
+        return parse_content(self.header.kind, self.decrypt(content_key), limits)
+
+    def decrypt(self, content_key: bytes) -> bytes:
+        """The content bytes, after checking ``content_key`` against the commitment.
+
+        Not parsed: :meth:`open_with_key` parses and validates them.
+        """
+        if type(content_key) is not bytes or len(content_key) != AEAD_KEY_BYTES:
+            raise KeyCommitmentError("a content key is 32 bytes")
+        self._check_commitment(content_key, "the holder of this key")
+        return aead_decrypt(
+            content_key, self.header.nonce, self.ciphertext, CONTENT_DOMAIN + self.header_bytes
+        )
+
+    def open(
+        self,
+        node_id: str,
+        secret_keys: Mapping[bytes, bytes],
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> Content:
+        """Decrypt and validate the content as recipient ``node_id``."""
+        return self.open_with_key(self.unwrap_content_key(node_id, secret_keys), limits)
 
 
 def parse_content(kind: str, plaintext: bytes, limits: Limits = DEFAULT_LIMITS) -> Content:
@@ -438,7 +472,11 @@ def _get_unverified_envelope(data: bytes, limits: Limits) -> Envelope:
     """Decode without checking the signature. Only ``Envelope.from_bytes`` may call this."""
     if type(data) is not bytes:
         raise UsageError("an envelope is decoded from bytes")
-    value = decode_canonical(data, limits, limits.max_envelope_bytes, "envelope")
+    # Every element's type is checked below, field by field, so the generic walk
+    # over values is not needed here.
+    value = decode_canonical(
+        data, limits, limits.max_envelope_bytes, "envelope", typed_by_caller=True
+    )
     if type(value) is not list or len(value) != 3:
         raise DecodeError("envelope is not an array of [header, ciphertext, signature]")
     raw_header, ciphertext, signature = value
@@ -483,7 +521,8 @@ def seal(
     ``ephemeral_secrets`` exist for reproducible test vectors; leave them unset
     otherwise.
     """
-    author_key = ed25519_public(signing_seed)
+    signer = signing_key(signing_seed)
+    author_key = bytes(signer.verify_key)
     validated = kind_spec(kind).validate(content, limits=limits)
     plaintext = encode_canonical(validated)
     if len(plaintext) > limits.max_content_bytes:
@@ -521,10 +560,16 @@ def seal(
         wrapped_keys=wrapped,
         nonce=nonce,
     )
-    header_bytes = encode_canonical(header.to_wire())
+    wire_header = header.to_wire()
+    # The same checks a receiver makes, so that seal never emits what decoders refuse.
+    _parse_header(wire_header, limits)
+    header_bytes = encode_canonical(wire_header)
     ciphertext = aead_encrypt(content_key, nonce, plaintext, CONTENT_DOMAIN + header_bytes)
-    unsigned = encode_canonical([header.to_wire(), ciphertext, b""])[:-2]
-    signature = sign(signing_seed, SIGNATURE_DOMAIN, unsigned)
+    unsigned = b"\x93" + header_bytes + encode_canonical(ciphertext)
+    signature = sign_with(signer, SIGNATURE_DOMAIN, unsigned)
     raw = unsigned + encode_canonical(signature)
-    # Decode what we built: the sealer must never emit bytes the decoder refuses.
-    return Envelope.from_bytes(raw, limits)
+    if len(raw) > limits.max_envelope_bytes:
+        raise LimitExceededError(
+            f"envelope would be {len(raw)} bytes, over the limit of {limits.max_envelope_bytes}"
+        )
+    return Envelope(raw, header, header_bytes, ciphertext, signature)

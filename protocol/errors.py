@@ -26,6 +26,7 @@ contain secret material: they name fields, sizes and key ids, not contents.
     │   │   ├── PrevHashError         prev does not name the previous envelope
     │   │   └── EquivocationError     two envelopes at one (author, seq)
     │   ├── ForkProofError            a claimed fork proof does not prove a fork
+    │   ├── CheckpointError           a checkpoint or signed note was refused
     │   └── ProofError                a Merkle inclusion or consistency proof fails
     ├── TimeError                     an envelope's time is outside the accepted window
     └── UsageError                    a caller passed arguments that cannot work
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 __all__ = [
     "ChainError",
+    "CheckpointError",
     "ContentError",
     "DecodeError",
     "DecryptionError",
@@ -186,3 +188,13 @@ class TimeError(IloError):
 
 class UsageError(IloError):
     default_advice = "Check the arguments of the call."
+
+
+class CheckpointError(ProtocolError):
+    """A checkpoint, signed note or cosignature was refused."""
+
+    default_advice = (
+        "The checkpoint was refused and nothing was recorded from it. If a peer sent "
+        "it, that peer's log or signing code is faulty or the note was altered in "
+        "transit; if it recurs, compare the note with the one the origin node publishes."
+    )

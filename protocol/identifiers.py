@@ -10,6 +10,7 @@ local networks (the Commission's and the Agency's).
 
 from __future__ import annotations
 
+import functools
 import re
 
 from .countries import ISO_3166_ALPHA2
@@ -72,6 +73,7 @@ def is_party(code: str) -> bool:
     return code in MEMBER_STATES or code in EU_INSTITUTIONS
 
 
+@functools.lru_cache(maxsize=4096)
 def split_node_id(node_id: str) -> tuple[str, str] | None:
     """``(party, host)`` for a valid node id, else ``None``."""
     match = _NODE_ID.match(node_id)

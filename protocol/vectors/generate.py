@@ -211,7 +211,7 @@ def _invalid_cases() -> list[dict[str, Any]]:
     h_float, ck_f, _ = _header(created_ms=1.5)
     add(
         "float_in_header",
-        "DecodeError",
+        "FieldError",
         _raw_envelope(h_float, ck_f, _plain(), pack=lambda v: msgpack.packb(v, use_bin_type=True)),
         "created_ms is a float",
     )

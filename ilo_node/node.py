@@ -1,0 +1,576 @@
+"""The node: one ingest path for everything that arrives, the Merkle log, checkpoints.
+
+Every envelope, whether pushed by a peer, pulled, read from a bundle or
+published locally, goes through :meth:`Node.ingest`: decode and verify the
+signature (``protocol``), decide whether the author key may speak for its node
+at the envelope's time (``keys``), place it in the author's hash chain, decrypt
+it if it is addressed to this node, append it to the Merkle log, and commit —
+all in one SQLite transaction per batch. A result is returned only after the
+commit, so whatever the caller acknowledges is on disk.
+
+An envelope that cannot be placed yet (unknown key, missing predecessor, roster
+expired, author held after an equivocation) is kept in the quarantine with what
+it waits for, and retried when that arrives. Nothing that could become valid is
+dropped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlite_utils
+
+from keys.errors import PrekeyError
+from keys.keystore import SecretKey
+from keys.trust import Outcome, TrustState
+from protocol.canonical import encode_canonical
+from protocol.chain import detect_fork
+from protocol.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
+from protocol.envelope import Content, Envelope, seal
+from protocol.errors import IloError, ProtocolError, UsageError
+from protocol.identifiers import split_node_id
+from protocol.limits import DEFAULT_LIMITS, Limits
+from protocol.merkle import MerkleTree, leaf_hash
+
+from .home import Home, now_ms
+from .keyfiles import read_private_key
+from .store import open_store, transaction
+
+__all__ = ["IngestResult", "Node", "NodeError"]
+
+#: Quarantine capacity; beyond it new unplaceable envelopes are refused (the
+#: sender keeps them and retries), never dropped once acknowledged.
+MAX_QUARANTINE = 20_000
+
+
+class NodeError(IloError):
+    default_advice = "See 'ilo-node status' and docs/operator-guide.md."
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What happened to one envelope. Every status but ``rejected`` and ``deferred``
+    means the envelope is stored durably."""
+
+    status: str  # accepted | duplicate | quarantined | fork | rejected | deferred
+    reason: str
+    envelope_id: bytes | None = None
+    log_index: int | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.status in ("accepted", "duplicate", "quarantined", "fork")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "id": self.envelope_id.hex() if self.envelope_id else None,
+            "log_index": self.log_index,
+        }
+
+
+@dataclass(slots=True)
+class _Head:
+    seq: int
+    envelope_id: bytes
+    created_ms: int
+    held: bool
+
+
+class Node:
+    """A node home opened for work. Not thread-safe: one owner at a time."""
+
+    def __init__(
+        self,
+        home: Home,
+        passphrase: bytes | None,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        clock: Any = now_ms,
+    ) -> None:
+        config = home.require_role("node")
+        assert config.node is not None
+        self.home = home
+        self.node_id: str = config.node
+        self.network = config.network
+        self.origin = f"ilo-node/{config.network}/{config.node}"
+        self.limits = limits
+        self.clock = clock
+        self.trust: TrustState = home.trust_state()
+        self.signing: SecretKey | None = None
+        self.prekey_secrets: dict[bytes, bytes] = {}
+        if passphrase is not None:
+            self.signing = home.signing_key(passphrase)
+            self._load_prekeys(passphrase)
+        self.db: sqlite_utils.Database = open_store(home.path / "node.db")
+        self.tree = MerkleTree(
+            leaf_hash(row[0]) for row in self.db.execute("SELECT id FROM envelopes ORDER BY idx")
+        )
+
+    def _load_prekeys(self, passphrase: bytes) -> None:
+        directory = self.home.prekey_dir
+        if not directory.exists():
+            return
+        for path in sorted(directory.glob("*.key")):
+            key = read_private_key(path, passphrase)
+            self.prekey_secrets[key.public] = key.reveal()
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- reading state ------------------------------------------------------------
+
+    def _head(self, author_key: bytes) -> _Head | None:
+        row = self.db.execute(
+            "SELECT seq, envelope_id, held_since_ms, "
+            "(SELECT created_ms FROM envelopes WHERE id = heads.envelope_id) "
+            "FROM heads WHERE author_key = ?",
+            [author_key],
+        ).fetchone()
+        if row is None:
+            return None
+        return _Head(row[0], row[1], row[3] or 0, row[2] is not None)
+
+    def size(self) -> int:
+        return self.tree.size
+
+    def envelope(self, envelope_id: bytes) -> Envelope | None:
+        row = self.db.execute("SELECT raw FROM envelopes WHERE id = ?", [envelope_id]).fetchone()
+        return Envelope.from_bytes(row[0], self.limits) if row else None
+
+    def content(self, envelope_id: bytes) -> tuple[bytes, bytes] | None:
+        row = self.db.execute(
+            "SELECT content, content_key FROM contents WHERE envelope_id = ?", [envelope_id]
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def witnessed_ms(self, index: int) -> int | None:
+        """When this node first signed a checkpoint that included leaf ``index``."""
+        row = self.db.execute(
+            "SELECT MIN(time_ms) FROM checkpoints WHERE size > ?", [index]
+        ).fetchone()
+        return row[0] if row and row[0] is not None else None
+
+    def counts(self) -> dict[str, int]:
+        def one(sql: str) -> int:
+            return int(self.db.execute(sql).fetchone()[0])
+
+        return {
+            "envelopes": one("SELECT COUNT(*) FROM envelopes"),
+            "readable": one("SELECT COUNT(*) FROM contents"),
+            "erased": one("SELECT COUNT(*) FROM erasures"),
+            "quarantined": one("SELECT COUNT(*) FROM quarantine"),
+            "forks": one("SELECT COUNT(*) FROM forks"),
+            "checkpoints": one("SELECT COUNT(*) FROM checkpoints"),
+            "authors_held": one("SELECT COUNT(*) FROM heads WHERE held_since_ms IS NOT NULL"),
+        }
+
+    # -- ingest -------------------------------------------------------------------
+
+    def ingest(self, batch: Sequence[bytes], received_ms: int | None = None) -> list[IngestResult]:
+        """Ingest a batch in one transaction; then retry what it may have unblocked."""
+        results = self._ingest_batch(batch, received_ms, from_quarantine=False)
+        placed = [r for r in results if r.status == "accepted"]
+        if placed:
+            self.retry_quarantine()
+        return results
+
+    def _ingest_batch(
+        self, batch: Sequence[bytes], received_ms: int | None, from_quarantine: bool
+    ) -> list[IngestResult]:
+        now = self.clock()
+        received = received_ms if received_ms is not None else now
+        size_before = self.tree.size
+        results: list[IngestResult] = []
+        heads: dict[bytes, _Head | None] = {}
+        try:
+            with transaction(self.db):
+                for raw in batch:
+                    results.append(self._ingest_one(raw, now, received, heads, from_quarantine))
+        except BaseException:
+            # The transaction rolled back: bring the in-memory tree back in line.
+            if self.tree.size != size_before:
+                self.tree = MerkleTree(
+                    leaf_hash(r[0])
+                    for r in self.db.execute("SELECT id FROM envelopes ORDER BY idx")
+                )
+            raise
+        return results
+
+    def _quarantine(
+        self,
+        envelope: Envelope,
+        reason: str,
+        waiting_for: str,
+        now: int,
+        from_quarantine: bool,
+    ) -> IngestResult:
+        if from_quarantine:
+            self.db.execute(
+                "UPDATE quarantine SET reason = ?, waiting_for = ?, last_try_ms = ?, "
+                "attempts = attempts + 1 WHERE id = ?",
+                [reason, waiting_for, now, envelope.id],
+            )
+            return IngestResult("quarantined", reason, envelope.id)
+        count = self.db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
+        if count >= MAX_QUARANTINE:
+            return IngestResult(
+                "deferred", f"quarantine is full ({count}); send again later", envelope.id
+            )
+        self.db.execute(
+            "INSERT OR IGNORE INTO quarantine (id, raw, author_key, seq, reason, waiting_for, "
+            "first_seen_ms, last_try_ms, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            [
+                envelope.id,
+                envelope.to_bytes(),
+                envelope.header.author_key,
+                envelope.header.seq,
+                reason,
+                waiting_for,
+                now,
+                now,
+            ],
+        )
+        return IngestResult("quarantined", reason, envelope.id)
+
+    def _ingest_one(
+        self,
+        raw: bytes,
+        now: int,
+        received: int,
+        heads: dict[bytes, _Head | None],
+        from_quarantine: bool,
+    ) -> IngestResult:
+        try:
+            envelope = Envelope.from_bytes(raw, self.limits)
+        except ProtocolError as exc:
+            return IngestResult("rejected", exc.message)
+        header = envelope.header
+        if self.db.execute("SELECT 1 FROM envelopes WHERE id = ?", [envelope.id]).fetchone():
+            if from_quarantine:
+                self.db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
+            return IngestResult("duplicate", "already in the log", envelope.id)
+        if (
+            not from_quarantine
+            and self.db.execute("SELECT 1 FROM quarantine WHERE id = ?", [envelope.id]).fetchone()
+        ):
+            return IngestResult("duplicate", "already in quarantine", envelope.id)
+
+        decision = self.trust.decide_envelope(envelope, now)
+        if decision.outcome is Outcome.REJECT:
+            if from_quarantine:
+                self.db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
+            return IngestResult("rejected", decision.reason, envelope.id)
+        if decision.outcome is Outcome.RETRY:
+            return self._quarantine(
+                envelope,
+                decision.reason,
+                f"trust:{header.author_key.hex()}",
+                now,
+                from_quarantine,
+            )
+
+        if header.author_key not in heads:
+            heads[header.author_key] = self._head(header.author_key)
+        head = heads[header.author_key]
+        if head is not None and head.held:
+            return self._quarantine(
+                envelope,
+                f"{header.author_node} equivocated; its envelopes are held until an "
+                "administrator acts",
+                f"held:{header.author_key.hex()}",
+                now,
+                from_quarantine,
+            )
+        expected = 1 if head is None else head.seq + 1
+        if head is not None and header.seq <= head.seq:
+            return self._fork_or_duplicate(envelope, now, heads, from_quarantine)
+        if header.seq > expected:
+            return self._quarantine(
+                envelope,
+                f"waiting for seq {header.seq - 1} of {header.author_node}",
+                f"pred:{header.author_key.hex()}:{header.seq - 1}",
+                now,
+                from_quarantine,
+            )
+        if head is not None and (
+            header.prev != head.envelope_id or header.created_ms < head.created_ms
+        ):
+            # A signed envelope naming a predecessor we do not have at that seq is
+            # evidence of a fork we cannot prove yet: keep it.
+            return self._quarantine(
+                envelope,
+                f"names a different predecessor at seq {head.seq} than the one in the log",
+                f"fork-evidence:{header.author_key.hex()}:{head.seq}",
+                now,
+                from_quarantine,
+            )
+
+        index = self.tree.size
+        self.tree.append(leaf_hash(envelope.id))
+        self.db.execute(
+            "INSERT INTO envelopes (idx, id, raw, author_key, author_node, seq, kind, "
+            "distribution, handling, created_ms, received_ms, root_after) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                index,
+                envelope.id,
+                raw,
+                header.author_key,
+                header.author_node,
+                header.seq,
+                header.kind,
+                header.distribution,
+                header.handling,
+                header.created_ms,
+                received,
+                self.tree.root(),
+            ],
+        )
+        self.db.execute(
+            "INSERT OR REPLACE INTO heads (author_key, author_node, seq, envelope_id, "
+            "held_since_ms) VALUES (?, ?, ?, ?, NULL)",
+            [header.author_key, header.author_node, header.seq, envelope.id],
+        )
+        heads[header.author_key] = _Head(header.seq, envelope.id, header.created_ms, False)
+        if from_quarantine:
+            self.db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
+        note = self._store_content(envelope, now)
+        return IngestResult("accepted", note, envelope.id, index)
+
+    def _store_content(self, envelope: Envelope, now: int) -> str:
+        if self.node_id not in envelope.header.recipients:
+            return "relayed (not addressed to this node)"
+        if not self.prekey_secrets:
+            return "addressed to this node; stored encrypted (node opened without keys)"
+        try:
+            content_key = envelope.unwrap_content_key(self.node_id, self.prekey_secrets)
+            content = envelope.open_with_key(content_key, self.limits)
+        except ProtocolError as exc:
+            return f"addressed to this node but unreadable: {exc.message}"
+        self.db.execute(
+            "INSERT OR REPLACE INTO contents (envelope_id, content, content_key, opened_ms) "
+            "VALUES (?, ?, ?, ?)",
+            [envelope.id, encode_canonical(dict(content.fields)), content_key, now],
+        )
+        return "accepted and decrypted"
+
+    def _fork_or_duplicate(
+        self,
+        envelope: Envelope,
+        now: int,
+        heads: dict[bytes, _Head | None],
+        from_quarantine: bool,
+    ) -> IngestResult:
+        header = envelope.header
+        row = self.db.execute(
+            "SELECT raw FROM envelopes WHERE author_key = ? AND seq = ?",
+            [header.author_key, header.seq],
+        ).fetchone()
+        if row is None:
+            return self._quarantine(
+                envelope, "seq below the head but not in the log", "never", now, from_quarantine
+            )
+        stored = Envelope.from_bytes(row[0], self.limits)
+        proof = detect_fork(stored, envelope)
+        if proof is None:
+            return IngestResult("duplicate", "same statement already in the log", envelope.id)
+        self.db.execute(
+            "INSERT OR IGNORE INTO forks (author_key, seq, proof, detected_ms) VALUES (?, ?, ?, ?)",
+            [header.author_key, header.seq, proof.to_bytes(), now],
+        )
+        self.db.execute(
+            "UPDATE heads SET held_since_ms = ? WHERE author_key = ? AND held_since_ms IS NULL",
+            [now, header.author_key],
+        )
+        head = heads.get(header.author_key)
+        if head is not None:
+            head.held = True
+        if from_quarantine:
+            self.db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
+        return IngestResult(
+            "fork",
+            f"{header.author_node} signed two different envelopes at seq {header.seq}: fork "
+            "proof stored, later envelopes held",
+            envelope.id,
+        )
+
+    def retry_quarantine(self, everything: bool = False) -> int:
+        """Retry quarantined envelopes whose missing piece may have arrived; returns how
+        many were placed. ``everything`` retries all (after a trust update)."""
+        placed_total = 0
+        while True:
+            if everything:
+                rows = self.db.execute(
+                    "SELECT raw FROM quarantine WHERE waiting_for != 'never' "
+                    "ORDER BY author_key, seq"
+                ).fetchall()
+            else:
+                rows = self.db.execute(
+                    "SELECT q.raw FROM quarantine q JOIN heads h ON q.author_key = h.author_key "
+                    "WHERE q.waiting_for LIKE 'pred:%' AND q.seq = h.seq + 1 "
+                    "AND h.held_since_ms IS NULL ORDER BY q.author_key, q.seq"
+                ).fetchall()
+            if not rows:
+                return placed_total
+            results = self._ingest_batch([r[0] for r in rows], None, from_quarantine=True)
+            placed = sum(1 for r in results if r.status == "accepted")
+            placed_total += placed
+            everything = False
+            if placed == 0:
+                return placed_total
+
+    # -- publishing ---------------------------------------------------------------
+
+    def recipients_for(self, distribution: str, states: Iterable[str] = ()) -> list[str]:
+        roster = self.trust.roster
+        parsed = split_node_id(self.node_id)
+        assert parsed is not None
+        if distribution == "local":
+            nodes = set(roster.local_network(parsed[1]))
+        elif distribution == "network":
+            nodes = set(roster.nodes)
+        elif distribution == "presidency":
+            presidency = roster.presidency_at(self.clock())
+            nodes = {n for n in roster.nodes if n.split("@")[0] in {"COM", presidency or ""}}
+        elif distribution == "states":
+            wanted = set(states)
+            if not wanted:
+                raise UsageError("distribution 'states' needs at least one Member State")
+            nodes = {n for n in roster.nodes if n.split("@")[0] in wanted}
+        else:
+            raise UsageError(f"unknown distribution {distribution!r}")
+        nodes.add(self.node_id)
+        return sorted(nodes)
+
+    def publish(
+        self,
+        kind: str,
+        content: Mapping[str, Any],
+        *,
+        distribution: str = "local",
+        handling: str = "H1",
+        states: Iterable[str] = (),
+    ) -> tuple[Envelope, IngestResult]:
+        """Seal content as this node and ingest it through the one ingest path."""
+        if self.signing is None:
+            raise NodeError("this node was opened without its passphrase; cannot sign")
+        now = self.clock()
+        recipients = self.recipients_for(distribution, states)
+        missing: list[str] = []
+        keys: dict[str, list[bytes]] = {}
+        for node in recipients:
+            try:
+                keys[node] = [self.trust.current_prekey(node, now).key]
+            except PrekeyError:
+                missing.append(node)
+        if missing:
+            raise NodeError(
+                f"no current prekey known for {', '.join(missing)}",
+                "Their prekey announcements have not reached this node yet; import them "
+                "('ilo-node cert import') or wait for gossip.",
+            )
+        head = self._head(self.signing.public)
+        envelope = seal(
+            signing_seed=self.signing.reveal(),
+            network=self.network,
+            kind=kind,
+            author_node=self.node_id,
+            seq=1 if head is None else head.seq + 1,
+            prev=None if head is None else head.envelope_id,
+            created_ms=max(now, head.created_ms if head else 0),
+            distribution=distribution,
+            recipient_keys=keys,
+            handling=handling,
+            content=content,
+            limits=self.limits,
+        )
+        result = self.ingest([envelope.to_bytes()])[0]
+        if result.status != "accepted":
+            raise NodeError(f"own envelope not accepted: {result.reason}")
+        return envelope, result
+
+    def read(self, envelope_id: bytes) -> Content | None:
+        stored = self.content(envelope_id)
+        envelope = self.envelope(envelope_id)
+        if stored is None or envelope is None:
+            return None
+        return envelope.open_with_key(stored[1], self.limits)
+
+    # -- checkpoints and proofs ---------------------------------------------------
+
+    def checkpoint(self) -> bytes:
+        """Sign and store a checkpoint of the log as it is now (or return the latest
+        if nothing was appended since)."""
+        if self.signing is None:
+            raise NodeError("this node was opened without its passphrase; cannot sign")
+        size = self.tree.size
+        latest = self.db.execute("SELECT note FROM checkpoints WHERE size = ?", [size]).fetchone()
+        if latest is not None:
+            return bytes(latest[0])
+        checkpoint = Checkpoint(self.origin, size, self.tree.root(), self.clock())
+        note = sign_checkpoint(checkpoint, self.node_id, self.signing.reveal())
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT INTO checkpoints (size, root, time_ms, signer_key, note) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [size, checkpoint.root, checkpoint.time_ms, self.signing.public, note],
+            )
+        return note
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        row = self.db.execute("SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        return SignedCheckpoint.from_bytes(bytes(row[0])) if row else None
+
+    def index_of(self, envelope_id: bytes) -> int:
+        row = self.db.execute("SELECT idx FROM envelopes WHERE id = ?", [envelope_id]).fetchone()
+        if row is None:
+            raise NodeError(f"envelope {envelope_id.hex()[:16]}… is not in this node's log")
+        return int(row[0])
+
+    def inclusion_proof(self, envelope_id: bytes, size: int | None = None) -> list[bytes]:
+        return self.tree.inclusion_proof(self.index_of(envelope_id), size)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        return self.tree.consistency_proof(old_size, new_size)
+
+    # -- retention ----------------------------------------------------------------
+
+    def apply_retention(self, policy: Mapping[str, int], now: int | None = None) -> int:
+        """Erase (crypto-shred) content older than its retention; returns how many.
+
+        ``policy`` maps ``kind``, ``handling`` codes and ``"default"`` to days; the
+        shortest applicable period wins.
+        """
+        moment = now if now is not None else self.clock()
+        rows = self.db.execute(
+            "SELECT e.id, e.kind, e.handling, e.created_ms FROM contents c "
+            "JOIN envelopes e ON e.id = c.envelope_id"
+        ).fetchall()
+        expired: list[tuple[bytes, str]] = []
+        for envelope_id, kind, handling, created in rows:
+            periods = [policy[k] for k in (kind, handling, "default") if k in policy]
+            if not periods:
+                continue
+            days = min(periods)
+            if created + days * 86_400_000 <= moment:
+                expired.append((envelope_id, f"retention {days} days ({kind}, {handling})"))
+        if not expired:
+            return 0
+        with transaction(self.db):
+            for envelope_id, reason in expired:
+                self.db.execute("DELETE FROM contents WHERE envelope_id = ?", [envelope_id])
+                self.db.execute(
+                    "INSERT OR REPLACE INTO erasures (envelope_id, erased_ms, reason) "
+                    "VALUES (?, ?, ?)",
+                    [envelope_id, moment, reason],
+                )
+        return len(expired)
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
