@@ -55,6 +55,21 @@ def unpacker_for(limits: Limits, max_bytes: int) -> msgpack.Unpacker:
     )
 
 
+def _unpack_options(limits: Limits, max_bytes: int) -> dict[str, Any]:
+    return {
+        "raw": False,
+        "use_list": True,
+        "strict_map_key": True,
+        "max_str_len": limits.max_str_bytes,
+        "max_bin_len": max_bytes,
+        "max_array_len": limits.max_container_len,
+        "max_map_len": limits.max_container_len,
+        "max_ext_len": max_bytes,
+        "ext_hook": _refuse_ext,
+        "unicode_errors": "strict",
+    }
+
+
 def _check_value(value: Value, depth: int, limits: Limits) -> Value:
     if depth > limits.max_depth:
         raise LimitExceededError(f"nesting deeper than {limits.max_depth} levels")
@@ -115,23 +130,22 @@ def decode_canonical(
     """
     if len(data) > max_bytes:
         raise LimitExceededError(f"{what} is {len(data)} bytes, over the limit of {max_bytes}")
-    unpacker = unpacker_for(limits, max_bytes)
-    unpacker.feed(data)
     try:
-        value = unpacker.unpack()
-    except msgpack.OutOfData:
-        raise DecodeError(f"{what} is truncated") from None
+        value = msgpack.unpackb(data, **_unpack_options(limits, max_bytes))
+    except msgpack.ExtraData as exc:
+        raise TrailingBytesError(f"{what} has {len(exc.extra)} trailing bytes") from None
     except ValueError as exc:
-        # msgpack signals a declared length over a cap with ValueError, before allocating.
-        if "exceeds max" in str(exc):
-            raise LimitExceededError(f"{what}: {exc}") from None
-        raise DecodeError(f"{what} is not valid msgpack: {exc}") from None
+        # msgpack signals a declared count over a cap with ValueError, on reading it.
+        message = str(exc)
+        if "exceeds max" in message:
+            raise LimitExceededError(f"{what}: {message}") from None
+        if "incomplete" in message:
+            raise DecodeError(f"{what} is truncated") from None
+        raise DecodeError(f"{what} is not valid msgpack: {message}") from None
     except (msgpack.FormatError, msgpack.StackError) as exc:
         raise DecodeError(f"{what} is not valid msgpack: {type(exc).__name__}") from None
     except (UnicodeDecodeError, TypeError) as exc:
         raise DecodeError(f"{what} is not valid msgpack: {type(exc).__name__}") from None
-    if unpacker.tell() != len(data):
-        raise TrailingBytesError(f"{what} has {len(data) - unpacker.tell()} trailing bytes")
     if not typed_by_caller:
         try:
             _check_value(value, 0, limits)

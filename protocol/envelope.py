@@ -19,6 +19,7 @@ commitment, decryption, and last of all parsing of the content.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -127,7 +128,9 @@ class Header:
     recipients: tuple[str, ...]
     handling: str
     key_commitment: bytes
-    wrapped_keys: tuple[WrappedKey, ...]
+    #: (node, key, sealed) triples, as plain tuples: building 40 objects per
+    #: decode showed up in profiles; :meth:`Envelope.wrapped_for` gives named ones.
+    wrapped_keys: tuple[tuple[str, bytes, bytes], ...]
     nonce: bytes
 
     def to_wire(self) -> list[Any]:
@@ -144,7 +147,7 @@ class Header:
             list(self.recipients),
             self.handling,
             self.key_commitment,
-            [[w.recipient, w.recipient_key, w.sealed] for w in self.wrapped_keys],
+            [list(w) for w in self.wrapped_keys],
             self.nonce,
         ]
 
@@ -227,16 +230,13 @@ def _parse_header(raw: object, limits: Limits) -> Header:
         raise LimitExceededError(
             f"envelope has {len(recipients)} recipients, over the limit of {limits.max_recipients}"
         )
-    # Bulk checks with C-level loops (map/set/sorted): an envelope to 40 nodes
-    # is the common case and this is the hot path of every ingest.
-    if set(map(type, recipients)) != {str} or None in map(split_node_id, recipients):
+    if set(map(type, recipients)) != {str}:
         for r in recipients:
             _node(r, "recipients")  # raises, naming the bad one
     recipient_ids = tuple(recipients)
-    if list(recipient_ids) != sorted(set(recipient_ids)):
-        raise _field("recipients", "must be sorted and without duplicates")
-    if distribution == "local":
-        _check_local(author_node, recipient_ids)
+    problem = _recipients_problem(recipient_ids, author_node, distribution)
+    if problem is not None:
+        raise _field("recipients", problem)
     handling = _str(handling, "handling")
     if handling not in HANDLING_CODES:
         raise _field("handling", f"expected one of {', '.join(HANDLING_CODES)}")
@@ -261,24 +261,36 @@ def _parse_header(raw: object, limits: Limits) -> Header:
     )
 
 
-def _check_local(author_node: str, recipients: Sequence[str]) -> None:
-    author = split_node_id(author_node)
-    assert author is not None
+@functools.lru_cache(maxsize=1024)
+def _recipients_problem(
+    recipients: tuple[str, ...], author_node: str, distribution: str
+) -> str | None:
+    """What is wrong with a recipient list, or ``None``.
+
+    Cached: nodes of one local network send to the same lists over and over, and
+    this is on the hot path of every ingest.
+    """
     for recipient in recipients:
-        parsed = split_node_id(recipient)
-        assert parsed is not None
-        party, host = parsed
-        if host != author[1] and party not in EU_INSTITUTIONS:
-            raise _field(
-                "recipients",
-                f"{recipient} is outside the local network of {author[1]}, which "
-                "distribution 'local' does not allow",
-            )
+        if split_node_id(recipient) is None:
+            return f"{recipient[:40]!r} is not a node id such as 'DE@TR'"
+    if list(recipients) != sorted(set(recipients)):
+        return "must be sorted and without duplicates"
+    if distribution == "local":
+        author = split_node_id(author_node)
+        assert author is not None
+        for recipient in recipients:
+            party, host = split_node_id(recipient)  # type: ignore[misc]
+            if host != author[1] and party not in EU_INSTITUTIONS:
+                return (
+                    f"{recipient} is outside the local network of {author[1]}, which "
+                    "distribution 'local' does not allow"
+                )
+    return None
 
 
 def _parse_wrapped(
     raw: object, recipients: tuple[str, ...], limits: Limits
-) -> tuple[WrappedKey, ...]:
+) -> tuple[tuple[str, bytes, bytes], ...]:
     if type(raw) is not list:
         raise _field("wrapped_keys", "expected an array")
     if len(raw) > len(recipients) * limits.max_keys_per_recipient:
@@ -290,10 +302,8 @@ def _parse_wrapped(
     # Bulk checks with C-level loops, as for recipients (see _parse_header).
     if set(map(type, raw)) - {list} or set(map(len, raw)) - {3}:
         raise _field("wrapped_keys", "each entry must be [node, key, sealed key]")
-    out = tuple(map(WrappedKey._make, raw))
-    nodes = [w[0] for w in out]
-    keys = [w[1] for w in out]
-    sealed = [w[2] for w in out]
+    out: tuple[tuple[str, bytes, bytes], ...] = tuple(map(tuple, raw))
+    nodes, keys, sealed = zip(*out, strict=True) if out else ((), (), ())
     known = frozenset(recipients)
     if set(map(type, nodes)) - {str} or set(nodes) - known:
         for node in nodes:
@@ -384,7 +394,7 @@ class Envelope:
             )
 
     def wrapped_for(self, node_id: str) -> tuple[WrappedKey, ...]:
-        return tuple(w for w in self.header.wrapped_keys if w.recipient == node_id)
+        return tuple(WrappedKey._make(w) for w in self.header.wrapped_keys if w[0] == node_id)
 
     def unwrap_content_key(self, node_id: str, secret_keys: Mapping[bytes, bytes]) -> bytes:
         """The content key, unwrapped with a key ``node_id`` holds and checked against
