@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from keys.documents import Certificate, Revocation, Roster
+from keys.documents import OFFICER_NAME_PATTERN, Certificate, Revocation, Roster
 from keys.errors import TrustError
 from keys.keystore import (
     SecretKey,
@@ -118,7 +119,7 @@ def _roster_text(s: dict[str, Any]) -> str:
         f"  nodes ({len(s['nodes'])}): {', '.join(s['nodes'])}",
         "  presidency: " + ", ".join(f"{h} {p}" for h, p in s["presidency"].items()),
         f"  digest: {s['digest']}",
-        f"  fingerprint: {s['fingerprint']}",
+        f"  fingerprint of this file: {s['fingerprint']}",
     ]
     return "\n".join(lines)
 
@@ -163,6 +164,11 @@ def keys_init(
         raise UsageError(f"--party must be a Member State code, COM or EBCG (got {party!r})")
     if role in ("admin", "officer") and not name:
         raise UsageError(f"--name is required for role {role}")
+    if role == "officer" and not re.fullmatch(OFFICER_NAME_PATTERN, str(name)):
+        raise UsageError(
+            f"officer name {name!r} must be lower case letters, digits, '.', '_' or '-'",
+            "Use an identifier such as 'k.beispiel', not a display name.",
+        )
     home = _home(ctx)
     config = HomeConfig(
         role=role,
@@ -179,7 +185,13 @@ def keys_init(
     click.echo(f"signing key: {key.public.hex()}")
     if role == "node":
         _rotate_prekeys(home, config, key, passphrase, kdf)
-    click.echo("next: 'ilo-node keys export-public -o FILE' and hand FILE to your authority")
+    receiver = {
+        "node": "your Member State authority (to certify it)",
+        "officer": "your Member State authority (to certify it)",
+        "admin": "the other administrators (for the roster)",
+        "authority": "the administrators (for the roster)",
+    }[role]
+    click.echo(f"next: 'ilo-node keys export-public -o FILE' and hand FILE to {receiver}")
 
 
 def _rotate_prekeys(
@@ -303,10 +315,16 @@ def keys_export_public(ctx: click.Context, output: Path | None) -> None:
 @keys.command("rotate")
 @click.option("--prekeys-only", is_flag=True, help="Only create/delete prekeys per schedule.")
 @click.option(
+    "--replace-prekeys",
+    is_flag=True,
+    help="Also replace the current prekeys (after a compromise: the old ones were on the "
+    "stolen disk). Envelopes still in flight to the old prekeys become unreadable here.",
+)
+@click.option(
     "--kdf", type=click.Choice(["interactive", "moderate", "sensitive"]), default="moderate"
 )
 @click.pass_context
-def keys_rotate(ctx: click.Context, prekeys_only: bool, kdf: str) -> None:
+def keys_rotate(ctx: click.Context, prekeys_only: bool, replace_prekeys: bool, kdf: str) -> None:
     """Replace the signing key (the old one is retired, not deleted) and refresh prekeys."""
     home = _home(ctx)
     config = home.config()
@@ -314,7 +332,7 @@ def keys_rotate(ctx: click.Context, prekeys_only: bool, kdf: str) -> None:
     current = home.signing_key(passphrase)
     if not prekeys_only:
         retired = home.retired_dir / f"{current.public.hex()[:16]}.key"
-        home.retired_dir.mkdir(parents=True, exist_ok=True)
+        home.retired_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.replace(home.signing_key_path, retired)
         new = generate_signing_key()
         write_private_key(home.signing_key_path, new, passphrase, label=config.label, profile=kdf)
@@ -323,7 +341,8 @@ def keys_rotate(ctx: click.Context, prekeys_only: bool, kdf: str) -> None:
         if config.role in ("node", "officer"):
             click.echo(
                 "next: export the public key and have your authority certify it "
-                "('ilo-node cert issue'); keep the old key until the new certificate is in use"
+                "('ilo-node cert issue'); until that certificate reaches the other nodes, "
+                "they hold this node's new envelopes in quarantine (nothing is lost)"
             )
         elif config.role == "admin":
             click.echo("next: the administrators publish a roster that lists the new key")
@@ -334,6 +353,10 @@ def keys_rotate(ctx: click.Context, prekeys_only: bool, kdf: str) -> None:
             )
         current = new
     if config.role == "node":
+        if replace_prekeys and home.prekey_dir.exists():
+            for path in sorted(home.prekey_dir.glob("*.key")):
+                delete_private_key(path)
+                click.echo(f"prekey {path.stem} deleted; a new one replaces it")
         _rotate_prekeys(home, config, current, passphrase, kdf)
 
 
@@ -401,8 +424,16 @@ def roster_sign(
             f"this administrator is in {config.network!r}"
         )
     click.echo(_roster_text(_roster_summary(roster_obj, document)), err=True)
-    if not yes and not click.confirm("Sign this roster?", err=True):
-        raise click.exceptions.Abort()
+    for admin_key, admin in roster_obj.administrators.items():
+        click.echo(f"  administrator {admin}: {admin_key.hex()}", err=True)
+    if not yes:
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise UsageError(
+                "not signing without confirmation",
+                "Read the summary above, then run again with --yes to sign.",
+            )
+        if not click.confirm("Sign this roster?", err=True):
+            raise click.exceptions.Abort()
     passphrase = _passphrase(ctx, f"the {config.label} key")
     keys_to_use = [home.signing_key(passphrase)]
     if with_retired:
@@ -567,7 +598,9 @@ def _issue(
         raise UsageError(f"{public_file} is for network {record.get('network')!r}")
     expected_role = "node" if role == "node" else "officer"
     if record.get("role") != expected_role:
-        raise UsageError(f"{public_file} is a {record.get('role')} key, not a {expected_role} key")
+        raise UsageError(
+            f"{public_file} is the key of a {record.get('role')}, not of a {expected_role}"
+        )
     node = str(record.get("node"))
     parsed = split_node_id(node)
     if parsed is None or parsed[0] != config.party:
@@ -620,6 +653,12 @@ def cert_issue(
 
 
 def _import_one(home: Home, state: TrustState, data: bytes, name: str) -> str:
+    if data.lstrip().startswith(b"{"):
+        raise UsageError(
+            f"{name} is a JSON file, not a signed document",
+            "Public key files are certified with 'ilo-node cert issue' (authority), not "
+            "imported; import the certificate the authority sends back.",
+        )
     try:
         doc_type = SignedDocument.from_bytes(data).doc_type
     except ProtocolError as exc:
@@ -796,8 +835,12 @@ def officer_revoke(
             f"this authority has certified no officer named {name!r}",
             "See 'ilo-node officer list'.",
         )
-    for c in {c.key: c for c in mine}.values():
-        _revoke(ctx, c.key, c.node, compromised_at, reason, output)
+    distinct = list({c.key: c for c in mine}.values())
+    for c in distinct:
+        target = output
+        if len(distinct) > 1:
+            target = output.with_name(f"{output.stem}-{c.key.hex()[:8]}{output.suffix}")
+        _revoke(ctx, c.key, c.node, compromised_at, reason, target)
 
 
 @click.command("revoke")

@@ -32,7 +32,7 @@ from keys.keystore import SecretKey
 from keys.roster import RosterChain
 from keys.trust import TrustState
 from protocol.crypto import sha256
-from protocol.errors import IloError, UsageError
+from protocol.errors import IloError, ProtocolError, UsageError
 
 from .keyfiles import read_private_key, write_public_file
 
@@ -229,17 +229,27 @@ class Home:
                 yield path.read_bytes()
 
     def trust_state(self) -> TrustState:
-        """The roster chain plus every stored certificate, revocation and prekey, re-verified."""
+        """The roster chain plus every stored certificate, revocation and prekey, re-verified.
+
+        A stored document that no longer verifies (for example a prekey of a key
+        revoked since) is skipped and listed in ``self.trust_warnings``; the file is
+        kept for the record.
+        """
         state = TrustState(self.chain())
-        for data in self._files(self.certificate_dir, "*.cert"):
-            state.add_certificate(data)
-        for data in self._files(self.revocation_dir, "*.rev"):
-            state.add_revocation(data)
-        for data in self._files(self.prekey_announcement_dir, "*.prekey"):
-            try:
-                state.add_prekey(data, now_ms())
-            except TrustError:
-                continue  # an announcement whose key was revoked since: keep the file, skip it
+        self.trust_warnings: list[str] = []
+        loaders = (
+            (self.certificate_dir, "*.cert", state.add_certificate),
+            (self.revocation_dir, "*.rev", state.add_revocation),
+            (self.prekey_announcement_dir, "*.prekey", lambda d: state.add_prekey(d, now_ms())),
+        )
+        for directory, pattern, add in loaders:
+            if not directory.exists():
+                continue
+            for path in sorted(directory.glob(pattern)):
+                try:
+                    add(path.read_bytes())
+                except (TrustError, ProtocolError) as exc:
+                    self.trust_warnings.append(f"{path.name}: {exc.message}")
         return state
 
     # -- public export --------------------------------------------------------------
@@ -273,7 +283,7 @@ def read_public_record(path: Path) -> dict[str, Any]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise HomeError(f"no such file: {path}") from None
+        raise UsageError(f"no such public key file: {path}") from None
     except (OSError, ValueError):
         raise HomeError(
             f"{path} is not a public key file",

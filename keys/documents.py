@@ -46,6 +46,39 @@ _PARTY = Country(extra=tuple(sorted(EU_INSTITUTIONS)))
 _NETWORK = Str(64, pattern=r"[a-z0-9][a-z0-9.-]{0,63}")
 _NODE = Str(12, pattern=r"[A-Z]{2,4}@[A-Z]{2}")
 _ROLES = ("member_state", "commission", "agency")
+#: Only EU Member States hold the Council Presidency (not the Schengen-associated).
+EU_MEMBER_STATES = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
+)
+OFFICER_NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,99}"
 
 
 def half_year_of(time_ms: int) -> str:
@@ -88,6 +121,12 @@ def _check_roster(content: Mapping[str, Any], path: str) -> None:
         expected = {"COM": "commission", "EBCG": "agency"}.get(party, "member_state")
         if entry["role"] != expected:
             raise ContentError(f"{path}.nodes[{i}].role: a {party} node has role {expected}")
+    for i, entry in enumerate(content["presidency"]):
+        if entry["party"] not in EU_MEMBER_STATES:
+            raise ContentError(
+                f"{path}.presidency[{i}].party: {entry['party']} is not an EU Member State, "
+                "so it cannot hold the Council Presidency"
+            )
     half_years = [p["half_year"] for p in content["presidency"]]
     if len(set(half_years)) != len(half_years):
         raise ContentError(f"{path}.presidency: a half-year is listed twice")
@@ -174,7 +213,7 @@ CERTIFICATE_SCHEMA = KindSpec(
         Field("network", _NETWORK),
         Field("node", _NODE),
         Field("role", Enum(("node", "officer"))),
-        Field("officer", Str(100, pattern=r"[a-z0-9][a-z0-9._-]{0,99}"), required=False),
+        Field("officer", Str(100, pattern=OFFICER_NAME_PATTERN), required=False),
         Field("key", PublicKey()),
         Field("valid_from_ms", _TIME),
         Field("valid_until_ms", _TIME),

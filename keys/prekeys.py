@@ -152,6 +152,7 @@ def select_prekey(announcements: Iterable[PrekeyAnnouncement], now_ms: int) -> P
     """The announcement valid at ``now_ms`` with the highest epoch.
 
     Ties (two announcements of one epoch) go to the later ``valid_from_ms``, then
+    the later ``issued_ms`` (a replaced prekey), then
     to the first given, exactly as :meth:`keys.trust.TrustState.current_prekey`
     decides. ``announcements`` must all be of one node of one network (and
     already verified: this function checks times, not signatures).
@@ -168,7 +169,7 @@ def select_prekey(announcements: Iterable[PrekeyAnnouncement], now_ms: int) -> P
             f"no valid prekey known for {who} at {now_ms} "
             f"({len(items)} announcement(s), none covering that time)"
         )
-    return max(valid, key=lambda a: (a.epoch, a.valid_from_ms))
+    return max(valid, key=lambda a: (a.epoch, a.valid_from_ms, a.issued_ms))
 
 
 @dataclass

@@ -31,7 +31,6 @@ from .errors import (
     RollbackError,
     RootOfTrustError,
     RosterError,
-    RosterExpiredError,
     ThresholdError,
 )
 
@@ -137,6 +136,19 @@ class RosterChain:
     def versions(self) -> tuple[Roster, ...]:
         return tuple(self._versions)
 
+    def authority_window(self, party: str, key: bytes) -> tuple[int, int | None] | None:
+        """The validity window of an authority key per the newest version listing it.
+
+        A later version may cut a key off (``valid_until``) or drop it; dropping it
+        must not invalidate what it certified while it was valid, so the last
+        statement about the key is what counts.
+        """
+        for roster in reversed(self._versions):
+            for authority in roster.authorities:
+                if authority.party == party and authority.key == key:
+                    return authority.valid_from_ms, authority.valid_until_ms
+        return None
+
     def roster_at_version(self, version: int) -> Roster:
         first = self._versions[0].version
         if not first <= version <= self.current.version:
@@ -147,6 +159,8 @@ class RosterChain:
         """Decide whether ``data`` is the valid next roster, without applying it."""
         new = _parse(data)
         current = self.current
+        if data == current.document.to_bytes():
+            return current  # re-applying the current version is a no-op
         if new.network != current.network:
             raise RosterError(
                 f"roster is for network {new.network!r}, this node is in {current.network!r}"
@@ -168,14 +182,16 @@ class RosterChain:
             )
         _check_threshold(new, current, f"version {current.version}'s")
         _check_threshold(new, new, "its own")
-        if now_ms is not None and new.expires_ms <= now_ms:
-            raise RosterExpiredError(f"roster version {new.version} expired before it was applied")
+        # Expiry is judged on the newest version only (status()), as TUF clients do:
+        # an intermediate version that expired while a node was offline must not
+        # stop it from catching up to the current one.
         return new
 
     def update(self, data: bytes, now_ms: int | None) -> Roster:
         """Apply the next roster version; returns it. ``now_ms=None`` replays stored history."""
         new = self.check_next(data, now_ms)
-        self._versions.append(new)
+        if new is not self.current:
+            self._versions.append(new)
         return new
 
     def status(self, now_ms: int) -> RosterStatus:

@@ -16,6 +16,7 @@ make an envelope appear in a checkpoint that was signed before it existed.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -36,7 +37,13 @@ from .errors import (
 from .prekeys import select_prekey
 from .roster import RosterChain
 
-__all__ = ["KeyDecision", "Outcome", "TrustState", "decide_key"]
+__all__ = ["KeyDecision", "Outcome", "TrustState", "decide_key", "when"]
+
+
+def when(time_ms: int) -> str:
+    """A UTC time for messages an operator reads (milliseconds mean nothing to people)."""
+    moment = _dt.datetime.fromtimestamp(time_ms / 1000, tz=_dt.UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Outcome(Enum):
@@ -100,8 +107,9 @@ def decide_key(
         if created_ms >= revocation.compromised_at_ms:
             return KeyDecision(
                 Outcome.REJECT,
-                f"key {short}… was revoked as compromised from {revocation.compromised_at_ms} "
-                f"and the envelope is dated {created_ms}",
+                f"key {short}… was revoked as compromised from "
+                f"{when(revocation.compromised_at_ms)} and the envelope is dated "
+                f"{when(created_ms)}",
             )
         if witnessed_ms is None or witnessed_ms >= revocation.issued_ms:
             return KeyDecision(
@@ -119,7 +127,7 @@ def decide_key(
             return KeyDecision(Outcome.ACCEPT, "certified and not revoked", certificate)
     return KeyDecision(
         Outcome.REJECT,
-        f"key {short}… of {node} was not certified at the envelope's time {created_ms}",
+        f"key {short}… of {node} was not certified at the envelope's time {when(created_ms)}",
     )
 
 
@@ -139,8 +147,14 @@ class TrustState:
     # -- evidence -----------------------------------------------------------------
 
     def _authority_signed(self, document: SignedDocument, party: str, at_ms: int) -> bool:
-        keys = self.roster.authority_keys(party, at_ms)
-        return bool(keys & document.signed_keys())
+        for key in document.signed_keys():
+            window = self.chain.authority_window(party, key)
+            if window is None:
+                continue
+            start, end = window
+            if start <= at_ms and (end is None or at_ms < end):
+                return True
+        return False
 
     def add_certificate(self, data: bytes) -> Certificate:
         try:

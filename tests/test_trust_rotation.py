@@ -14,7 +14,6 @@ from keys.errors import (
     RollbackError,
     RootOfTrustError,
     RosterError,
-    RosterExpiredError,
     ThresholdError,
 )
 from keys.roster import RosterChain, fingerprint_of
@@ -121,18 +120,36 @@ def test_same_key_signing_twice_counts_once() -> None:
 
 ROSTER_ORDER_CASES: dict[str, tuple[list[dict[str, Any]], type[Exception]]] = {
     "rollback to version N-1 → rejected": ([{"version": 2}, {"version": 1}], RollbackError),
-    "replay of the current version → rejected": ([{"version": 2}, {"version": 2}], RollbackError),
+    "an older version replayed after the current → rejected": (
+        [{"version": 2}, {"version": 3}, {"version": 2}],
+        RollbackError,
+    ),
     "skipping a version (1 → 3) → rejected": ([{"version": 3}], RollbackError),
     "a different document at the current version (fork) → rejected": (
         [{"version": 2}, {"version": 2, "expires_ms": tk.T0 + 400 * tk.DAY}],
         RollbackError,
     ),
     "another network's roster → rejected": ([{"version": 2, "network": "other.ilo"}], RosterError),
-    "expired roster offered as next → rejected": (
-        [{"version": 2, "expires_ms": tk.T0 - tk.DAY, "issued_ms": tk.T0 - 2 * tk.DAY}],
-        RosterExpiredError,
-    ),
 }
+
+
+def test_expired_intermediate_version_does_not_block_catching_up() -> None:
+    root = tk.roster()
+    chain = RosterChain.from_pinned_root(root, fingerprint_of(root))
+    expired = tk.roster(version=2, expires_ms=tk.T0 - tk.DAY, issued_ms=tk.T0 - 2 * tk.DAY)
+    chain.update(expired, now_ms=tk.T0)
+    assert chain.status(tk.T0).state == "expired"
+    chain.update(tk.roster(version=3), now_ms=tk.T0)
+    assert chain.status(tk.T0).state == "ok"
+
+
+def test_reapplying_the_current_version_is_a_no_op() -> None:
+    root = tk.roster()
+    chain = RosterChain.from_pinned_root(root, fingerprint_of(root))
+    v2 = tk.roster(version=2)
+    chain.update(v2, now_ms=tk.T0)
+    chain.update(v2, now_ms=tk.T0)
+    assert [r.version for r in chain.versions] == [1, 2]
 
 
 @pytest.mark.parametrize("name", list(ROSTER_ORDER_CASES))
