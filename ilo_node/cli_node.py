@@ -497,6 +497,24 @@ def retention_run(ctx: click.Context, now_text: str) -> None:
     click.echo(f"erased the content of {erased} envelope(s); the log still verifies")
 
 
+@click.command()
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    hidden=True,
+    help="Write a JSON line here once listening (for supervisors and tests).",
+)
+@click.pass_context
+def run(ctx: click.Context, ready_file: Path | None) -> None:
+    """Run the node: peer API, gossip with the local network, local API for the CLI."""
+    from .daemon import run_daemon
+
+    home = _home(ctx)
+    config = home.require_role("node")
+    passphrase = _passphrase(ctx, f"the {config.label} keys")
+    run_daemon(home, passphrase, ready_file)
+
+
 def register(cli: click.Group) -> None:
-    for command in (publish, read, status, log, retention):
+    for command in (publish, read, status, log, retention, run):
         cli.add_command(command)

@@ -27,13 +27,20 @@ from keys.errors import PrekeyError
 from keys.keystore import SecretKey
 from keys.trust import Outcome, TrustState
 from protocol.canonical import encode_canonical
-from protocol.chain import detect_fork
-from protocol.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
+from protocol.chain import ForkProof, detect_fork
+from protocol.checkpoint import (
+    Checkpoint,
+    SignedCheckpoint,
+    sign_checkpoint,
+    verify_cosignature,
+)
+from protocol.crypto import sha256
 from protocol.envelope import Content, Envelope, seal
 from protocol.errors import IloError, ProtocolError, UsageError
 from protocol.identifiers import split_node_id
 from protocol.limits import DEFAULT_LIMITS, Limits
 from protocol.merkle import MerkleTree, leaf_hash
+from protocol.signed import SignedDocument
 
 from .home import Home, now_ms
 from .keyfiles import read_private_key
@@ -537,6 +544,199 @@ class Node:
 
     def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
         return self.tree.consistency_proof(old_size, new_size)
+
+    # -- gossip: heads, differences, documents, forks, witnessing ----------------
+
+    def heads(self) -> dict[bytes, int]:
+        """Per author key, the highest seq placed in this log."""
+        return {
+            bytes(k): int(q)
+            for k, q in self.db.execute("SELECT author_key, seq FROM heads").fetchall()
+        }
+
+    def envelopes_beyond(
+        self, peer_heads: Mapping[bytes, int], max_bytes: int
+    ) -> tuple[list[bytes], bool]:
+        """Envelopes this log has past ``peer_heads``, in chain order, up to ``max_bytes``.
+
+        The cost grows with the difference, not with the log: one indexed range
+        query per author that is ahead.
+        """
+        out: list[bytes] = []
+        size = 0
+        for author, seq in sorted(self.heads().items()):
+            theirs = peer_heads.get(author, 0)
+            if seq <= theirs:
+                continue
+            rows = self.db.execute(
+                "SELECT raw FROM envelopes WHERE author_key = ? AND seq > ? ORDER BY seq",
+                [author, theirs],
+            )
+            for (raw,) in rows:
+                if size + len(raw) > max_bytes and out:
+                    return out, True
+                out.append(bytes(raw))
+                size += len(raw)
+        return out, False
+
+    def documents(self) -> dict[bytes, bytes]:
+        """Every trust document this node holds, by digest (for gossip)."""
+        docs: dict[bytes, bytes] = {}
+        for roster in self.trust.chain.versions:
+            data = roster.document.to_bytes()
+            docs[sha256(data)[:16]] = data
+        for group in (self.trust.certificates, self.trust.revocations):
+            for items in group.values():
+                for item in items:
+                    data = item.document.to_bytes()
+                    docs[sha256(data)[:16]] = data
+        for announcements in self.trust.prekeys.values():
+            for announcement in announcements:
+                data = announcement.document.to_bytes()
+                docs[sha256(data)[:16]] = data
+        return docs
+
+    def add_document(self, data: bytes) -> str:
+        """Verify and keep a trust document from a peer; returns what happened."""
+        try:
+            document = SignedDocument.from_bytes(data)
+        except ProtocolError as exc:
+            return f"refused: {exc.message}"
+        home = self.home
+        try:
+            if document.doc_type == "roster":
+                before = self.trust.chain.current.version
+                roster = self.trust.chain.update(data, self.clock())
+                if roster.version == before:
+                    return "known"
+                home.save_roster(data, roster.version)
+            elif document.doc_type == "certificate":
+                self.trust.add_certificate(data)
+                home.save_document(home.certificate_dir, data, ".cert")
+            elif document.doc_type == "revocation":
+                self.trust.add_revocation(data)
+                home.save_document(home.revocation_dir, data, ".rev")
+            elif document.doc_type == "prekey":
+                self.trust.add_prekey(data, self.clock())
+                home.save_document(home.prekey_announcement_dir, data, ".prekey")
+            else:
+                return f"refused: not a gossiped document type ({document.doc_type})"
+        except IloError as exc:
+            return f"refused: {exc.message}"
+        return "added"
+
+    def fork_proofs(self) -> list[bytes]:
+        return [bytes(r[0]) for r in self.db.execute("SELECT proof FROM forks").fetchall()]
+
+    def add_fork_proof(self, data: bytes) -> bool:
+        """Store a peer's fork proof (verified from the two envelopes alone); hold the author."""
+        try:
+            proof = ForkProof.from_bytes(data, self.limits)
+        except ProtocolError:
+            return False
+        now = self.clock()
+        with transaction(self.db):
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO forks (author_key, seq, proof, detected_ms) "
+                "VALUES (?, ?, ?, ?)",
+                [proof.author_key, proof.seq, data, now],
+            )
+            self.db.execute(
+                "UPDATE heads SET held_since_ms = ? WHERE author_key = ? AND held_since_ms IS NULL",
+                [now, proof.author_key],
+            )
+        return bool(cursor.rowcount)
+
+    def node_keys(self, node: str) -> dict[str, bytes]:
+        """Signing keys certified for ``node`` (by name, for checkpoint note checks)."""
+        return {
+            node + "#" + key.hex()[:8]: key
+            for key, certs in self.trust.certificates.items()
+            if any(c.node == node and c.role == "node" for c in certs)
+        }
+
+    def verify_note_of(self, node: str, note: bytes) -> SignedCheckpoint:
+        """Parse a checkpoint note and check it is signed by a certified key of ``node``."""
+        signed = SignedCheckpoint.from_bytes(note)
+        if signed.checkpoint.origin != f"ilo-node/{self.network}/{node}":
+            raise NodeError(f"checkpoint origin {signed.checkpoint.origin!r} is not {node}'s log")
+        for key in self.node_keys(node).values():
+            try:
+                signed.verify(node, key)
+            except ProtocolError:
+                continue
+            return signed
+        raise NodeError(f"checkpoint is not signed by a certified key of {node}")
+
+    def last_witnessed(self, origin: str) -> tuple[int, bytes, bytes] | None:
+        row = self.db.execute(
+            "SELECT size, root, note FROM witnessed WHERE origin = ? ORDER BY size DESC LIMIT 1",
+            [origin],
+        ).fetchone()
+        return (int(row[0]), bytes(row[1]), bytes(row[2])) if row else None
+
+    def witnessed_at_size(self, origin: str, size: int) -> bytes | None:
+        row = self.db.execute(
+            "SELECT note FROM witnessed WHERE origin = ? AND size = ?", [origin, size]
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def record_witnessed(self, signed: SignedCheckpoint) -> None:
+        cp = signed.checkpoint
+        with transaction(self.db):
+            self.db.execute(
+                "INSERT OR IGNORE INTO witnessed (origin, size, root, time_ms, note, received_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [cp.origin, cp.size, cp.root, cp.time_ms, signed.note, self.clock()],
+            )
+
+    def record_split_view(self, origin: str, note_a: bytes, note_b: bytes, reason: str) -> bool:
+        a, b = sorted([note_a, note_b])
+        with transaction(self.db):
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO split_views (origin, note_a, note_b, reason, detected_ms) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [origin, a, b, reason, self.clock()],
+            )
+        return bool(cursor.rowcount)
+
+    def split_views(self) -> list[tuple[str, bytes, bytes, str]]:
+        return [
+            (r[0], bytes(r[1]), bytes(r[2]), r[3])
+            for r in self.db.execute(
+                "SELECT origin, note_a, note_b, reason FROM split_views"
+            ).fetchall()
+        ]
+
+    def record_cosignature(self, note: bytes, witness: str) -> bool:
+        """Keep a witness's cosignature of one of our checkpoints, if it verifies."""
+        signed = SignedCheckpoint.from_bytes(note)
+        cp = signed.checkpoint
+        ours = self.db.execute("SELECT note FROM checkpoints WHERE size = ?", [cp.size]).fetchone()
+        if ours is None or SignedCheckpoint.from_bytes(bytes(ours[0])).checkpoint != cp:
+            return False
+        for key in self.node_keys(witness).values():
+            try:
+                time_s = verify_cosignature(signed, witness, key)
+            except ProtocolError:
+                continue
+            with transaction(self.db):
+                self.db.execute(
+                    "INSERT OR REPLACE INTO cosignatures (size, witness, time_s, note) "
+                    "VALUES (?, ?, ?, ?)",
+                    [cp.size, witness, time_s, note],
+                )
+            return True
+        return False
+
+    def checkpoint_note_at(self, size: int | None = None) -> bytes | None:
+        if size is None:
+            row = self.db.execute(
+                "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1"
+            ).fetchone()
+        else:
+            row = self.db.execute("SELECT note FROM checkpoints WHERE size = ?", [size]).fetchone()
+        return bytes(row[0]) if row else None
 
     # -- retention ----------------------------------------------------------------
 

@@ -20,6 +20,8 @@ Tables (schema version 1):
 ``forks``       fork proofs (two envelopes at one author seq).
 ``checkpoints`` this node's signed checkpoints (C2SP signed notes).
 ``witnessed``   other nodes' checkpoints this node saw (filled by gossip).
+``cosignatures`` (v2) witnesses' cosignatures of this node's checkpoints.
+``split_views`` (v2) two checkpoints of one origin that cannot both be true.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from protocol.errors import IloError
 
 __all__ = ["SCHEMA_VERSION", "StoreError", "open_store"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class StoreError(IloError):
@@ -141,8 +143,36 @@ def _migrate_to_1(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migrate_to_2(db: sqlite_utils.Database) -> None:
+    """Gossip: witnesses' cosignatures of our checkpoints, and split-view evidence."""
+    db.execute(
+        """
+        CREATE TABLE cosignatures (
+            size INTEGER NOT NULL,
+            witness TEXT NOT NULL,
+            time_s INTEGER NOT NULL,
+            note BLOB NOT NULL,
+            PRIMARY KEY (size, witness)
+        )"""
+    )
+    db.execute(
+        """
+        CREATE TABLE split_views (
+            origin TEXT NOT NULL,
+            note_a BLOB NOT NULL,
+            note_b BLOB NOT NULL,
+            reason TEXT NOT NULL,
+            detected_ms INTEGER NOT NULL,
+            PRIMARY KEY (origin, note_a, note_b)
+        )"""
+    )
+
+
 #: Migration n takes the schema from version n-1 to n. Append, never edit.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _migrate_to_1}
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
+    1: _migrate_to_1,
+    2: _migrate_to_2,
+}
 
 
 def _version(db: sqlite_utils.Database) -> int:

@@ -1,0 +1,111 @@
+"""The seam between gossip and the network.
+
+:class:`HttpTransport` signs each request with the node's key and sends it with
+aiohttp to the peer's endpoint from the roster; :class:`MemoryTransport` hands
+the same signed request straight to another in-process node's
+:class:`~ilo_node.service.PeerService`, so gossip logic is tested fast and
+deterministically without sockets. Network failures become
+:class:`TransportError`, the only error gossip has to handle.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+
+import aiohttp
+
+from protocol.errors import IloError
+
+from .peerauth import PeerIdentity, sign_request
+from .service import PeerService
+from .wire import MAX_BODY_BYTES
+
+__all__ = ["HttpTransport", "MemoryTransport", "Transport", "TransportError"]
+
+
+class TransportError(IloError):
+    default_advice = "The peer is down, unreachable or too slow; gossip retries with backoff."
+
+
+class Transport(ABC):
+    def __init__(self, identity: PeerIdentity, clock: Callable[[], int]) -> None:
+        self.identity = identity
+        self.clock = clock
+
+    def headers(self, method: str, path: str, body: bytes, peer: str) -> dict[str, str]:
+        return sign_request(self.identity, method, path, body, peer, self.clock())
+
+    @abstractmethod
+    async def request(self, peer: str, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        """Send one signed request; return (status, body) or raise TransportError."""
+
+    async def close(self) -> None:
+        return None
+
+
+class HttpTransport(Transport):
+    def __init__(
+        self,
+        identity: PeerIdentity,
+        clock: Callable[[], int],
+        endpoints: Mapping[str, str],
+        *,
+        timeout_s: float = 10.0,
+        ssl_context: object | None = None,
+    ) -> None:
+        super().__init__(identity, clock)
+        self.endpoints = dict(endpoints)
+        self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(3.0, timeout_s))
+        self.ssl_context = ssl_context
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self.timeout,
+                connector=aiohttp.TCPConnector(limit_per_host=4),
+            )
+        return self._session
+
+    async def request(self, peer: str, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        base = self.endpoints.get(peer)
+        if not base or not base.startswith(("http://", "https://")):
+            raise TransportError(f"no HTTP endpoint for {peer} in the roster")
+        headers = self.headers(method, path, body, peer)
+        headers["Content-Type"] = "application/msgpack"
+        try:
+            async with self._client().request(
+                method,
+                base.rstrip("/") + path,
+                data=body if method != "GET" else None,
+                headers=headers,
+                ssl=self.ssl_context,  # type: ignore[arg-type]
+            ) as response:
+                data = await response.content.read(MAX_BODY_BYTES + 1)
+                if len(data) > MAX_BODY_BYTES:
+                    raise TransportError(f"{peer} sent a response over {MAX_BODY_BYTES} bytes")
+                return response.status, data
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise TransportError(f"{peer} unreachable: {type(exc).__name__}") from None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+class MemoryTransport(Transport):
+    """Delivers to in-process services; ``down`` simulates unreachable peers."""
+
+    def __init__(
+        self, identity: PeerIdentity, clock: Callable[[], int], services: Mapping[str, PeerService]
+    ) -> None:
+        super().__init__(identity, clock)
+        self.services = services
+        self.down: set[str] = set()
+
+    async def request(self, peer: str, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+        if peer in self.down or self.identity.node in self.down or peer not in self.services:
+            raise TransportError(f"{peer} unreachable (in-memory network)")
+        headers = self.headers(method, path, body, peer)
+        return await self.services[peer].handle(method, path, headers, body)
