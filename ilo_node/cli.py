@@ -49,6 +49,7 @@ def cli(ctx: click.Context, home: Path | None, passphrase_file: Path | None) -> 
     """ilo-node: signed, encrypted, verifiable information exchange for ILO networks."""
     ctx.ensure_object(dict)
     ctx.obj["home"] = home if home is not None else default_home()
+    ctx.obj["home_explicit"] = home is not None
     ctx.obj["passphrase_file"] = passphrase_file
 
 
@@ -60,6 +61,25 @@ def demo(as_json: bool) -> None:
 
     ok = run_demo(as_json=as_json)
     if not ok:
+        raise SystemExit(1)
+
+
+@cli.command()
+@click.option(
+    "--duration",
+    type=click.FloatRange(5, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds to run before stopping by itself.",
+)
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON object.")
+@click.pass_context
+def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
+    """Run a local network of 7 nodes on loopback, publish every kind, watch it spread."""
+    from .devnet import run_devnet
+
+    home = ctx.obj["home"] if ctx.obj["home_explicit"] else None
+    if not run_devnet(home, duration, as_json):
         raise SystemExit(1)
 
 

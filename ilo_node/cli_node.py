@@ -27,6 +27,7 @@ from protocol.merkle import leaf_hash, verify_consistency, verify_inclusion
 from .audit import AuditFailure, progress_printer, verify_log
 from .cli_keys import _home, _passphrase
 from .home import Home, now_ms
+from .jsoncontent import content_from_json
 from .node import Node
 
 __all__ = ["register"]
@@ -95,11 +96,7 @@ def publish(
             raise UsageError(f"no such file: {content_file}") from None
         except ValueError as exc:
             raise UsageError(f"{content_file} is not valid JSON: {exc}") from None
-        content = (
-            {k: v.replace("\r\n", "\n") if isinstance(v, str) else v for k, v in content.items()}
-            if isinstance(content, dict)
-            else content
-        )
+        content = content_from_json(content)
     else:
         content = example(kind)
     node = _open(ctx)

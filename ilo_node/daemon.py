@@ -28,6 +28,7 @@ from protocol.identifiers import EU_INSTITUTIONS, split_node_id
 
 from .gossip import Gossip, GossipConfig
 from .home import Home
+from .jsoncontent import content_from_json
 from .node import Node
 from .peerauth import PeerIdentity
 from .service import NodeWorker, PeerService, RateLimiter
@@ -127,7 +128,7 @@ def local_app(worker: NodeWorker, gossip: Gossip, stop: asyncio.Event) -> web.Ap
             envelope, result = await worker.call(
                 lambda: node.publish(
                     body["kind"],
-                    body["content"],
+                    content_from_json(body["content"]),
                     distribution=body.get("distribution", "local"),
                     handling=body.get("handling", "H1"),
                     states=body.get("states", ()),

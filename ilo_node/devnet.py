@@ -1,0 +1,299 @@
+"""``ilo-node devnet``: a whole local network on loopback, in one command.
+
+Six Member State nodes posted to two host countries (Türkiye and Morocco) and
+the Commission's node, each a real ``ilo-node run`` process with its own home,
+keys and database, talking signed HTTP on 127.0.0.1. A fresh network root,
+roster and keys are made for the run. Sample envelopes of every message kind
+are published through the nodes' local APIs and their spread is shown live;
+at the end every node is stopped cleanly (it signs a last checkpoint) and every
+node home is checked with the same verification as ``ilo-node log verify``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import click
+
+from protocol.examples import example
+from protocol.kinds import KINDS
+
+from .audit import verify_log
+from .home import Home
+from .jsoncontent import content_to_json
+from .netbuilder import build_network
+
+__all__ = ["DEVNET_NODES", "run_devnet"]
+
+#: IE holds the Presidency in 2026-H2: half-year contributions go to IE and COM.
+DEVNET_NODES = ("COM@EU", "DE@TR", "FR@TR", "IT@TR", "ES@MA", "IE@MA", "NL@MA")
+
+
+@dataclass
+class Published:
+    envelope_id: str
+    kind: str
+    author: str
+    recipients: list[str]
+
+
+@dataclass
+class Devnet:
+    base: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    published: list[Published] = field(default_factory=list)
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _session(home: Path) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.UnixConnector(path=str(home / "daemon.sock")),
+        timeout=aiohttp.ClientTimeout(total=30),
+    )
+
+
+async def _local(home: Path, method: str, path: str, body: Any = None) -> Any:
+    async with (
+        _session(home) as session,
+        session.request(method, "http://node" + path, json=body) as response,
+    ):
+        data = await response.json()
+        if response.status != 200:
+            raise click.ClickException(f"{home.name}: {data.get('error', response.status)}")
+        return data
+
+
+def _start(net: Devnet, node: str, passphrase_file: Path) -> None:
+    home = net.base / node
+    ready = home / "ready.json"
+    with contextlib.suppress(FileNotFoundError):
+        ready.unlink()
+    log = (home / "daemon.log").open("ab")
+    net.processes[node] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "ilo_node",
+            "--home",
+            str(home),
+            "--passphrase-file",
+            str(passphrase_file),
+            "run",
+            "--ready-file",
+            str(ready),
+        ],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "ILO_NODE_LOG": os.environ.get("ILO_NODE_LOG", "WARNING")},
+    )
+    log.close()
+
+
+async def _wait_ready(net: Devnet, nodes: list[str], timeout_s: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    pending = set(nodes)
+    while pending:
+        for node in list(pending):
+            if (net.base / node / "ready.json").exists():
+                pending.discard(node)
+            elif net.processes[node].poll() is not None:
+                log = (net.base / node / "daemon.log").read_text(errors="replace")[-2000:]
+                raise click.ClickException(f"node {node} exited at start:\n{log}")
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"nodes not ready after {timeout_s:.0f} s: {pending}")
+        await asyncio.sleep(0.1)
+
+
+async def _publish(net: Devnet, author: str, kind: str, distribution: str) -> None:
+    body = {
+        "kind": kind,
+        "content": content_to_json(example(kind)),
+        "distribution": distribution,
+        "handling": "H1",
+    }
+    result = await _local(net.base / author, "POST", "/local/publish", body)
+    net.published.append(Published(result["id"], kind, author, result["recipients"]))
+
+
+async def _delivery(net: Devnet) -> tuple[int, int]:
+    expected = sum(len(p.recipients) for p in net.published)
+    by_node: dict[str, list[str]] = {}
+    for p in net.published:
+        for r in p.recipients:
+            by_node.setdefault(r, []).append(p.envelope_id)
+    delivered = 0
+    for node, ids in by_node.items():
+        found: set[str] = set()
+        for start in range(0, len(ids), 100):
+            chunk = ids[start : start + 100]
+            with contextlib.suppress(aiohttp.ClientError, OSError, click.ClickException):
+                answer = await _local(
+                    net.base / node, "GET", "/local/readable?ids=" + ",".join(chunk)
+                )
+                found.update(answer["readable"])
+        delivered += len(found)
+    return delivered, expected
+
+
+async def _sizes(net: Devnet, nodes: list[str]) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for node in nodes:
+        with contextlib.suppress(aiohttp.ClientError, OSError, click.ClickException):
+            sizes[node] = (await _local(net.base / node, "GET", "/local/status"))["log_size"]
+    return sizes
+
+
+async def _stop(net: Devnet) -> None:
+    for node, process in net.processes.items():
+        if process.poll() is None:
+            with contextlib.suppress(aiohttp.ClientError, OSError, click.ClickException):
+                await _local(net.base / node, "POST", "/local/stop")
+    deadline = time.monotonic() + 20
+    for process in net.processes.values():
+        while process.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+async def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
+    say = (lambda *_: None) if as_json else click.echo
+    nodes = list(DEVNET_NODES)
+    ports = _free_ports(len(nodes))
+    endpoints = {n: f"http://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
+    started = first_start = time.monotonic()
+    say(f"building a network of {len(nodes)} nodes in {base} ...")
+    built = build_network(base, nodes, network="devnet.ilo", endpoints=endpoints)
+    net = Devnet(base)
+    say(f"root roster fingerprint {built.fingerprint}")
+    try:
+        for node in nodes:
+            _start(net, node, built.passphrase_file)
+        await _wait_ready(net, nodes)
+        say("all nodes listening: " + ", ".join(f"{n} {endpoints[n]}" for n in nodes))
+        authors = [n for n in nodes if not n.startswith("COM@")]
+        for i, kind in enumerate(sorted(KINDS)):
+            author = authors[i % len(authors)]
+            distribution = "presidency" if kind == "half_year_contribution" else "local"
+            await _publish(net, author, kind, distribution)
+        await _publish(net, "DE@TR", "smuggling_network_alert", "network")
+        say(f"published {len(net.published)} envelopes (every kind; one to the whole network)")
+        # The duration runs from when the network is up: start-up time varies with the
+        # machine (each node derives its key-encryption keys with Argon2id).
+        started = time.monotonic()
+        deadline = started + duration
+        wave = 0
+        converged_at: float | None = None
+        while True:
+            now = time.monotonic()
+            # Keep publishing now and then, but leave time at the end to converge.
+            if now < deadline - 5 and int(now - started) // 3 > wave:
+                wave += 1
+                kind = sorted(KINDS)[wave % len(KINDS)]
+                author = authors[wave % len(authors)]
+                distribution = "presidency" if kind == "half_year_contribution" else "local"
+                await _publish(net, author, kind, distribution)
+            delivered, expected = await _delivery(net)
+            sizes = await _sizes(net, nodes)
+            say(
+                f"  t={now - started:5.1f}s delivered {delivered}/{expected} "
+                f"envelope-recipient pairs; log sizes "
+                + " ".join(f"{n}={sizes.get(n, '?')}" for n in nodes)
+            )
+            if delivered == expected and converged_at is None:
+                converged_at = now - started
+            if now >= deadline:
+                break
+            await asyncio.sleep(0.5 if delivered < expected else 1.0)
+    finally:
+        say("stopping the nodes ...")
+        await _stop(net)
+    delivered, expected = await _delivery_offline(net)
+    verified: dict[str, bool] = {}
+    for node in nodes:
+        home = Home(base / node)
+        report = verify_log(home.path / "node.db", [home.public_key()], node, workers=1)
+        verified[node] = report.ok and report.latest_checkpoint == report.size
+    result = {
+        "nodes": nodes,
+        "published": len(net.published),
+        "delivered": delivered,
+        "expected": expected,
+        "converged": delivered == expected,
+        "converged_after_s": None if converged_at is None else round(converged_at, 2),
+        "log_verify": verified,
+        "home": str(base),
+        "seconds": round(time.monotonic() - first_start, 2),
+    }
+    say(
+        f"{'converged' if result['converged'] else 'NOT converged'}: {delivered}/{expected} "
+        f"pairs delivered; log verify: "
+        + ", ".join(f"{n} {'OK' if ok else 'FAILED'}" for n, ok in verified.items())
+    )
+    say(f"node homes kept in {base} (try: ilo-node --home {base / 'DE@TR'} status)")
+    return result
+
+
+async def _delivery_offline(net: Devnet) -> tuple[int, int]:
+    """Count delivery from the databases after the nodes stopped (the final word)."""
+    import sqlite3
+
+    expected = sum(len(p.recipients) for p in net.published)
+    delivered = 0
+    for p in net.published:
+        for r in p.recipients:
+            db = net.base / r / "node.db"
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+            try:
+                row = conn.execute(
+                    "SELECT 1 FROM contents WHERE envelope_id = ?", [bytes.fromhex(p.envelope_id)]
+                ).fetchone()
+            finally:
+                conn.close()
+            delivered += row is not None
+    return delivered, expected
+
+
+def run_devnet(home: Path | None, duration: float, as_json: bool) -> bool:
+    base = home if home is not None else Path(tempfile.mkdtemp(prefix="ilo-devnet-"))
+    if home is not None and any(base.iterdir() if base.exists() else []):
+        raise click.ClickException(f"{base} is not empty; give a new or empty --home")
+    try:
+        result = asyncio.run(_main(base, duration, as_json))
+    except KeyboardInterrupt:
+        click.echo("interrupted; node homes kept in " + str(base), err=True)
+        return False
+    if as_json:
+        click.echo(json.dumps(result))
+    return bool(result["converged"]) and all(result["log_verify"].values())
