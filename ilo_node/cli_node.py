@@ -27,17 +27,18 @@ from protocol.merkle import leaf_hash, verify_consistency, verify_inclusion
 from .audit import AuditFailure, progress_printer, verify_log
 from .cli_keys import _home, _passphrase
 from .home import Home, now_ms
-from .jsoncontent import content_from_json
+from .jsoncontent import content_from_json, content_to_json
+from .localapi import call_local
 from .node import Node
 
 __all__ = ["register"]
 
 
-def _open(ctx: click.Context, with_keys: bool = True) -> Node:
+def _open(ctx: click.Context, with_keys: bool = True, writer: bool = True) -> Node:
     home = _home(ctx)
     config = home.require_role("node")
     passphrase = _passphrase(ctx, f"the {config.label} keys") if with_keys else None
-    return Node(home, passphrase)
+    return Node(home, passphrase, writer=writer)
 
 
 def _jsonable(value: Any) -> Any:
@@ -99,6 +100,27 @@ def publish(
         content = content_from_json(content)
     else:
         content = example(kind)
+    home = _home(ctx)
+    home.require_role("node")
+    via_daemon = call_local(
+        home,
+        "POST",
+        "/local/publish",
+        {
+            "kind": kind,
+            "content": content_to_json(content),
+            "distribution": distribution,
+            "handling": handling,
+            "states": list(states),
+        },
+    )
+    if via_daemon is not None:
+        text = (
+            f"published {kind} {via_daemon['id']} (seq {via_daemon['seq']}) to "
+            f"{', '.join(via_daemon['recipients'])}"
+        )
+        click.echo(json.dumps(via_daemon) if as_json else text)
+        return
     node = _open(ctx)
     try:
         envelope, result = node.publish(
@@ -130,7 +152,7 @@ def read(
     ctx: click.Context, envelope_id: str | None, kind: str | None, limit: int, as_json: bool
 ) -> None:
     """List readable messages, or show one by id."""
-    node = _open(ctx, with_keys=False)
+    node = _open(ctx, with_keys=False, writer=False)
     try:
         if envelope_id is not None:
             wanted = _envelope_id(envelope_id)
@@ -206,7 +228,7 @@ def read(
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show the node's log size, quarantine, forks and roster state."""
-    node = _open(ctx, with_keys=False)
+    node = _open(ctx, with_keys=False, writer=False)
     try:
         counts = node.counts()
         roster = node.trust.chain.status(now_ms())
@@ -254,6 +276,10 @@ def log() -> None:
 @click.pass_context
 def log_checkpoint(ctx: click.Context) -> None:
     """Sign a checkpoint of the log now and print it (C2SP signed note)."""
+    via_daemon = call_local(_home(ctx), "POST", "/local/checkpoint")
+    if via_daemon is not None:
+        click.echo(via_daemon["note"], nl=False)
+        return
     node = _open(ctx)
     try:
         note = node.checkpoint()
@@ -269,7 +295,7 @@ def log_checkpoint(ctx: click.Context) -> None:
 def log_prove(ctx: click.Context, envelope_id: str, as_json: bool) -> None:
     """Inclusion proof of an envelope in the latest signed checkpoint."""
     wanted = _envelope_id(envelope_id)
-    node = _open(ctx, with_keys=False)
+    node = _open(ctx, with_keys=False, writer=False)
     try:
         latest = node.latest_checkpoint()
         if latest is None:
@@ -311,7 +337,7 @@ def log_prove(ctx: click.Context, envelope_id: str, as_json: bool) -> None:
 @click.pass_context
 def log_consistency(ctx: click.Context, old_size: int, new_size: int, as_json: bool) -> None:
     """Consistency proof between two sizes of the log."""
-    node = _open(ctx, with_keys=False)
+    node = _open(ctx, with_keys=False, writer=False)
     try:
         if new_size > node.size() or old_size > new_size:
             raise UsageError(f"sizes must satisfy 0 <= OLD <= NEW <= {node.size()}")

@@ -26,7 +26,7 @@ def content_from_json(value: Any) -> Any:
             try:
                 return bytes.fromhex(str(value["$bytes"]))
             except ValueError:
-                raise UsageError("a {\"$bytes\": ...} value must be hex") from None
+                raise UsageError('a {"$bytes": ...} value must be hex') from None
         return {k: content_from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [content_from_json(v) for v in value]

@@ -57,6 +57,23 @@ class NodeError(IloError):
     default_advice = "See 'ilo-node status' and docs/operator-guide.md."
 
 
+def _take_writer_lock(home: Home) -> int:
+    """One writer per node home: the log's in-memory tree must see every append."""
+    import fcntl
+
+    fd = os.open(home.path / "node.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise NodeError(
+            f"{home.path} is in use by a running node (or another command)",
+            "Stop it first, or use the commands that go through the running node "
+            "('ilo-node publish', 'ilo-node status', 'ilo-node log checkpoint').",
+        ) from None
+    return fd
+
+
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     """What happened to one envelope. Every status but ``rejected`` and ``deferred``
@@ -98,10 +115,14 @@ class Node:
         *,
         limits: Limits = DEFAULT_LIMITS,
         clock: Any = now_ms,
+        writer: bool = True,
     ) -> None:
         config = home.require_role("node")
         assert config.node is not None
         self.home = home
+        self._lock_fd: int | None = None
+        if writer:
+            self._lock_fd = _take_writer_lock(home)
         self.node_id: str = config.node
         self.network = config.network
         self.origin = f"ilo-node/{config.network}/{config.node}"
@@ -117,6 +138,10 @@ class Node:
         self.tree = MerkleTree(
             leaf_hash(row[0]) for row in self.db.execute("SELECT id FROM envelopes ORDER BY idx")
         )
+        if writer:
+            # A kill between a batch's commit and the quarantine retry that follows it
+            # would otherwise leave placeable envelopes waiting: retry on every start.
+            self.retry_quarantine()
 
     def _load_prekeys(self, passphrase: bytes) -> None:
         directory = self.home.prekey_dir
@@ -128,6 +153,9 @@ class Node:
 
     def close(self) -> None:
         self.db.conn.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
 
     # -- reading state ------------------------------------------------------------
 
