@@ -538,6 +538,129 @@ def run(ctx: click.Context, ready_file: Path | None) -> None:
     run_daemon(home, passphrase, ready_file)
 
 
+@click.group()
+def bundle() -> None:
+    """Carry envelopes to and from an offline posting on removable media."""
+
+
+@bundle.command("heads")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.pass_context
+def bundle_heads(ctx: click.Context, output: Path) -> None:
+    """Write where this node stands (per-author heads), for the exporting node."""
+    node = _open(ctx, with_keys=False, writer=False)
+    try:
+        record = {
+            "format": "ilo-node-heads",
+            "network": node.network,
+            "node": node.node_id,
+            "heads": {k.hex(): v for k, v in sorted(node.heads().items())},
+        }
+    finally:
+        node.close()
+    output.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    click.echo(f"wrote {output}: {len(record['heads'])} author heads")
+
+
+@bundle.command("export")
+@click.option(
+    "--since",
+    "since_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The receiver's heads file ('ilo-node bundle heads'); default: everything.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.pass_context
+def bundle_export(ctx: click.Context, since_file: Path | None, output: Path) -> None:
+    """Write a signed bundle of the envelopes the receiver lacks, and all trust documents."""
+    from .bundle import MAX_BUNDLE_BYTES, make_bundle
+
+    since: dict[bytes, int] = {}
+    if since_file is not None:
+        try:
+            raw = json.loads(since_file.read_text(encoding="utf-8"))
+            since = {bytes.fromhex(k): int(v) for k, v in raw["heads"].items()}
+        except FileNotFoundError:
+            raise UsageError(f"no such file: {since_file}") from None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise UsageError(
+                f"{since_file} is not a heads file ('ilo-node bundle heads')"
+            ) from None
+    node = _open(ctx, writer=False)
+    try:
+        assert node.signing is not None
+        envelopes, more = node.envelopes_beyond(since, MAX_BUNDLE_BYTES // 2)
+        data = make_bundle(
+            network=node.network,
+            exporter=node.node_id,
+            seed=node.signing.reveal(),
+            created_ms=node.clock(),
+            since=since,
+            envelopes=envelopes,
+            documents=list(node.documents().values()),
+        )
+    finally:
+        node.close()
+    output.write_bytes(data)
+    click.echo(
+        f"wrote {output}: {len(envelopes)} envelopes, {len(data)} bytes"
+        + ("; more remain, export again with the receiver's new heads" if more else "")
+    )
+
+
+@bundle.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def bundle_import(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """Verify a bundle and feed its contents through the normal ingest path."""
+    from .bundle import MAX_BUNDLE_BYTES, read_bundle
+    from .service import _add_documents
+
+    home = _home(ctx)
+    home.require_role("node")
+    try:
+        size = file.stat().st_size
+    except FileNotFoundError:
+        raise UsageError(f"no such bundle file: {file}") from None
+    if size > MAX_BUNDLE_BYTES:
+        raise UsageError(f"{file} is {size} bytes, over the bundle limit {MAX_BUNDLE_BYTES}")
+    data = file.read_bytes()
+    contents = read_bundle(data, home.trust_state(), now_ms())
+    counts: dict[str, int] = {}
+    if call_local(home, "GET", "/local/status") is not None:
+        call_local(
+            home, "POST", "/local/documents", {"documents": [d.hex() for d in contents.documents]}
+        )
+        for start in range(0, len(contents.envelopes), 500):
+            chunk = contents.envelopes[start : start + 500]
+            answer = call_local(
+                home, "POST", "/local/ingest", {"envelopes": [e.hex() for e in chunk]}
+            )
+            for result in answer["results"] if answer else []:
+                counts[result["status"]] = counts.get(result["status"], 0) + 1
+    else:
+        node = _open(ctx)
+        try:
+            _add_documents(node, contents.documents)
+            for start in range(0, len(contents.envelopes), 500):
+                for result in node.ingest(contents.envelopes[start : start + 500]):
+                    counts[result.status] = counts.get(result.status, 0) + 1
+        finally:
+            node.close()
+    summary = {"exporter": contents.exporter, "envelopes": len(contents.envelopes), **counts}
+    click.echo(
+        json.dumps(summary)
+        if as_json
+        else (
+            f"bundle from {contents.exporter}: "
+            + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+            if counts
+            else f"bundle from {contents.exporter}: nothing new"
+        )
+    )
+
+
 def register(cli: click.Group) -> None:
-    for command in (publish, read, status, log, retention, run):
+    for command in (publish, read, status, log, retention, run, bundle):
         cli.add_command(command)
