@@ -15,7 +15,7 @@ from typing import Any
 
 from protocol.crypto import sha256
 from protocol.errors import ContentError
-from protocol.identifiers import EU_INSTITUTIONS, is_node_id, split_node_id
+from protocol.identifiers import EU_INSTITUTIONS, EU_MEMBER_STATES, is_node_id, split_node_id
 from protocol.schema import (
     Country,
     Enum,
@@ -46,38 +46,6 @@ _PARTY = Country(extra=tuple(sorted(EU_INSTITUTIONS)))
 _NETWORK = Str(64, pattern=r"[a-z0-9][a-z0-9.-]{0,63}")
 _NODE = Str(12, pattern=r"[A-Z]{2,4}@[A-Z]{2}")
 _ROLES = ("member_state", "commission", "agency")
-#: Only EU Member States hold the Council Presidency (not the Schengen-associated).
-EU_MEMBER_STATES = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "HR",
-        "CY",
-        "CZ",
-        "DK",
-        "EE",
-        "FI",
-        "FR",
-        "DE",
-        "GR",
-        "HU",
-        "IE",
-        "IT",
-        "LV",
-        "LT",
-        "LU",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SK",
-        "SI",
-        "ES",
-        "SE",
-    ]
-)
 OFFICER_NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,99}"
 
 

@@ -17,6 +17,7 @@ from .countries import ISO_3166_ALPHA2
 
 __all__ = [
     "EU_INSTITUTIONS",
+    "EU_MEMBER_STATES",
     "HEADQUARTERS",
     "MEMBER_STATES",
     "is_network_id",
@@ -25,43 +26,13 @@ __all__ = [
     "split_node_id",
 ]
 
-#: EU Member States (ISO codes; Greece is GR, not the EU's EL) and the
-#: Schengen-associated states that take part in the ILO networks.
-MEMBER_STATES: frozenset[str] = frozenset(
-    [
-        "AT",
-        "BE",
-        "BG",
-        "HR",
-        "CY",
-        "CZ",
-        "DK",
-        "EE",
-        "FI",
-        "FR",
-        "DE",
-        "GR",
-        "HU",
-        "IE",
-        "IT",
-        "LV",
-        "LT",
-        "LU",
-        "MT",
-        "NL",
-        "PL",
-        "PT",
-        "RO",
-        "SK",
-        "SI",
-        "ES",
-        "SE",
-        "IS",
-        "LI",
-        "NO",
-        "CH",
-    ]
+#: EU Member States (ISO codes; Greece is GR, not the EU's EL). Only these hold
+#: the Council Presidency.
+EU_MEMBER_STATES: frozenset[str] = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()  # noqa: SIM905
 )
+#: ... and the Schengen-associated states that also post liaison officers.
+MEMBER_STATES: frozenset[str] = EU_MEMBER_STATES | frozenset({"IS", "LI", "NO", "CH"})
 EU_INSTITUTIONS: frozenset[str] = frozenset({"COM", "EBCG"})
 HEADQUARTERS = "EU"
 
