@@ -283,6 +283,7 @@ def keys_show(ctx: click.Context, as_json: bool) -> None:
         else []
     )
     if home.has_roster():
+        home.trust_state()  # collects warnings about stored documents that no longer verify
         status = home.chain().status(now_ms())
         record["roster"] = {
             "version": status.version,
@@ -296,6 +297,10 @@ def keys_show(ctx: click.Context, as_json: bool) -> None:
         text.append(f"  prekey epochs held: {', '.join(map(str, record['prekey_epochs']))}")
     if "roster" in record:
         text.append(f"  {record['roster']['message']}")
+        warnings = getattr(home, "trust_warnings", [])
+        record["trust_warnings"] = warnings
+        for warning in warnings:
+            text.append(f"  skipped stored document {warning}")
     _emit(record, as_json, "\n".join(text))
 
 
@@ -338,11 +343,16 @@ def keys_rotate(ctx: click.Context, prekeys_only: bool, replace_prekeys: bool, k
         write_private_key(home.signing_key_path, new, passphrase, label=config.label, profile=kdf)
         click.echo(f"new signing key: {new.public.hex()}")
         click.echo(f"old key retired to {retired}")
-        if config.role in ("node", "officer"):
+        if config.role == "node":
             click.echo(
                 "next: export the public key and have your authority certify it "
                 "('ilo-node cert issue'); until that certificate reaches the other nodes, "
                 "they hold this node's new envelopes in quarantine (nothing is lost)"
+            )
+        elif config.role == "officer":
+            click.echo(
+                "next: export the public key and have your authority certify it "
+                "('ilo-node officer add' in the authority's home)"
             )
         elif config.role == "admin":
             click.echo("next: the administrators publish a roster that lists the new key")
@@ -696,8 +706,14 @@ def cert_import(ctx: click.Context, files: tuple[Path, ...]) -> None:
     config = home.config()
     if config.role == "node":
         own = state.certificates.get(home.public_key(), [])
+        revoked = state.revocations.get(home.public_key(), [])
         mine = {a.key for a in state.prekeys.get(str(config.node), [])}
-        if own and not mine:
+        if revoked:
+            click.echo(
+                "this node's own signing key is revoked: re-key with 'ilo-node keys rotate "
+                "--replace-prekeys' and have the new key certified"
+            )
+        elif own and not mine:
             click.echo("next: announce your prekeys with 'ilo-node keys rotate --prekeys-only'")
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "Revocation",
     "Roster",
     "half_year_of",
+    "when",
 ]
 
 _MAX_TIME = (1 << 62) - 1
@@ -47,6 +48,12 @@ _NETWORK = Str(64, pattern=r"[a-z0-9][a-z0-9.-]{0,63}")
 _NODE = Str(12, pattern=r"[A-Z]{2,4}@[A-Z]{2}")
 _ROLES = ("member_state", "commission", "agency")
 OFFICER_NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,99}"
+
+
+def when(time_ms: int) -> str:
+    """A UTC time for messages an operator reads (milliseconds mean nothing to people)."""
+    moment = _dt.datetime.fromtimestamp(time_ms / 1000, tz=_dt.UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def half_year_of(time_ms: int) -> str:

@@ -32,7 +32,7 @@ from protocol.crypto import x25519_public
 from protocol.errors import ProtocolError, UsageError
 from protocol.signed import SignedDocument
 
-from .documents import PREKEY_SCHEMA, PrekeyAnnouncement
+from .documents import PREKEY_SCHEMA, PrekeyAnnouncement, when
 from .errors import PrekeyError
 
 __all__ = [
@@ -166,7 +166,7 @@ def select_prekey(announcements: Iterable[PrekeyAnnouncement], now_ms: int) -> P
     if not valid:
         who = next(iter(owners))[1] if owners else "the recipient"
         raise PrekeyError(
-            f"no valid prekey known for {who} at {now_ms} "
+            f"no valid prekey known for {who} at {when(now_ms)} "
             f"({len(items)} announcement(s), none covering that time)"
         )
     return max(valid, key=lambda a: (a.epoch, a.valid_from_ms, a.issued_ms))

@@ -137,17 +137,23 @@ class RosterChain:
         return tuple(self._versions)
 
     def authority_window(self, party: str, key: bytes) -> tuple[int, int | None] | None:
-        """The validity window of an authority key per the newest version listing it.
+        """The validity window of an authority key, per the roster chain.
 
-        A later version may cut a key off (``valid_until``) or drop it; dropping it
-        must not invalidate what it certified while it was valid, so the last
-        statement about the key is what counts.
+        The newest version listing the key gives its window; if a later version no
+        longer lists it, the key ends when that version was issued (whichever is
+        earlier). So cutting a key off or dropping it stops new certificates, and
+        what the key certified while valid stays valid.
         """
-        for roster in reversed(self._versions):
-            for authority in roster.authorities:
-                if authority.party == party and authority.key == key:
-                    return authority.valid_from_ms, authority.valid_until_ms
-        return None
+        window: tuple[int, int | None] | None = None
+        for roster in self._versions:
+            listed = [a for a in roster.authorities if a.party == party and a.key == key]
+            if listed:
+                window = (listed[0].valid_from_ms, listed[0].valid_until_ms)
+            elif window is not None:
+                start, end = window
+                dropped = roster.issued_ms
+                window = (start, dropped if end is None else min(end, dropped))
+        return window
 
     def roster_at_version(self, version: int) -> Roster:
         first = self._versions[0].version

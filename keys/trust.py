@@ -16,7 +16,6 @@ make an envelope appear in a checkpoint that was signed before it existed.
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -27,7 +26,7 @@ from protocol.identifiers import split_node_id
 from protocol.limits import DEFAULT_LIMITS, Limits
 from protocol.signed import SignedDocument
 
-from .documents import Certificate, PrekeyAnnouncement, Revocation, Roster
+from .documents import Certificate, PrekeyAnnouncement, Revocation, Roster, when
 from .errors import (
     CertificateError,
     KeyNotValidError,
@@ -38,12 +37,6 @@ from .prekeys import select_prekey
 from .roster import RosterChain
 
 __all__ = ["KeyDecision", "Outcome", "TrustState", "decide_key", "when"]
-
-
-def when(time_ms: int) -> str:
-    """A UTC time for messages an operator reads (milliseconds mean nothing to people)."""
-    moment = _dt.datetime.fromtimestamp(time_ms / 1000, tz=_dt.UTC)
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Outcome(Enum):

@@ -373,3 +373,23 @@ def test_authority_key_rotation_in_roster() -> None:
     state.add_certificate(
         tk.certificate(key_name="k3", issued_ms=tk.T0 + 55 * tk.DAY, signer="authority DE v2")
     )
+
+
+def test_authority_key_dropped_from_the_roster_ends_when_dropped() -> None:
+    """Leaving a key out of a later roster ends it then: no new certificates with it."""
+    from protocol.signed import SignedDocument
+
+    payload = tk.roster_payload(version=2, issued_ms=tk.T0 + 30 * tk.DAY)
+    payload["authorities"] = [a for a in payload["authorities"] if a["party"] != "DE"] + [
+        {"party": "DE", "key": tk.pub("authority DE v2"), "valid_from_ms": tk.T0}
+    ]
+    document = SignedDocument.create("roster", payload)
+    for admin in ("alice", "bob"):
+        document = document.signed_by(tk.seed("admin " + admin))
+    state = _state()
+    state.chain.update(document.to_bytes(), now_ms=tk.T0 + 30 * tk.DAY)
+    # Certified by the dropped key while it was listed: still valid.
+    state.add_certificate(tk.certificate(key_name="before", issued_ms=tk.T0 + 10 * tk.DAY))
+    # Signed with the dropped key after the roster that dropped it: refused.
+    with pytest.raises(CertificateError):
+        state.add_certificate(tk.certificate(key_name="thief", issued_ms=tk.T0 + 31 * tk.DAY))
