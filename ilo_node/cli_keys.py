@@ -19,11 +19,8 @@ from keys.documents import OFFICER_NAME_PATTERN, Certificate, Revocation, Roster
 from keys.errors import TrustError
 from keys.keystore import (
     SecretKey,
-    generate_encryption_key,
     generate_signing_key,
-    key_file_info,
 )
-from keys.prekeys import PrekeyRing, PrekeySchedule, announce_prekey
 from keys.roster import RosterChain, count_signers, fingerprint_of
 from keys.trust import TrustState
 from protocol.errors import ProtocolError, UsageError
@@ -32,6 +29,7 @@ from protocol.signed import SignedDocument
 
 from .home import Home, HomeConfig, now_ms, read_public_record, write_document
 from .keyfiles import delete_private_key, read_private_key, resolve_passphrase, write_private_key
+from .prekeyfiles import maintain_prekeys
 from .roster_description import description_from_roster, payload_from_description
 from .timefmt import format_ms, parse_time
 
@@ -196,75 +194,21 @@ def keys_init(
 
 def _rotate_prekeys(
     home: Home, config: HomeConfig, signing: SecretKey, passphrase: bytes, kdf: str
-) -> tuple[list[int], list[int]]:
-    """Create the prekeys the schedule needs now, delete those past their grace, announce."""
-    schedule = PrekeySchedule()
-    home.prekey_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    paths = {int(p.stem): p for p in home.prekey_dir.glob("*.key") if p.stem.isdigit()}
-    # Planning needs only which epochs are held, not their secrets.
-    ring = PrekeyRing(schedule, dict.fromkeys(paths, b""))
-    fresh: list[SecretKey] = []
-
-    def new_secret() -> bytes:
-        fresh.append(generate_encryption_key())
-        return fresh[-1].reveal()
-
-    now = now_ms()
-    created, deleted = ring.apply(now, new_secret)
-    for epoch, key in zip(created, fresh, strict=True):
-        write_private_key(
-            home.prekey_dir / f"{epoch}.key", key, passphrase, label=f"prekey {epoch}", profile=kdf
-        )
-        click.echo(f"prekey for epoch {epoch} created")
-    for epoch in deleted:
-        delete_private_key(paths[epoch])
-        click.echo(f"prekey for epoch {epoch} deleted (forward secrecy)")
-    _announce_prekeys(home, config, signing, schedule, now)
-    return created, deleted
-
-
-def _announce_prekeys(
-    home: Home, config: HomeConfig, signing: SecretKey, schedule: PrekeySchedule, now: int
 ) -> None:
-    """Sign announcements of held prekeys, once this node's key is certified."""
-    if not home.has_roster():
-        click.echo("prekeys are announced once the root roster is pinned and the key certified")
-        return
-    state = home.trust_state()
-    decision = state.decide(
-        key=signing.public,
-        node=str(config.node),
-        created_ms=now,
-        now_ms=now,
-        witnessed_ms=None,
-        role="node",
-    )
-    if not decision:
+    """Create the prekeys the schedule needs now, delete those past their grace, announce."""
+    trust = home.trust_state() if home.has_roster() else None
+    changes = maintain_prekeys(home, signing, passphrase, trust, now_ms(), kdf)
+    for epoch in changes.created:
+        click.echo(f"prekey for epoch {epoch} created")
+    for epoch in changes.deleted:
+        click.echo(f"prekey for epoch {epoch} deleted (forward secrecy)")
+    for _ in changes.announcements:
+        click.echo("prekey announced")
+    if changes.not_announced:
         click.echo(
-            "prekeys not announced yet: " + decision.reason + "; after importing the "
-            "certificate run 'ilo-node keys rotate --prekeys-only'"
+            "prekeys not announced yet (" + changes.not_announced + "); once the root roster "
+            "is pinned and this node's key certified, run 'ilo-node keys rotate --prekeys-only'"
         )
-        return
-    announced = {(a.epoch, a.key) for a in state.prekeys.get(str(config.node), [])}
-    for path in sorted(home.prekey_dir.glob("*.key")):
-        if not path.stem.isdigit():
-            continue
-        epoch = int(path.stem)
-        public = bytes.fromhex(key_file_info(path.read_bytes())["public"])
-        if (epoch, public) in announced or schedule.window(epoch)[1] <= now:
-            continue
-        announcement = announce_prekey(
-            network=config.network,
-            node=str(config.node),
-            epoch=epoch,
-            public=public,
-            schedule=schedule,
-            signing_seed=signing.reveal(),
-            issued_ms=now,
-        )
-        state.add_prekey(announcement, now)
-        home.save_document(home.prekey_announcement_dir, announcement, ".prekey")
-        click.echo(f"prekey for epoch {epoch} announced")
 
 
 @keys.command("show")

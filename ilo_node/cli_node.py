@@ -236,12 +236,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
         waiting = node.db.execute(
             "SELECT reason, COUNT(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC LIMIT 5"
         ).fetchall()
-        record = {
+        record: dict[str, Any] = {
             "node": node.node_id,
             "network": node.network,
             "log_size": node.size(),
             **counts,
             "latest_checkpoint": latest.checkpoint.size if latest else None,
+            "split_views": [{"origin": o, "reason": r} for o, _, _, r in node.split_views()],
             "roster": {"version": roster.version, "state": roster.state, "message": roster.message},
             "quarantine_reasons": {r: n for r, n in waiting},
         }
@@ -258,9 +259,14 @@ def status(ctx: click.Context, as_json: bool) -> None:
         f"  quarantine: {counts['quarantined']}; forks: {counts['forks']}; "
         f"authors held: {counts['authors_held']}"
     )
-    for reason, n in record["quarantine_reasons"].items():  # type: ignore[union-attr]
+    for reason, n in record["quarantine_reasons"].items():
         click.echo(f"    {n} x {reason}")
     click.echo(f"  latest checkpoint: size {record['latest_checkpoint']}")
+    for view in record["split_views"]:
+        click.echo(
+            f"  SPLIT VIEW: {view['origin']} signed inconsistent checkpoints "
+            f"({view['reason']}); report it to the administrators"
+        )
     click.echo(f"  {roster.message}")
 
 

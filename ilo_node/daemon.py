@@ -50,8 +50,9 @@ class DaemonConfig:
     max_body_bytes: int = MAX_BODY_BYTES
     peer_rate: float = 200.0
     peer_burst: float = 400.0
-    anonymous_rate: float = 20.0
+    address_rate: float = 200.0
     request_timeout_s: float = 10.0
+    prekey_check_interval_s: float = 600.0
 
 
 def load_config(home: Home) -> DaemonConfig:
@@ -98,12 +99,14 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
 
 
 def peer_app(service: PeerService, config: DaemonConfig) -> web.Application:
-    anonymous = RateLimiter(config.anonymous_rate, config.anonymous_rate * 2)
+    anonymous = RateLimiter(config.address_rate, config.address_rate * 2)
 
     async def handle(request: web.Request) -> web.Response:
+        # Every request counts against its address before anything else is done, so
+        # that neither garbage nor forged headers can keep the node's worker busy.
         remote = request.remote or "?"
-        if not anonymous.allow(remote) and not request.headers.get("X-Ilo-Node"):
-            return web.Response(status=429, text="too many unauthenticated requests")
+        if not anonymous.allow(remote):
+            return web.Response(status=429, text="too many requests from this address")
         try:
             body = await _read_body(request, config.max_body_bytes)
         except TimeoutError:
@@ -197,7 +200,19 @@ def local_app(worker: NodeWorker, gossip: Gossip, stop: asyncio.Event) -> web.Ap
         stop.set()
         return web.json_response({"stopping": True})
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    @web.middleware
+    async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            response: web.StreamResponse = await handler(request)
+        except web.HTTPException:
+            raise
+        except IloError as exc:
+            return web.json_response({"error": exc.message, "hint": exc.advice}, status=422)
+        except (KeyError, ValueError, TypeError) as exc:
+            return web.json_response({"error": f"bad request: {exc}"}, status=400)
+        return response
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[errors])
     app.router.add_post("/local/publish", publish)
     app.router.add_get("/local/status", status)
     app.router.add_post("/local/checkpoint", checkpoint)
@@ -266,8 +281,11 @@ async def serve(home: Home, passphrase: bytes, ready_file: Path | None = None) -
         ready_file.write_text(json.dumps({"node": node.node_id, "port": port}))
     # Catch up at once with every peer instead of waiting for the first round.
     catch_up = [asyncio.create_task(gossip.sync_with(peer)) for peer in gossip.peers]
+    prekeys = asyncio.create_task(
+        _prekey_loop(home, worker, gossip, passphrase, config.prekey_check_interval_s)
+    )
     await stop.wait()
-    for task in catch_up:
+    for task in [*catch_up, prekeys]:
         task.cancel()
     log.info("%s stopping", node.node_id)
     await gossip.stop()
@@ -280,6 +298,45 @@ async def serve(home: Home, passphrase: bytes, ready_file: Path | None = None) -
     worker.close()
     with contextlib.suppress(FileNotFoundError):
         socket_path.unlink()
+
+
+async def _prekey_loop(
+    home: Home, worker: NodeWorker, gossip: Gossip, passphrase: bytes, interval_s: float
+) -> None:
+    """Keep prekeys on schedule while the node runs (first round at start)."""
+    from keys.keystore import key_file_info
+
+    from .prekeyfiles import maintain_prekeys
+
+    node = worker.node
+    profile = key_file_info(home.signing_key_path.read_bytes()).get("kdf_profile", "moderate")
+    if profile not in ("interactive", "moderate", "sensitive"):
+        profile = "moderate"
+    while True:
+        try:
+
+            def maintain() -> list[bytes]:
+                assert node.signing is not None
+                changes = maintain_prekeys(
+                    home, node.signing, passphrase, node.trust, node.clock(), profile
+                )
+                node.prekey_secrets.update(changes.created_keys)
+                for public in changes.deleted_publics:
+                    node.prekey_secrets.pop(public, None)
+                if changes.created or changes.deleted:
+                    log.info(
+                        "prekeys: created epochs %s, deleted epochs %s",
+                        changes.created,
+                        changes.deleted,
+                    )
+                return changes.announcements
+
+            announcements = await worker.call(maintain)
+            for peer in gossip.live_peers() if announcements else []:
+                await gossip._call(peer, "POST", "/v1/documents", {"documents": announcements})
+        except IloError as exc:
+            log.warning("prekey maintenance failed: %s", exc.message)
+        await asyncio.sleep(interval_s)
 
 
 def run_daemon(home: Home, passphrase: bytes, ready_file: Path | None = None) -> None:

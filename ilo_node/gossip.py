@@ -48,6 +48,7 @@ class GossipConfig:
     sync_interval_s: float = 2.0
     checkpoint_interval_s: float = 5.0
     push_batch: int = 128
+    push_max_bytes: int = 4 * 1024 * 1024
     push_linger_s: float = 0.02
     queue_limit: int = 10_000
     backoff_base_s: float = 0.5
@@ -152,15 +153,19 @@ class Gossip:
         while True:
             first = await self.queue.get()
             batch = [first]
+            size = len(first[0])
             deadline = self._loop_time() + self.config.push_linger_s
-            while len(batch) < self.config.push_batch:
+            # Bounded by count and by bytes: a push must fit the receivers' body cap.
+            while len(batch) < self.config.push_batch and size < self.config.push_max_bytes:
                 timeout = deadline - self._loop_time()
                 if timeout <= 0:
                     break
                 try:
-                    batch.append(await asyncio.wait_for(self.queue.get(), timeout))
+                    item = await asyncio.wait_for(self.queue.get(), timeout)
                 except TimeoutError:
                     break
+                batch.append(item)
+                size += len(item[0])
             await self._send_batch(batch)
 
     async def _send_batch(self, batch: list[tuple[bytes, str | None]]) -> None:
@@ -186,11 +191,16 @@ class Gossip:
         node = self.node
         while True:
             heads = await self.worker.call(node.heads)
+            head_ids = await self.worker.call(node.head_ids)
             answer = await self._call(
                 peer,
                 "POST",
                 "/v1/sync",
-                {"heads": [[k, v] for k, v in sorted(heads.items())], "max_bytes": 4 << 20},
+                {
+                    "heads": [[k, v] for k, v in sorted(heads.items())],
+                    "head_ids": [[k, v] for k, v in sorted(head_ids.items())],
+                    "max_bytes": 4 << 20,
+                },
             )
             if answer is None:
                 return received
@@ -226,7 +236,9 @@ class Gossip:
                 if reply is None or not more:
                     break
                 peer_heads = await self._heads_after(peer_heads, missing)
-            if not answer.get("more"):
+            # Another page only if this one moved us on; a page we cannot place (an
+            # author held after a fork, a full quarantine) would come back the same.
+            if not answer.get("more") or not new:
                 return received
 
     async def _heads_after(self, heads: dict[bytes, int], sent: list[bytes]) -> dict[bytes, int]:

@@ -77,7 +77,9 @@ def build_network(
     secret = passphrase if passphrase is not None else os.urandom(18).hex().encode()
     passphrase_file = base / "passphrase"
     _write_passphrase(passphrase_file, secret)
-    endpoints = dict(endpoints or {n: "" for n in node_ids})
+    endpoints = dict(
+        endpoints or {n: f"http://127.0.0.1:{7400 + i}" for i, n in enumerate(node_ids)}
+    )
     parties = sorted({split_node_id(n)[0] for n in node_ids})  # type: ignore[index]
     admins = {name: generate_signing_key() for name in ("admin-a", "admin-b", "admin-c")}
     authorities = {party: generate_signing_key() for party in parties}
@@ -95,7 +97,7 @@ def build_network(
         "nodes": [
             {
                 "node": n,
-                "endpoint": endpoints.get(n) or f"unix:{base / n / 'peer.sock'}",
+                "endpoint": endpoints[n],
                 "role": {"COM": "commission", "EBCG": "agency"}.get(
                     n.split("@")[0], "member_state"
                 ),

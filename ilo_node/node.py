@@ -312,7 +312,17 @@ class Node:
         if header.author_key not in heads:
             heads[header.author_key] = self._head(header.author_key)
         head = heads[header.author_key]
-        if head is not None and head.held:
+        held = head.held if head is not None else False
+        if not held and head is None:
+            # A fork proof may arrive (by gossip) before any envelope of its author:
+            # what comes after the forked seq is held as if we had seen the fork.
+            held = bool(
+                self.db.execute(
+                    "SELECT 1 FROM forks WHERE author_key = ? AND seq < ? LIMIT 1",
+                    [header.author_key, header.seq],
+                ).fetchone()
+            )
+        if held:
             return self._quarantine(
                 envelope,
                 f"{header.author_node} equivocated; its envelopes are held until an "
@@ -366,12 +376,23 @@ class Node:
                 self.tree.root(),
             ],
         )
+        forked = head is None and bool(
+            self.db.execute(
+                "SELECT 1 FROM forks WHERE author_key = ? LIMIT 1", [header.author_key]
+            ).fetchone()
+        )
         self.db.execute(
             "INSERT OR REPLACE INTO heads (author_key, author_node, seq, envelope_id, "
-            "held_since_ms) VALUES (?, ?, ?, ?, NULL)",
-            [header.author_key, header.author_node, header.seq, envelope.id],
+            "held_since_ms) VALUES (?, ?, ?, ?, ?)",
+            [
+                header.author_key,
+                header.author_node,
+                header.seq,
+                envelope.id,
+                now if forked else None,
+            ],
         )
-        heads[header.author_key] = _Head(header.seq, envelope.id, header.created_ms, False)
+        heads[header.author_key] = _Head(header.seq, envelope.id, header.created_ms, forked)
         if from_quarantine:
             self.db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
         note = self._store_content(envelope, now)
@@ -582,6 +603,24 @@ class Node:
             for k, q in self.db.execute("SELECT author_key, seq FROM heads").fetchall()
         }
 
+    def head_ids(self) -> dict[bytes, bytes]:
+        return {
+            bytes(k): bytes(i)
+            for k, i in self.db.execute("SELECT author_key, envelope_id FROM heads").fetchall()
+        }
+
+    def differing_heads(self, peer_head_ids: Mapping[bytes, tuple[int, bytes]]) -> list[bytes]:
+        """Our envelopes at the seqs where a peer's head differs from what we hold there:
+        sent so that an equivocation held by two nodes meets and becomes a fork proof."""
+        out: list[bytes] = []
+        for author, (seq, envelope_id) in peer_head_ids.items():
+            row = self.db.execute(
+                "SELECT id, raw FROM envelopes WHERE author_key = ? AND seq = ?", [author, seq]
+            ).fetchone()
+            if row is not None and bytes(row[0]) != envelope_id:
+                out.append(bytes(row[1]))
+        return out[:64]
+
     def envelopes_beyond(
         self, peer_heads: Mapping[bytes, int], max_bytes: int
     ) -> tuple[list[bytes], bool]:
@@ -618,8 +657,11 @@ class Node:
                 for item in items:
                     data = item.document.to_bytes()
                     docs[sha256(data)[:16]] = data
+        now = self.clock()
         for announcements in self.trust.prekeys.values():
             for announcement in announcements:
+                if announcement.valid_until_ms <= now:
+                    continue  # expired prekeys are of no use to anyone: not gossiped
                 data = announcement.document.to_bytes()
                 docs[sha256(data)[:16]] = data
         return docs
@@ -693,8 +735,18 @@ class Node:
                 signed.verify(node, key)
             except ProtocolError:
                 continue
-            return signed
-        raise NodeError(f"checkpoint is not signed by a certified key of {node}")
+            if self.trust.decide(
+                key=key,
+                node=node,
+                created_ms=min(signed.checkpoint.time_ms, self.trust.roster.expires_ms - 1),
+                now_ms=self.clock(),
+                witnessed_ms=None,
+                role="node",
+            ):
+                return signed
+        raise NodeError(
+            f"checkpoint is not signed by a key of {node} that was valid when it was signed"
+        )
 
     def last_witnessed(self, origin: str) -> tuple[int, bytes, bytes] | None:
         row = self.db.execute(
@@ -747,6 +799,15 @@ class Node:
             try:
                 time_s = verify_cosignature(signed, witness, key)
             except ProtocolError:
+                continue
+            if not self.trust.decide(
+                key=key,
+                node=witness,
+                created_ms=min(time_s * 1000, self.trust.roster.expires_ms - 1),
+                now_ms=self.clock(),
+                witnessed_ms=None,
+                role="node",
+            ):
                 continue
             with transaction(self.db):
                 self.db.execute(

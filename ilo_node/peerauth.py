@@ -141,8 +141,11 @@ def verify_request(
         )
     except SignatureError:
         raise AuthError("request signature does not verify") from None
+    # Judged at now, or just before the roster's expiry if it has expired: an expired
+    # roster must not stop nodes from talking, since the next roster arrives by gossip.
+    at = min(now_ms, trust.roster.expires_ms - 1)
     decision = trust.decide(
-        key=key, node=node, created_ms=now_ms, now_ms=now_ms, witnessed_ms=None, role="node"
+        key=key, node=node, created_ms=at, now_ms=now_ms, witnessed_ms=None, role="node"
     )
     if not decision:
         raise AuthError(f"{node} may not use this key: {decision.reason}", 403)

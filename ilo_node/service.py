@@ -61,8 +61,9 @@ class RateLimiter:
             self._buckets[key] = (tokens, now)
             return False
         self._buckets[key] = (tokens - 1, now)
-        if len(self._buckets) > 10_000:  # bounded: forget the idle ones
-            self._buckets = dict(list(self._buckets.items())[-5_000:])
+        if len(self._buckets) > 10_000:  # bounded: forget the least recently seen half
+            ordered = sorted(self._buckets.items(), key=lambda item: item[1][1])
+            self._buckets = dict(ordered[-5_000:])
         return True
 
 
@@ -145,6 +146,7 @@ class PeerService:
         if method == "POST" and path == "/v1/sync":
             request = decode_body(body, "sync")
             heads = dict(get_pairs(request, "heads"))
+            head_ids = _head_ids(request, heads)
             wanted = request.get("max_bytes", SYNC_PAGE_BYTES)
             limit = (
                 min(wanted if isinstance(wanted, int) and wanted > 0 else 0, SYNC_PAGE_BYTES)
@@ -153,6 +155,7 @@ class PeerService:
 
             def answer() -> dict[str, Any]:
                 envelopes, more = node.envelopes_beyond(heads, limit)
+                envelopes = node.differing_heads(head_ids) + envelopes
                 digests = sorted(node.documents())
                 return {
                     "envelopes": envelopes,
@@ -217,6 +220,23 @@ class PeerService:
 
             return _ok(await self.worker.call(witnessed))
         return _error(404, f"no such peer API route: {method} {path}")
+
+
+def _head_ids(request: dict[str, Any], heads: dict[bytes, int]) -> dict[bytes, tuple[int, bytes]]:
+    raw = request.get("head_ids", [])
+    out: dict[bytes, tuple[int, bytes]] = {}
+    if not isinstance(raw, list):
+        raise ProtocolError("field 'head_ids' must be a list")
+    for item in raw[: len(heads)]:
+        if (
+            isinstance(item, list)
+            and len(item) == 2
+            and type(item[0]) is bytes
+            and type(item[1]) is bytes
+            and item[0] in heads
+        ):
+            out[item[0]] = (heads[item[0]], item[1])
+    return out
 
 
 def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:

@@ -14,7 +14,7 @@ __all__ = ["MAX_BODY_BYTES", "decode_body", "encode_body", "get_bytes_list", "ge
 
 #: Largest request or response body; also enforced while reading the HTTP body.
 MAX_BODY_BYTES = 16 * 1024 * 1024
-_MAX_ITEMS = 10_000
+_MAX_ITEMS = 100_000
 
 
 def encode_body(value: dict[str, Any]) -> bytes:

@@ -405,7 +405,11 @@ def _assemble(text: bytes, signatures: tuple[NoteSignature, ...]) -> bytes:
 
 
 def origin_for(network: str, node_id: str) -> str:
-    """The origin (and log key name) of a node's log: ``ilo-node/<network>/<node id>``."""
+    """The origin of a node's log: ``ilo-node/<network>/<node id>``.
+
+    ilo-node signs (and cosigns) under the node id as key name, which the origin
+    names one to one.
+    """
     if type(network) is not str or not is_network_id(network):
         raise UsageError(f"{str(network)[:40]!r} is not a network id")
     if type(node_id) is not str or not is_node_id(node_id):

@@ -1,0 +1,854 @@
+"""Gossip over in-memory networks: real nodes on temporary homes, each with a
+PeerService and a Gossip, joined by MemoryTransport.
+
+Most tests drive gossip by hand (``sync_with``, ``witness``, ``_send_batch`` on
+what the push queues hold) so that every run does the same thing; one test runs
+the real loops with tiny intervals. pytest-asyncio is not used: each test is a
+sync function around ``asyncio.run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import shutil
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from ilo_node.gossip import Gossip, GossipConfig
+from ilo_node.home import Home, now_ms
+from ilo_node.netbuilder import BuiltNetwork, build_network
+from ilo_node.node import Node
+from ilo_node.peerauth import PeerIdentity
+from ilo_node.service import NodeWorker, PeerService
+from ilo_node.transport import MemoryTransport
+from ilo_node.wire import MAX_BODY_BYTES, decode_body, encode_body
+from keys.keystore import SecretKey, generate_encryption_key
+from keys.prekeys import PrekeySchedule, announce_prekey
+from protocol.checkpoint import (
+    Checkpoint,
+    SignedCheckpoint,
+    sign_checkpoint,
+    verify_cosignature,
+)
+from protocol.crypto import sha256
+from protocol.envelope import Envelope, seal
+from protocol.examples import example
+from protocol.signed import SignedDocument
+
+T = TypeVar("T")
+
+NODES = ["COM@EU", "DE@TR", "FR@TR", "IT@TR", "NL@TR", "ES@TR"]
+DE, FR, IT, NL, COM = "DE@TR", "FR@TR", "IT@TR", "NL@TR", "COM@EU"
+
+
+# -- an in-memory network -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Built:
+    network: BuiltNetwork
+    keys: Mapping[Path, SecretKey]
+
+    def signing(self, node: str) -> SecretKey:
+        return self.keys[self.network.nodes[node].signing_key_path]
+
+    def authority(self, party: str) -> SecretKey:
+        return self.keys[self.network.base / "authorities" / party / "keys" / "signing.key"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """One built network for the module. Private keys are kept in memory instead of
+    passphrase-locked files: the key store is not under test here and its KDF would
+    cost about half a second per key, per node opened."""
+    captured: dict[Path, SecretKey] = {}
+
+    def keep(path: Path, key: SecretKey, passphrase: bytes, **_: object) -> None:
+        captured[path] = key
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ilo_node.netbuilder.write_private_key", keep)
+        network = build_network(
+            tmp_path_factory.mktemp("gossip") / "net",
+            NODES,
+            passphrase=b"pw",
+            keep_authorities=True,
+        )
+    return Built(network, captured)
+
+
+class Mesh:
+    """Nodes (fresh, empty logs) each with a worker, a PeerService and a Gossip; every
+    node has every other node in the mesh as a peer."""
+
+    def __init__(
+        self,
+        built: Built,
+        base: Path,
+        names: list[str],
+        config: GossipConfig | None = None,
+        *,
+        rate: float = 200.0,
+        burst: float = 400.0,
+    ) -> None:
+        self.built = built
+        self.names = names
+        self.services: dict[str, PeerService] = {}
+        self.nodes: dict[str, Node] = {}
+        self.workers: dict[str, NodeWorker] = {}
+        self.gossips: dict[str, Gossip] = {}
+        self.transports: dict[str, MemoryTransport] = {}
+        for i, name in enumerate(names):
+            target = base / name
+            shutil.copytree(
+                built.network.nodes[name].path, target, ignore=shutil.ignore_patterns("node.db*")
+            )
+            node = Node(Home(target), None)
+            node.signing = built.signing(name)
+            worker = NodeWorker(node)
+            transport = MemoryTransport(
+                PeerIdentity(name, node.signing.reveal()), node.clock, self.services
+            )
+            gossip = Gossip(
+                worker,
+                transport,
+                [p for p in names if p != name],
+                config,
+                random.Random(1000 + i),
+            )
+            self.services[name] = PeerService(worker, gossip.push, rate=rate, burst=burst)
+            self.nodes[name] = node
+            self.workers[name] = worker
+            self.gossips[name] = gossip
+            self.transports[name] = transport
+
+    def close(self) -> None:
+        for name in self.names:
+            self.workers[name].close()
+            self.nodes[name].close()
+
+    # Every call into a node goes through its worker thread, as in the daemon.
+    async def on(self, name: str, fn: Callable[..., T], *args: Any) -> T:
+        return await self.workers[name].call(fn, *args)
+
+    async def publish(self, name: str, count: int = 1, *, push: bool = True) -> list[bytes]:
+        node = self.nodes[name]
+
+        def many() -> list[bytes]:
+            return [
+                node.publish("incident_alert", example("incident_alert"))[0].to_bytes()
+                for _ in range(count)
+            ]
+
+        sent = await self.on(name, many)
+        if push:
+            await self.gossips[name].push(sent, None)
+        return sent
+
+    async def drain(self) -> int:
+        """Send what the push queues hold, one envelope per batch, until nothing is
+        relayed any more; returns how many batches were sent."""
+        batches = 0
+        while True:
+            busy = False
+            for gossip in self.gossips.values():
+                while not gossip.queue.empty():
+                    await gossip._send_batch([gossip.queue.get_nowait()])
+                    batches += 1
+                    busy = True
+            if not busy:
+                return batches
+
+    def down(self, name: str) -> None:
+        for transport in self.transports.values():
+            transport.down.add(name)
+
+    def heal(self, name: str) -> None:
+        for transport in self.transports.values():
+            transport.down.discard(name)
+
+    async def ids(self, name: str) -> set[bytes]:
+        rows = await self.on(name, lambda: self.nodes[name].db.execute("SELECT id FROM envelopes"))
+        return {bytes(r[0]) for r in rows}
+
+    async def counts(self, name: str) -> dict[str, int]:
+        return await self.on(name, self.nodes[name].counts)
+
+    async def request(
+        self, sender: str, to: str, method: str, path: str, body: bytes = b""
+    ) -> tuple[int, dict[str, Any]]:
+        """A request signed by ``sender``, handed straight to ``to``'s service."""
+        headers = self.transports[sender].headers(method, path, body, to)
+        status, data = await self.services[to].handle(method, path, headers, body)
+        return status, decode_body(data, "response")
+
+
+@pytest.fixture
+def mesh(built: Built, tmp_path: Path) -> Iterator[Callable[..., Mesh]]:
+    made: list[Mesh] = []
+
+    def make(names: list[str] | None = None, config: GossipConfig | None = None, **kw: Any) -> Mesh:
+        m = Mesh(built, tmp_path / f"mesh{len(made)}", names or NODES, config, **kw)
+        made.append(m)
+        return m
+
+    yield make
+    for m in made:
+        m.close()
+
+
+def run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+# -- push -----------------------------------------------------------------------------------
+
+
+def test_push_reaches_every_node_with_about_fanout_copies_each(mesh: Callable[..., Mesh]) -> None:
+    fanout, rounds = 3, 12
+    m = mesh(config=GossipConfig(fanout=fanout))
+
+    async def scenario() -> None:
+        authors = [DE, FR, COM]
+        for i in range(rounds):
+            await m.publish(authors[i % len(authors)])
+            await m.drain()
+        for name in NODES:
+            assert m.nodes[name].size() == rounds, name
+        # Every node relays each envelope once, to `fanout` peers: fanout copies per node
+        # on average (flooding would deliver len(NODES) - 1 = 5).
+        received = {n: m.services[n].stats["envelopes_received"] for n in NODES}
+        assert sum(received.values()) == fanout * len(NODES) * rounds
+        assert sum(g.stats["pushed"] for g in m.gossips.values()) == fanout * len(NODES) * rounds
+        for name, copies in received.items():
+            assert 0.5 * fanout <= copies / rounds <= 1.5 * fanout, (name, copies)
+        for name in NODES:
+            assert (await m.counts(name))["quarantined"] == 0
+
+    run(scenario())
+
+
+def test_push_is_not_sent_back_to_its_source(mesh: Callable[..., Mesh]) -> None:
+    m = mesh([DE, FR, IT], GossipConfig(fanout=1))
+
+    async def scenario() -> None:
+        await m.publish(DE)
+        await m.drain()
+        # DE → one peer → the third; nobody sends it back the way it came.
+        assert all(m.nodes[n].size() == 1 for n in (DE, FR, IT))
+        assert m.services[DE].stats["envelopes_received"] <= 1
+        assert sum(s.stats["envelopes_received"] for s in m.services.values()) == 3
+
+    run(scenario())
+
+
+def test_running_loops_converge_push_sync_and_witnessing(mesh: Callable[..., Mesh]) -> None:
+    config = GossipConfig(
+        fanout=2, sync_interval_s=0.05, checkpoint_interval_s=0.1, push_linger_s=0.005
+    )
+    m = mesh([COM, DE, FR, IT, NL], config)
+
+    async def scenario() -> None:
+        for gossip in m.gossips.values():
+            gossip.start()
+        try:
+            for author in (DE, NL, COM):
+                await m.publish(author, 4)
+
+            async def converged() -> bool:
+                sizes = {m.nodes[n].size() for n in m.names}
+                cosigned = all(g.stats["cosigned"] > 0 for g in m.gossips.values())
+                return sizes == {12} and cosigned
+
+            await eventually(converged)
+        finally:
+            for gossip in m.gossips.values():
+                await gossip.stop()
+        reference = await m.ids(DE)
+        for name in m.names:
+            assert await m.ids(name) == reference
+            counts = await m.counts(name)
+            assert counts["quarantined"] == counts["forks"] == 0
+            assert m.gossips[name].stats["split_views"] == 0
+
+    run(scenario())
+
+
+# -- anti-entropy -----------------------------------------------------------------------------
+
+
+def test_one_sync_heals_a_partition_both_ways(mesh: Callable[..., Mesh]) -> None:
+    m = mesh([COM, DE, FR, IT])
+
+    async def scenario() -> None:
+        m.down(FR)
+        from_de = await m.publish(DE, 30)
+        from_fr = await m.publish(FR, 7)
+        await m.drain()
+        assert m.nodes[FR].size() == 7
+        assert all(m.nodes[n].size() == 30 for n in (COM, DE, IT))
+        m.heal(FR)
+        assert await m.gossips[FR].sync_with(DE) == 30
+        want = {Envelope.from_bytes(r).id for r in from_de + from_fr}
+        assert await m.ids(FR) == want
+        # FR pushed back what DE lacked in the same exchange.
+        assert await m.ids(DE) == want
+        assert m.gossips[FR].stats["synced_envelopes"] == 30
+        # A second sync finds nothing to do.
+        assert await m.gossips[FR].sync_with(DE) == 0
+
+    run(scenario())
+
+
+def test_sync_bytes_grow_with_the_difference_not_the_log(mesh: Callable[..., Mesh]) -> None:
+    m = mesh([DE, FR, IT])
+
+    async def scenario() -> None:
+        log = await m.publish(DE, 200, push=False)
+        total = sum(map(len, log))
+        await m.on(FR, m.nodes[FR].ingest, log[:-1])  # FR misses 1
+        await m.on(IT, m.nodes[IT].ingest, log[:-50])  # IT misses 50
+        exchanged = {}
+        for name, missing in ((FR, log[-1:]), (IT, log[-50:])):
+            gossip = m.gossips[name]
+            assert await gossip.sync_with(DE) == len(missing)
+            exchanged[name] = gossip.stats["sync_bytes"]
+            missing_bytes = sum(map(len, missing))
+            assert missing_bytes <= exchanged[name] <= 1.1 * missing_bytes + 4096, (
+                name,
+                exchanged[name],
+                missing_bytes,
+            )
+        assert exchanged[FR] < 0.02 * total
+        # The 49 extra envelopes account for the extra bytes, nearly byte for byte.
+        extra = sum(map(len, log[-50:-1]))
+        assert extra <= exchanged[IT] - exchanged[FR] <= 1.05 * extra
+
+    run(scenario())
+
+
+# -- trust documents ----------------------------------------------------------------------------
+
+
+def test_new_prekey_announcement_spreads_and_takes_effect(
+    built: Built, mesh: Callable[..., Mesh]
+) -> None:
+    m = mesh([DE, FR, IT])
+    now = now_ms()
+    schedule = PrekeySchedule()
+    epoch = schedule.epoch_at(now)
+    prekey = generate_encryption_key()
+    announcement = announce_prekey(
+        network=built.network.network,
+        node=DE,
+        epoch=epoch,
+        public=prekey.public,
+        schedule=schedule,
+        signing_seed=built.signing(DE).reveal(),
+        issued_ms=now,
+    )
+
+    async def scenario() -> None:
+        de = m.nodes[DE]
+        assert await m.on(DE, de.add_document, announcement) == "added"
+        de.prekey_secrets[prekey.public] = prekey.reveal()
+        assert await m.on(FR, m.nodes[FR].trust.current_prekey, DE, now_ms()) != prekey.public
+        await m.gossips[FR].sync_with(DE)
+        await m.gossips[IT].sync_with(FR)  # second hand
+        for name in (FR, IT):
+            current = await m.on(name, m.nodes[name].trust.current_prekey, DE, now_ms())
+            assert current.key == prekey.public, name
+            assert sha256(announcement)[:16] in await m.on(name, m.nodes[name].documents)
+        # It takes effect: what FR now seals for DE, DE opens with the new prekey.
+        (raw,) = await m.publish(FR, push=False)
+        (result,) = await m.on(DE, de.ingest, [raw])
+        assert result.status == "accepted" and "decrypted" in result.reason
+        assert await m.on(DE, de.read, Envelope.from_bytes(raw).id) is not None
+
+    run(scenario())
+
+
+def _revocation(built: Built, node: str, compromised_at_ms: int) -> bytes:
+    return (
+        SignedDocument.create(
+            "revocation",
+            {
+                "network": built.network.network,
+                "node": node,
+                "key": built.signing(node).public,
+                "compromised_at_ms": compromised_at_ms,
+                "issued_ms": compromised_at_ms + 1,
+                "reason": "laptop stolen",
+            },
+        )
+        .signed_by(built.authority(node.split("@", maxsplit=1)[0]).reveal())
+        .to_bytes()
+    )
+
+
+def test_revocation_spreads_and_refuses_the_authors_later_envelopes(
+    built: Built, mesh: Callable[..., Mesh]
+) -> None:
+    m = mesh([COM, DE, FR, IT, NL])
+
+    async def scenario() -> None:
+        before = await m.publish(DE, 2, push=False)
+        for name in (COM, FR, IT, NL):
+            await m.on(name, m.nodes[name].ingest, before)
+        revocation = _revocation(built, DE, now_ms())
+        assert await m.on(COM, m.nodes[COM].add_document, revocation) == "added"
+        await m.gossips[FR].sync_with(COM)
+        await m.gossips[IT].sync_with(FR)
+        for name in (FR, IT):
+            assert built.signing(DE).public in m.nodes[name].trust.revocations, name
+            assert list(m.nodes[name].home.revocation_dir.glob("*.rev")), name
+        # DE (which does not know) writes again; NL has not synced yet and takes it.
+        (after,) = await m.publish(DE, push=False)
+        await m.on(NL, m.nodes[NL].ingest, [after])
+        # NL relays it: FR and IT refuse it as written with a revoked key.
+        for name in (FR, IT):
+            status, body = await m.request(NL, name, "POST", "/v1/envelopes", _push(after))
+            assert status == 200
+            assert body["results"][0][0] == "rejected" and "revoked" in body["results"][0][1]
+            assert await m.ids(name) == {Envelope.from_bytes(r).id for r in before}
+        # DE itself can no longer talk to its peers: its key is refused at the door.
+        status, body = await m.request(DE, FR, "POST", "/v1/envelopes", _push(after))
+        assert status == 403 and "revoked" in body["error"]
+        assert await m.gossips[DE].sync_with(FR) == 0
+        assert m.gossips[DE].state[FR].failures == 1
+        # Everyone ends with the same documents.
+        await m.gossips[NL].sync_with(IT)
+        docs = {n: set(await m.on(n, m.nodes[n].documents)) for n in (COM, FR, IT, NL)}
+        assert len({frozenset(d) for d in docs.values()}) == 1
+
+    run(scenario())
+
+
+def _push(*envelopes: bytes) -> bytes:
+    return encode_body({"envelopes": list(envelopes)})
+
+
+def _large_alert() -> dict[str, Any]:
+    """A smuggling_network_alert filled to its schema's limits: about 200 KB sealed
+    (random CJK text, three bytes a character, does not compress)."""
+    rnd = random.Random(7)
+
+    def text(n: int) -> str:
+        return "".join(chr(rnd.randrange(0x4E00, 0x9FFF)) for _ in range(n))
+
+    content = example("smuggling_network_alert")
+    content["modus_operandi"] = text(20_000)
+    content["routes"] = [text(300) for _ in range(50)]
+    content["linked_networks"] = [text(200) for _ in range(50)]
+    content["known_members"] = [text(200) for _ in range(100)]
+    return content
+
+
+async def _publish_large(m: Mesh, name: str, count: int) -> list[bytes]:
+    content = _large_alert()
+    node = m.nodes[name]
+    return await m.on(
+        name,
+        lambda: [
+            node.publish("smuggling_network_alert", content)[0].to_bytes() for _ in range(count)
+        ],
+    )
+
+
+def test_a_burst_of_large_envelopes_is_pushed_within_the_body_limit(
+    mesh: Callable[..., Mesh],
+) -> None:
+    m = mesh([DE, FR], GossipConfig(sync_interval_s=1000, checkpoint_interval_s=1000))
+
+    async def scenario() -> None:
+        sent = await _publish_large(m, DE, 88)
+        assert sum(map(len, sent)) > MAX_BODY_BYTES
+        gossip = m.gossips[DE]
+        await gossip.push(sent, None)  # as a sync that brought them in would
+        gossip.start()
+        try:
+            await eventually(lambda: _push_settled(m, DE, FR, len(sent)))
+        finally:
+            await gossip.stop()
+        assert gossip.state[FR].failures == 0
+        assert m.nodes[FR].size() == len(sent)
+
+    run(scenario())
+
+
+async def _push_settled(m: Mesh, sender: str, receiver: str, size: int) -> bool:
+    """The sender's queue is empty and the receiver either has everything or failed."""
+    gossip = m.gossips[sender]
+    done = m.nodes[receiver].size() == size or gossip.state[receiver].failures > 0
+    return gossip.queue.empty() and done
+
+
+# -- fork proofs ----------------------------------------------------------------------------------
+
+
+def _twin(m: Mesh, first: bytes) -> bytes:
+    """A second envelope DE signs at the seq of ``first``: an equivocation."""
+    de, header = m.nodes[DE], Envelope.from_bytes(first).header
+    return seal(
+        signing_seed=de.signing.reveal(),  # type: ignore[union-attr]
+        network=de.network,
+        kind="incident_alert",
+        author_node=DE,
+        seq=header.seq,
+        prev=header.prev,
+        created_ms=header.created_ms,
+        distribution="local",
+        recipient_keys={FR: [de.trust.current_prekey(FR, de.clock()).key]},
+        handling="H3",
+        content=example("incident_alert"),
+    ).to_bytes()
+
+
+def test_fork_proof_spreads_and_holds_the_author(mesh: Callable[..., Mesh]) -> None:
+    m = mesh([DE, FR, IT, NL])
+
+    async def scenario() -> None:
+        (first,) = await m.publish(DE, push=False)
+        twin = _twin(m, first)
+        (later,) = await m.publish(DE, push=False)
+        statuses = [r.status for r in await m.on(FR, m.nodes[FR].ingest, [first, twin])]
+        assert statuses == ["accepted", "fork"]
+        await m.on(IT, m.nodes[IT].ingest, [first])  # IT has DE's envelope, not the proof
+        await m.gossips[IT].sync_with(FR)
+        await m.gossips[NL].sync_with(IT)  # NL has nothing of DE: learns both from IT
+        for name in (IT, NL):
+            counts = await m.counts(name)
+            assert counts["forks"] == 1 and counts["authors_held"] == 1, (name, counts)
+            (result,) = await m.on(name, m.nodes[name].ingest, [later])
+            assert result.status == "quarantined" and "equivocated" in result.reason
+
+    run(scenario())
+
+
+def test_equivocation_split_between_two_nodes_meets_in_a_sync(mesh: Callable[..., Mesh]) -> None:
+    """FR holds one of DE's two envelopes at seq 1, IT the other; neither knows of a fork
+    until a sync brings the two together."""
+    m = mesh([DE, FR, IT])
+
+    async def scenario() -> None:
+        (first,) = await m.publish(DE, push=False)
+        twin = _twin(m, first)
+        assert (await m.on(FR, m.nodes[FR].ingest, [first]))[0].status == "accepted"
+        assert (await m.on(IT, m.nodes[IT].ingest, [twin]))[0].status == "accepted"
+        await m.gossips[IT].sync_with(FR)
+        assert (await m.counts(IT))["forks"] == 1
+        assert (await m.counts(IT))["authors_held"] == 1
+        await m.gossips[FR].sync_with(IT)  # FR learns it from IT's proof
+        assert (await m.counts(FR))["forks"] == 1
+        assert (await m.counts(FR))["authors_held"] == 1
+
+    run(scenario())
+
+
+def test_fork_proof_received_before_the_authors_envelopes_still_holds_them(
+    mesh: Callable[..., Mesh],
+) -> None:
+    m = mesh([DE, FR, IT])
+
+    async def scenario() -> None:
+        (first,) = await m.publish(DE, push=False)
+        twin = _twin(m, first)
+        (later,) = await m.publish(DE, push=False)
+        await m.on(FR, m.nodes[FR].ingest, [first, twin])
+        (proof,) = await m.on(FR, m.nodes[FR].fork_proofs)
+        # IT gets the proof first (say from a peer whose copies of DE's envelopes are
+        # still in quarantine), then DE's envelopes.
+        assert await m.on(IT, m.nodes[IT].add_fork_proof, proof)
+        results = await m.on(IT, m.nodes[IT].ingest, [first, later])
+        assert [r.status for r in results][1] == "quarantined"
+        assert (await m.counts(IT))["authors_held"] == 1
+
+    run(scenario())
+
+
+def test_sync_returns_when_a_full_page_cannot_be_placed(mesh: Callable[..., Mesh]) -> None:
+    """A full page ('more': true) of envelopes this node cannot place (an author held
+    after equivocating) leaves its heads where they were: asking again would bring the
+    same page back forever."""
+    m = mesh([DE, FR, NL])
+
+    async def scenario() -> None:
+        log = await _publish_large(m, DE, 24)  # a little over one 4 MiB page after seq 1
+        await m.on(FR, m.nodes[FR].ingest, log)
+        # NL saw DE equivocate at seq 1: it holds everything DE writes after that.
+        results = await m.on(NL, m.nodes[NL].ingest, [log[0], _twin(m, log[0])])
+        assert [r.status for r in results] == ["accepted", "fork"]
+        gossip = m.gossips[NL]
+        received = await asyncio.wait_for(gossip.sync_with(FR), timeout=3.0)
+        assert received == 0
+        assert gossip.stats["sync_bytes"] < 2 * sum(map(len, log))
+
+    run(scenario())
+
+
+# -- backoff --------------------------------------------------------------------------------------
+
+
+def test_down_peer_backs_off_then_is_used_again(mesh: Callable[..., Mesh]) -> None:
+    config = GossipConfig(fanout=1, backoff_base_s=0.05, backoff_cap_s=0.4)
+    m = mesh([DE, FR], config)
+
+    async def scenario() -> None:
+        de, loop = m.gossips[DE], asyncio.get_running_loop()
+        m.down(FR)
+        delays = []
+        for failures in range(1, 6):
+            assert await de.sync_with(FR) == 0
+            state = de.state[FR]
+            assert state.failures == failures
+            delay = state.retry_at - loop.time()
+            nominal = min(config.backoff_cap_s, config.backoff_base_s * 2**failures)
+            assert 0.5 * nominal - 0.01 <= delay <= nominal, (failures, delay)
+            delays.append(delay)
+        assert de.live_peers() == []
+        # Back, but still inside its backoff: pushes skip it.
+        m.heal(FR)
+        await m.publish(DE)
+        await m.drain()
+        assert m.services[FR].stats["requests"] == 0
+        assert m.nodes[FR].size() == 0
+        await asyncio.sleep(max(0.0, de.state[FR].retry_at - loop.time()) + 0.01)
+        assert de.live_peers() == [FR]
+        await m.publish(DE)
+        await m.drain()
+        assert m.services[FR].stats["envelopes_received"] == 1
+        assert de.state[FR].failures == 0 and de.state[FR].retry_at == 0.0
+        assert await de.sync_with(FR) == 0
+        assert m.nodes[FR].size() == 2  # the first one came with the sync push-back
+
+    run(scenario())
+
+
+# -- witnessing ----------------------------------------------------------------------------------
+
+
+async def _cosignatures(m: Mesh, name: str) -> set[tuple[int, str]]:
+    rows = await m.on(
+        name, lambda: m.nodes[name].db.execute("SELECT size, witness FROM cosignatures")
+    )
+    return {(int(r[0]), r[1]) for r in rows}
+
+
+async def _witnessed(m: Mesh, name: str, origin_node: str) -> list[int]:
+    origin = m.nodes[origin_node].origin
+    rows = await m.on(
+        name,
+        lambda: m.nodes[name].db.execute(
+            "SELECT size FROM witnessed WHERE origin = ? ORDER BY size", [origin]
+        ),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def test_witness_stores_checkpoints_and_cosignatures_reach_the_origin(
+    built: Built, mesh: Callable[..., Mesh]
+) -> None:
+    m = mesh([DE, FR, IT])
+
+    async def scenario() -> None:
+        de = m.nodes[DE]
+        await m.gossips[FR].witness(DE)  # no checkpoint yet: nothing happens
+        assert await _witnessed(m, FR, DE) == []
+        await m.publish(DE, 5, push=False)
+        await m.on(DE, de.checkpoint)
+        await m.gossips[FR].witness(DE)
+        assert await _witnessed(m, FR, DE) == [5]
+        assert await _cosignatures(m, DE) == {(5, FR)}
+        assert m.gossips[FR].stats["cosigned"] == 1
+        # The log grows: the next checkpoint is checked for consistency, then cosigned.
+        await m.publish(DE, 3, push=False)
+        await m.on(DE, de.checkpoint)
+        await m.gossips[FR].witness(DE)
+        await m.gossips[IT].witness(DE)
+        assert await _witnessed(m, FR, DE) == [5, 8]
+        assert await _witnessed(m, IT, DE) == [8]
+        assert await _cosignatures(m, DE) == {(5, FR), (8, FR), (8, IT)}
+        # A stored cosignature verifies with the witness's key.
+        note = await m.on(
+            DE,
+            lambda: de.db.execute(
+                "SELECT note FROM cosignatures WHERE size = 8 AND witness = ?", [IT]
+            ).fetchone()[0],
+        )
+        verify_cosignature(SignedCheckpoint.from_bytes(bytes(note)), IT, built.signing(IT).public)
+        # Witnessing again without growth stores nothing new and finds no split view.
+        await m.gossips[FR].witness(DE)
+        assert await _witnessed(m, FR, DE) == [5, 8]
+        assert all(g.stats["split_views"] == 0 for g in m.gossips.values())
+
+    run(scenario())
+
+
+def test_split_view_is_found_when_two_witnesses_compare(
+    built: Built, mesh: Callable[..., Mesh]
+) -> None:
+    m = mesh([DE, FR, IT, NL])
+
+    async def scenario() -> None:
+        de = m.nodes[DE]
+        await m.publish(DE, 4, push=False)
+        honest = await m.on(DE, de.checkpoint)
+        await m.gossips[FR].witness(DE)
+        # DE now shows IT another log of the same size: a second root, signed by DE.
+        real = SignedCheckpoint.from_bytes(honest).checkpoint
+        other = Checkpoint(real.origin, real.size, sha256(b"another history"), real.time_ms + 1)
+        forged = sign_checkpoint(other, DE, built.signing(DE).reveal())
+
+        def serve_forged() -> None:
+            with de.db.conn:
+                de.db.execute(
+                    "UPDATE checkpoints SET root = ?, note = ? WHERE size = ?",
+                    [other.root, forged, other.size],
+                )
+
+        await m.on(DE, serve_forged)
+        await m.gossips[IT].witness(DE)
+        assert await _witnessed(m, IT, DE) == [4]
+        assert all(g.stats["split_views"] == 0 for g in m.gossips.values())
+        # The witnesses witness each other and compare what they saw of third logs.
+        await m.on(FR, m.nodes[FR].checkpoint)
+        await m.on(IT, m.nodes[IT].checkpoint)
+        await m.gossips[FR].witness(IT)
+        await m.gossips[IT].witness(FR)
+        for name in (FR, IT):
+            views = await m.on(name, m.nodes[name].split_views)
+            assert len(views) == 1, name
+            origin, a, b, reason = views[0]
+            assert origin == de.origin and {a, b} == {honest, forged}
+            assert "two roots" in reason
+            assert m.gossips[name].stats["split_views"] == 1
+        # The evidence proves itself, so a third node adopts it from a sync.
+        await m.gossips[NL].sync_with(FR)
+        assert len(await m.on(NL, m.nodes[NL].split_views)) == 1
+        # And FR, asking DE again, is now served the other root at the same size:
+        # the same evidence, not recorded twice.
+        await m.gossips[FR].witness(DE)
+        assert len(await m.on(FR, m.nodes[FR].split_views)) == 1
+
+    run(scenario())
+
+
+def test_split_view_evidence_that_does_not_prove_itself_is_ignored(
+    built: Built, mesh: Callable[..., Mesh]
+) -> None:
+    m = mesh([DE, FR])
+
+    async def scenario() -> None:
+        de = m.nodes[DE]
+        await m.publish(DE, 2, push=False)
+        honest = await m.on(DE, de.checkpoint)
+        real = SignedCheckpoint.from_bytes(honest).checkpoint
+        other = Checkpoint(real.origin, real.size, sha256(b"x"), real.time_ms)
+        by_fr = sign_checkpoint(other, DE, built.signing(FR).reveal())  # not DE's key
+        bigger = Checkpoint(real.origin, real.size + 1, sha256(b"y"), real.time_ms)
+        larger = sign_checkpoint(bigger, DE, built.signing(DE).reveal())
+        await m.gossips[FR]._check_evidence(
+            [
+                [de.origin, honest, honest],  # one checkpoint twice
+                [de.origin, honest, by_fr],  # second one not signed by DE
+                [de.origin, honest, larger],  # two sizes: not a contradiction by itself
+                [de.origin, honest],  # malformed
+                "garbage",
+            ]
+        )
+        await m.gossips[FR]._check_evidence("not a list")
+        assert await m.on(FR, m.nodes[FR].split_views) == []
+
+    run(scenario())
+
+
+# -- the peer service: statuses -------------------------------------------------------------------
+
+
+def test_peer_service_answers_bad_requests_with_the_right_status(
+    mesh: Callable[..., Mesh],
+) -> None:
+    m = mesh([DE, FR, IT])
+
+    async def scenario() -> None:
+        fr = m.services[FR]
+        status, data = await fr.handle("GET", "/v1/health", {}, b"")
+        assert status == 200 and decode_body(data, "health")["node"] == FR
+        # Unauthenticated: no headers, or headers of another request.
+        for method, path in (("POST", "/v1/envelopes"), ("GET", "/v1/witnessed")):
+            status, data = await fr.handle(method, path, {}, b"")
+            assert status == 401, path
+        headers = m.transports[DE].headers("POST", "/v1/sync", b"", FR)
+        status, _ = await fr.handle("POST", "/v1/envelopes", headers, b"")
+        assert status == 401
+        # Signed for another node.
+        headers = m.transports[DE].headers("GET", "/v1/witnessed", b"", IT)
+        status, _ = await fr.handle("GET", "/v1/witnessed", headers, b"")
+        assert status == 421
+        # Replayed.
+        headers = m.transports[DE].headers("GET", "/v1/witnessed", b"", FR)
+        assert (await fr.handle("GET", "/v1/witnessed", headers, b""))[0] == 200
+        assert (await fr.handle("GET", "/v1/witnessed", headers, b""))[0] == 409
+        # Authenticated but malformed.
+        cases: list[tuple[str, str, bytes, int]] = [
+            ("POST", "/v1/envelopes", b"\xc1", 400),
+            ("POST", "/v1/envelopes", b"", 400),
+            ("POST", "/v1/envelopes", encode_body({"envelopes": "nope"}), 400),
+            ("POST", "/v1/sync", encode_body({"heads": [[b"k", -1]]}), 400),
+            ("POST", "/v1/sync", b"\x93\x01\x02\x03", 400),  # a list, not a map
+            ("POST", "/v1/cosign", encode_body({"note": "text"}), 400),
+            ("POST", "/v1/cosign", encode_body({"note": b"not a note"}), 400),
+            ("POST", "/v1/documents", encode_body({"documents": [1, 2]}), 400),
+            ("GET", "/v1/checkpoint?from=-1", b"", 400),
+            ("GET", "/v1/checkpoint?from=x", b"", 400),
+            ("GET", "/v1/consistency?old=5&new=1", b"", 416),
+            ("GET", "/v1/nothing-here", b"", 404),
+            ("DELETE", "/v1/envelopes", b"", 404),
+            ("POST", "/v1/envelopes", b"\x00" * (MAX_BODY_BYTES + 1), 413),
+            ("POST", "/v1/sync", encode_body({"heads": [], "x" * 5000: 1}), 400),
+        ]
+        for method, path, body, expected in cases:
+            status, answer = await m.request(DE, FR, method, path, body)
+            assert status == expected, (method, path, body[:20], status, answer)
+            assert answer["error"]
+        # Garbage envelopes in a well-formed push are refused one by one, not as a request.
+        status, answer = await m.request(DE, FR, "POST", "/v1/envelopes", _push(b"junk"))
+        assert status == 200 and answer["results"][0][0] == "rejected"
+        assert m.nodes[FR].size() == 0
+
+    run(scenario())
+
+
+def test_rate_limit_answers_429_per_peer(mesh: Callable[..., Mesh]) -> None:
+    m = mesh([DE, FR, IT], rate=0.001, burst=3)
+
+    async def scenario() -> None:
+        fr = m.services[FR]
+        for _ in range(3):
+            assert (await m.request(DE, FR, "GET", "/v1/witnessed"))[0] == 200
+        status, answer = await m.request(DE, FR, "GET", "/v1/witnessed")
+        assert status == 429 and DE in answer["error"]
+        # Another peer has its own bucket; health checks are not limited.
+        assert (await m.request(IT, FR, "GET", "/v1/witnessed"))[0] == 200
+        assert (await fr.handle("GET", "/v1/health", {}, b""))[0] == 200
+        # Gossip treats 429 as a failure and backs off.
+        assert await m.gossips[DE].sync_with(FR) == 0
+        assert m.gossips[DE].state[FR].failures == 1
+        assert FR not in m.gossips[DE].live_peers()
+        assert fr.stats["refused"] == 2
+
+    run(scenario())
