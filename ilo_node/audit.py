@@ -28,8 +28,6 @@ from protocol.merkle import MerkleTree, leaf_hash
 
 __all__ = ["AuditFailure", "AuditReport", "verify_log"]
 
-_CHUNK = 512
-
 
 class AuditFailure(IloError):
     default_advice = (
@@ -56,20 +54,54 @@ class AuditReport:
         self.problems.append((position, message))
 
 
-def _verify_chunk(chunk: Sequence[tuple[int, bytes]]) -> list[tuple[int, str]]:
-    """Worker: full decode + signature check of each (position, raw)."""
-    bad: list[tuple[int, str]] = []
+#: What a worker learns from one row: an error, or the signed header fields the
+#: sequential checks need (so no row is decoded twice).
+_Row = tuple[int, str | None, bytes, str, int, bytes | None, int, bytes]
+
+
+def _verify_chunk(chunk: Sequence[tuple[int, bytes]]) -> list[_Row]:
+    """Worker: full decode and signature check of each (position, raw)."""
+    out: list[_Row] = []
     for position, raw in chunk:
         try:
-            Envelope.from_bytes(raw, DEFAULT_LIMITS)
+            header = Envelope.from_bytes(raw, DEFAULT_LIMITS).header
         except ProtocolError as exc:
-            bad.append((position, exc.message))
-    return bad
+            out.append((position, exc.message, b"", "", 0, None, 0, b""))
+            continue
+        out.append(
+            (
+                position,
+                None,
+                header.author_key,
+                header.author_node,
+                header.seq,
+                header.prev,
+                header.created_ms,
+                header.key_commitment,
+            )
+        )
+    return out
 
 
-def _chunks(rows: Sequence[tuple[int, bytes]]) -> Iterable[Sequence[tuple[int, bytes]]]:
-    for start in range(0, len(rows), _CHUNK):
-        yield rows[start : start + _CHUNK]
+def _chunks(rows: Sequence[tuple[int, bytes]], size: int) -> Iterable[Sequence[tuple[int, bytes]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _as_bytes(value: object) -> bytes:
+    # Someone editing node.db by hand may store TEXT where a BLOB belongs: that must
+    # be reported as tampering at its position, never crash the audit.
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return repr(value).encode()
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 def verify_log(
@@ -85,6 +117,7 @@ def verify_log(
     allowed = set(node_keys)
     try:
         conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        conn.text_factory = bytes  # undecodable TEXT must not fail the whole read
     except sqlite3.Error as exc:
         raise AuditFailure(f"cannot open {db_path}: {exc}") from None
     try:
@@ -105,90 +138,98 @@ def verify_log(
         conn.close()
     report.size = len(rows)
 
-    # 1. Signatures, on every core: the expensive part.
-    raws = [(int(r[0]), bytes(r[2])) for r in rows]
-    bad_signatures: dict[int, str] = {}
-    done = 0
-    if workers > 1 and len(raws) > _CHUNK:
-        context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for chunk_result, chunk in zip(
-                pool.map(_verify_chunk, _chunks(raws)), _chunks(raws), strict=True
-            ):
-                bad_signatures.update(chunk_result)
-                done += len(chunk)
-                if progress:
-                    progress(done, len(raws))
-    else:
-        for chunk in _chunks(raws):
-            bad_signatures.update(_verify_chunk(chunk))
-            done += len(chunk)
-            if progress:
-                progress(done, len(raws))
-    report.signatures = len(raws) - len(bad_signatures)
-
-    # 2. Order, ids, columns, chains and roots, in log order.
+    raws = [(i, _as_bytes(r[2])) for i, r in enumerate(rows)]
+    chunk = max(64, min(2048, len(raws) // max(1, workers * 4) or 64))
     tree = MerkleTree()
     chains: dict[bytes, tuple[int, bytes]] = {}
     ids: dict[bytes, int] = {}
-    for expected, row in enumerate(rows):
-        idx, envelope_id, raw, author_key, author_node, seq, created_ms, root_after = row
-        envelope_id, raw = bytes(envelope_id), bytes(raw)
-        if idx != expected:
+    commitments: dict[int, bytes] = {}
+    stopped = False
+    done = 0
+
+    def check(result: _Row) -> bool:
+        """Sequential checks of one row, in log order; False stops the scan."""
+        position, error, author_key, author_node, seq, prev, created_ms, commitment = result
+        idx, envelope_id, _raw, col_key, col_node, col_seq, col_created, root_after = rows[position]
+        envelope_id = _as_bytes(envelope_id)
+        if idx != position:
             report.fail(
-                expected,
-                f"row at log position {expected} is missing (the next row has position {idx})",
+                position,
+                f"row at log position {position} is missing (the next row has position {idx})",
             )
-            break
-        if sha256(raw) != envelope_id:
+            return False
+        if sha256(raws[position][1]) != envelope_id:
             report.fail(idx, f"position {idx}: the stored envelope bytes were changed")
-            break
-        if idx in bad_signatures:
-            report.fail(idx, f"position {idx}: {bad_signatures[idx]}")
-            break
-        envelope = Envelope.from_bytes(raw)
-        header = envelope.header
+            return False
+        if error is not None:
+            report.fail(idx, f"position {idx}: {error}")
+            return False
+        report.signatures += 1
         if (
-            bytes(author_key) != header.author_key
-            or author_node != header.author_node
-            or seq != header.seq
-            or created_ms != header.created_ms
+            _as_bytes(col_key) != author_key
+            or _as_text(col_node) != author_node
+            or col_seq != seq
+            or col_created != created_ms
         ):
             report.fail(idx, f"position {idx}: a column no longer matches the signed envelope")
-            break
-        previous = chains.get(header.author_key)
-        if previous is None and header.seq != 1:
+            return False
+        previous = chains.get(author_key)
+        if previous is None and seq != 1:
+            report.fail(
+                idx, f"position {idx}: {author_node} seq {seq} appears before its predecessors"
+            )
+            return False
+        if previous is not None and (seq != previous[0] + 1 or prev != previous[1]):
             report.fail(
                 idx,
-                f"position {idx}: {header.author_node} seq {header.seq} appears before its "
-                "predecessors",
+                f"position {idx}: breaks the hash chain of {author_node} "
+                f"(seq {seq} after seq {previous[0]})",
             )
-            break
-        if previous is not None and (header.seq != previous[0] + 1 or header.prev != previous[1]):
-            report.fail(
-                idx,
-                f"position {idx}: breaks the hash chain of {header.author_node} "
-                f"(seq {header.seq} after seq {previous[0]})",
-            )
-            break
-        chains[header.author_key] = (header.seq, envelope_id)
+            return False
+        chains[author_key] = (seq, envelope_id)
         ids[envelope_id] = idx
+        commitments[idx] = commitment
         tree.append(leaf_hash(envelope_id))
-        if tree.root() != bytes(root_after):
+        if tree.root() != _as_bytes(root_after):
             report.fail(
                 idx,
                 f"position {idx}: the log root differs from the one recorded when this row "
                 "was appended (a row was inserted, deleted or reordered at or before here)",
             )
-            break
+            return False
+        return True
 
-    # 3. Signed checkpoints against the recomputed tree.
+    # Signatures on every core, the sequential checks overlapping with them in the
+    # main process as each chunk comes back, in order.
+    if workers > 1 and len(raws) > chunk:
+        context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for results in pool.map(_verify_chunk, _chunks(raws, chunk)):
+                for result in results:
+                    if not stopped and not check(result):
+                        stopped = True
+                done += len(results)
+                if progress:
+                    progress(done, len(raws))
+    else:
+        for part in _chunks(raws, chunk):
+            results = _verify_chunk(part)
+            for result in results:
+                if not stopped and not check(result):
+                    stopped = True
+            done += len(results)
+            if progress:
+                progress(done, len(raws))
+            if stopped:
+                break
+
+    # Signed checkpoints against the recomputed tree.
     for size, root, time_ms, signer_key, note in checkpoints:
         report.checkpoints += 1
-        signer = bytes(signer_key)
+        signer = _as_bytes(signer_key)
         where = f"checkpoint at size {size}"
         try:
-            signed = SignedCheckpoint.from_bytes(bytes(note))
+            signed = SignedCheckpoint.from_bytes(_as_bytes(note))
             signed.verify(node_name, signer)
         except CheckpointError as exc:
             report.fail(None, f"{where}: {exc.message}")
@@ -197,10 +238,10 @@ def verify_log(
             report.fail(None, f"{where} is signed by key {signer.hex()[:16]}…, not this node's")
             continue
         cp = signed.checkpoint
-        if (cp.size, cp.root, cp.time_ms) != (size, bytes(root), time_ms):
+        if (cp.size, cp.root, cp.time_ms) != (size, _as_bytes(root), time_ms):
             report.fail(None, f"{where}: the stored columns do not match the signed note")
             continue
-        if size > tree.size:
+        if not isinstance(size, int) or size > tree.size:
             report.fail(
                 tree.size,
                 f"{where} covers {size} envelopes but only {tree.size} verify: rows from "
@@ -212,20 +253,19 @@ def verify_log(
             continue
         report.latest_checkpoint = size
 
-    # 4. Stored content keys must be the ones the authors committed to.
+    # Stored content keys must be the ones the authors committed to.
     for envelope_id, content_key in contents:
         report.contents += 1
-        position = ids.get(bytes(envelope_id))
+        position = ids.get(_as_bytes(envelope_id))
         if position is None:
-            report.fail(None, f"content stored for unknown envelope {bytes(envelope_id).hex()}")
+            report.fail(None, f"content stored for unknown envelope {_as_bytes(envelope_id).hex()}")
             continue
-        header = Envelope.from_bytes(raws[position][1]).header
-        if key_commitment(bytes(content_key)) != header.key_commitment:
+        if key_commitment(_as_bytes(content_key)) != commitments[position]:
             report.fail(position, f"position {position}: the stored content key was changed")
     for (envelope_id,) in erasures:
         report.erasures += 1
-        if bytes(envelope_id) not in ids:
-            report.fail(None, f"erasure record for unknown envelope {bytes(envelope_id).hex()}")
+        if _as_bytes(envelope_id) not in ids:
+            report.fail(None, f"erasure record for unknown envelope {_as_bytes(envelope_id).hex()}")
     return report
 
 

@@ -26,7 +26,6 @@ import sqlite_utils
 from keys.errors import PrekeyError
 from keys.keystore import SecretKey
 from keys.trust import Outcome, TrustState
-from protocol.canonical import encode_canonical
 from protocol.chain import ForkProof, detect_fork
 from protocol.checkpoint import (
     Checkpoint,
@@ -35,7 +34,7 @@ from protocol.checkpoint import (
     verify_cosignature,
 )
 from protocol.crypto import sha256
-from protocol.envelope import Content, Envelope, seal
+from protocol.envelope import Content, Envelope, parse_content, seal
 from protocol.errors import IloError, ProtocolError, UsageError
 from protocol.identifiers import split_node_id
 from protocol.limits import DEFAULT_LIMITS, Limits
@@ -121,6 +120,8 @@ class Node:
         assert config.node is not None
         self.home = home
         self._lock_fd: int | None = None
+        # Ids of the batch being ingested already logged / quarantined (one query each).
+        self._known: tuple[set[bytes], set[bytes]] = (set(), set())
         if writer:
             self._lock_fd = _take_writer_lock(home)
         self.node_id: str = config.node
@@ -224,6 +225,7 @@ class Node:
         heads: dict[bytes, _Head | None] = {}
         try:
             with transaction(self.db):
+                self._known = self._known_ids(batch)
                 for raw in batch:
                     results.append(self._ingest_one(raw, now, received, heads, from_quarantine))
         except BaseException:
@@ -235,6 +237,24 @@ class Node:
                 )
             raise
         return results
+
+    def _known_ids(self, batch: Sequence[bytes]) -> tuple[set[bytes], set[bytes]]:
+        """Which ids of a batch are already logged or quarantined: one query each."""
+        ids = [sha256(raw) for raw in batch]
+        logged: set[bytes] = set()
+        held: set[bytes] = set()
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            logged.update(
+                bytes(r[0])
+                for r in self.db.execute(f"SELECT id FROM envelopes WHERE id IN ({marks})", part)  # noqa: S608
+            )
+            held.update(
+                bytes(r[0])
+                for r in self.db.execute(f"SELECT id FROM quarantine WHERE id IN ({marks})", part)  # noqa: S608
+            )
+        return logged, held
 
     def _quarantine(
         self,
@@ -270,6 +290,7 @@ class Node:
                 now,
             ],
         )
+        self._known[1].add(envelope.id)
         return IngestResult("quarantined", reason, envelope.id)
 
     def _ingest_one(
@@ -393,6 +414,7 @@ class Node:
             ],
         )
         heads[header.author_key] = _Head(header.seq, envelope.id, header.created_ms, forked)
+        self._known[0].add(envelope.id)
         if from_quarantine:
             self.db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
         note = self._store_content(envelope, now)
@@ -405,13 +427,15 @@ class Node:
             return "addressed to this node; stored encrypted (node opened without keys)"
         try:
             content_key = envelope.unwrap_content_key(self.node_id, self.prekey_secrets)
-            content = envelope.open_with_key(content_key, self.limits)
+            plaintext = envelope.decrypt(content_key)
+            # Parsed only to validate: the canonical bytes are stored as they came.
+            parse_content(envelope.header.kind, plaintext, self.limits)
         except ProtocolError as exc:
             return f"addressed to this node but unreadable: {exc.message}"
         self.db.execute(
             "INSERT OR REPLACE INTO contents (envelope_id, content, content_key, opened_ms) "
             "VALUES (?, ?, ?, ?)",
-            [envelope.id, encode_canonical(dict(content.fields)), content_key, now],
+            [envelope.id, plaintext, content_key, now],
         )
         return "accepted and decrypted"
 

@@ -433,13 +433,6 @@ def test_log_verify_names_the_tampered_position(
         assert result.stdout == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: ilo_node/audit.py verify_log assumes the BLOB columns hold BLOBs; a "
-    "TEXT value stored in envelopes.raw (or id, root_after, checkpoints.note/root, "
-    "erasures.envelope_id) makes bytes(value) raise TypeError, so 'log verify' ends with "
-    "'internal error: TypeError' (exit 70) instead of naming the position",
-)
 def test_log_verify_names_a_row_whose_bytes_were_replaced_by_text(
     cli: Cli, checkpointed: Path, tmp_path: Path
 ) -> None:
@@ -452,13 +445,6 @@ def test_log_verify_names_a_row_whose_bytes_were_replaced_by_text(
     assert "position 2" in result.stderr.splitlines()[0], result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: ilo_node/audit.py verify_log reads every row with the default "
-    "text_factory; a row whose raw bytes are stored as non-UTF-8 TEXT (what "
-    "\"UPDATE envelopes SET raw = raw || x'00'\" in the sqlite3 shell does) fails the whole "
-    "read ('is not a readable node database: Could not decode to UTF-8'), naming no position",
-)
 def test_log_verify_names_a_row_stored_as_text(
     cli: Cli, checkpointed: Path, tmp_path: Path
 ) -> None:

@@ -25,7 +25,7 @@ from ilo_node.home import Home, now_ms
 from ilo_node.netbuilder import BuiltNetwork, build_network
 from ilo_node.node import Node
 from ilo_node.peerauth import PeerIdentity
-from ilo_node.service import NodeWorker, PeerService
+from ilo_node.service import NodeWorker, PeerService, RateLimiter
 from ilo_node.transport import MemoryTransport
 from ilo_node.wire import MAX_BODY_BYTES, decode_body, encode_body
 from keys.keystore import SecretKey, generate_encryption_key
@@ -203,8 +203,10 @@ def mesh(built: Built, tmp_path: Path) -> Iterator[Callable[..., Mesh]]:
         m.close()
 
 
-def run(coro: Awaitable[T]) -> T:
-    return asyncio.run(coro)  # type: ignore[arg-type]
+def run(coro: Awaitable[T], timeout: float = 60.0) -> T:
+    """Run one test scenario; a gossip exchange that never ends fails the test instead
+    of hanging the suite."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
@@ -318,7 +320,7 @@ def test_sync_bytes_grow_with_the_difference_not_the_log(mesh: Callable[..., Mes
     m = mesh([DE, FR, IT])
 
     async def scenario() -> None:
-        log = await m.publish(DE, 200, push=False)
+        log = await m.publish(DE, 300, push=False)
         total = sum(map(len, log))
         await m.on(FR, m.nodes[FR].ingest, log[:-1])  # FR misses 1
         await m.on(IT, m.nodes[IT].ingest, log[:-50])  # IT misses 50
@@ -366,7 +368,8 @@ def test_new_prekey_announcement_spreads_and_takes_effect(
         de = m.nodes[DE]
         assert await m.on(DE, de.add_document, announcement) == "added"
         de.prekey_secrets[prekey.public] = prekey.reveal()
-        assert await m.on(FR, m.nodes[FR].trust.current_prekey, DE, now_ms()) != prekey.public
+        before = await m.on(FR, m.nodes[FR].trust.current_prekey, DE, now_ms())
+        assert before.key != prekey.public
         await m.gossips[FR].sync_with(DE)
         await m.gossips[IT].sync_with(FR)  # second hand
         for name in (FR, IT):
@@ -747,6 +750,44 @@ def test_split_view_is_found_when_two_witnesses_compare(
     run(scenario())
 
 
+def test_inconsistent_checkpoints_of_different_sizes_are_a_split_view(
+    built: Built, mesh: Callable[..., Mesh]
+) -> None:
+    """FR witnessed DE at size 4; IT is shown a size-6 checkpoint that does not extend it.
+    Comparing with IT, FR asks DE for a consistency proof, which cannot match."""
+    m = mesh([DE, FR, IT])
+
+    async def scenario() -> None:
+        de = m.nodes[DE]
+        await m.publish(DE, 4, push=False)
+        small = await m.on(DE, de.checkpoint)
+        await m.gossips[FR].witness(DE)
+        await m.publish(DE, 2, push=False)
+        bogus = Checkpoint(de.origin, 6, sha256(b"rewritten history"), now_ms())
+        forged = sign_checkpoint(bogus, DE, built.signing(DE).reveal())
+
+        def serve_forged() -> None:
+            with de.db.conn:
+                de.db.execute(
+                    "INSERT INTO checkpoints (size, root, time_ms, signer_key, note) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [6, bogus.root, bogus.time_ms, de.signing.public, forged],  # type: ignore[union-attr]
+                )
+
+        await m.on(DE, serve_forged)
+        await m.gossips[IT].witness(DE)
+        assert await _witnessed(m, IT, DE) == [6]
+        await m.on(IT, m.nodes[IT].checkpoint)
+        await m.gossips[FR].witness(IT)
+        views = await m.on(FR, m.nodes[FR].split_views)
+        assert len(views) == 1
+        origin, a, b, reason = views[0]
+        assert origin == de.origin and {a, b} == {small, forged}
+        assert "consistency" in reason
+
+    run(scenario())
+
+
 def test_split_view_evidence_that_does_not_prove_itself_is_ignored(
     built: Built, mesh: Callable[..., Mesh]
 ) -> None:
@@ -852,3 +893,19 @@ def test_rate_limit_answers_429_per_peer(mesh: Callable[..., Mesh]) -> None:
         assert fr.stats["refused"] == 2
 
     run(scenario())
+
+
+def test_rate_limiter_bucket_refills_at_its_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("ilo_node.service.time.monotonic", lambda: clock[0])
+    limiter = RateLimiter(rate=10.0, burst=2.0)
+    assert limiter.allow("a") and limiter.allow("a")
+    assert not limiter.allow("a")
+    assert limiter.allow("b")  # buckets are per key
+    clock[0] += 0.05  # half a token
+    assert not limiter.allow("a")
+    clock[0] += 0.06
+    assert limiter.allow("a")
+    assert not limiter.allow("a")
+    clock[0] += 60  # refills to the burst, not beyond
+    assert [limiter.allow("a") for _ in range(3)] == [True, True, False]

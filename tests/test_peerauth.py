@@ -248,6 +248,12 @@ def test_altered_signed_header_is_refused(trust: TrustState, de: PeerIdentity, f
     _refused(lambda: _verify(trust, headers), 401, "does not verify")
 
 
+def test_expired_roster_does_not_stop_peers_talking(trust: TrustState, de: PeerIdentity) -> None:
+    """The next roster arrives by gossip, so an expired one must not silence the nodes."""
+    later = trust.roster.expires_ms + 86_400_000
+    assert _verify(trust, _sign(de, at=later), now=later) == "DE@TR"
+
+
 # -- keys and the roster -------------------------------------------------------------------
 
 
