@@ -603,6 +603,36 @@ def test_sync_returns_when_a_full_page_cannot_be_placed(mesh: Callable[..., Mesh
     run(scenario())
 
 
+def test_push_back_larger_than_a_page_goes_in_pages(mesh: Callable[..., Mesh]) -> None:
+    m = mesh([DE, FR])
+
+    async def scenario() -> None:
+        log = await _publish_large(m, DE, 24)  # over 4 MiB: two pages
+        posts = m.services[FR].stats["requests"]
+        assert await m.gossips[DE].sync_with(FR) == 0
+        assert await m.ids(FR) == {Envelope.from_bytes(r).id for r in log}
+        # one /v1/sync, then the push-back in two /v1/envelopes requests
+        assert m.services[FR].stats["requests"] - posts == 3
+        assert m.services[FR].stats["envelopes_received"] == 24
+
+    run(scenario())
+
+
+def test_full_push_queue_drops_and_counts(mesh: Callable[..., Mesh]) -> None:
+    m = mesh([DE, FR], GossipConfig(queue_limit=2))
+
+    async def scenario() -> None:
+        await m.publish(DE, 5)
+        gossip = m.gossips[DE]
+        assert gossip.queue.qsize() == 2 and gossip.stats["push_dropped"] == 3
+        # What was dropped is still stored, and anti-entropy spreads it.
+        await m.drain()
+        await m.gossips[FR].sync_with(DE)
+        assert m.nodes[FR].size() == 5
+
+    run(scenario())
+
+
 # -- backoff --------------------------------------------------------------------------------------
 
 
@@ -697,6 +727,73 @@ def test_witness_stores_checkpoints_and_cosignatures_reach_the_origin(
         await m.gossips[FR].witness(DE)
         assert await _witnessed(m, FR, DE) == [5, 8]
         assert all(g.stats["split_views"] == 0 for g in m.gossips.values())
+
+    run(scenario())
+
+
+async def _serve(m: Mesh, name: str, *notes: bytes) -> None:
+    """Make ``name`` serve exactly these (signed) checkpoints: a lying origin."""
+    node = m.nodes[name]
+
+    def replace() -> None:
+        with node.db.conn:
+            node.db.execute("DELETE FROM checkpoints")
+            for note in notes:
+                cp = SignedCheckpoint.from_bytes(note).checkpoint
+                node.db.execute(
+                    "INSERT INTO checkpoints (size, root, time_ms, signer_key, note) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [cp.size, cp.root, cp.time_ms, node.signing.public, note],  # type: ignore[union-attr]
+                )
+
+    await m.on(name, replace)
+
+
+def test_witness_catches_an_origin_that_rewrites_its_log(
+    built: Built, mesh: Callable[..., Mesh]
+) -> None:
+    m = mesh([DE, FR])
+
+    async def scenario() -> None:
+        de, fr = m.nodes[DE], m.gossips[FR]
+        seed = built.signing(DE).reveal()
+        await m.publish(DE, 4, push=False)
+        honest = await m.on(DE, de.checkpoint)
+        await fr.witness(DE)
+
+        def lie(size: int, label: bytes) -> bytes:
+            return sign_checkpoint(Checkpoint(de.origin, size, sha256(label), now_ms()), DE, seed)
+
+        async def reasons() -> list[str]:
+            return sorted(v[3] for v in await m.on(FR, m.nodes[FR].split_views))
+
+        # Not signed by DE (FR's key under DE's name), or another node's log: refused.
+        fake = Checkpoint(de.origin, 9, sha256(b"a"), now_ms())
+        await _serve(m, DE, sign_checkpoint(fake, DE, built.signing(FR).reveal()))
+        await fr.witness(DE)
+        other = Checkpoint(m.nodes[FR].origin, 9, sha256(b"b"), now_ms())
+        await _serve(m, DE, sign_checkpoint(other, FR, built.signing(FR).reveal()))
+        await fr.witness(DE)
+        assert await _witnessed(m, FR, DE) == [4] and await reasons() == []
+        # Another root at the size FR witnessed.
+        await _serve(m, DE, lie(4, b"same size"))
+        await fr.witness(DE)
+        assert await reasons() == ["two roots for one size"]
+        # A smaller log than FR witnessed.
+        await _serve(m, DE, lie(2, b"shorter"))
+        await fr.witness(DE)
+        assert await reasons() == ["the log shrank", "two roots for one size"]
+        # A larger log that does not extend the one FR witnessed.
+        await m.publish(DE, 2, push=False)
+        await _serve(m, DE, honest, lie(6, b"rewritten"))
+        await fr.witness(DE)
+        assert await reasons() == [
+            "no valid consistency proof",
+            "the log shrank",
+            "two roots for one size",
+        ]
+        assert await _witnessed(m, FR, DE) == [4]  # none of the lies was accepted
+        assert m.gossips[FR].stats["cosigned"] == 1
 
     run(scenario())
 
