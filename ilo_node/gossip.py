@@ -220,6 +220,7 @@ class Gossip:
                 new = [
                     raw for raw, r in zip(envelopes, results, strict=True) if r.status == "accepted"
                 ]
+                new += await self.worker.call(node.take_placed_from_quarantine)
                 received += len(new)
                 self.stats["synced_envelopes"] += len(new)
                 if new:

@@ -122,6 +122,7 @@ class Node:
         self._lock_fd: int | None = None
         # Ids of the batch being ingested already logged / quarantined (one query each).
         self._known: tuple[set[bytes], set[bytes]] = (set(), set())
+        self.placed_from_quarantine: list[bytes] = []
         if writer:
             self._lock_fd = _take_writer_lock(home)
         self.node_id: str = config.node
@@ -479,6 +480,10 @@ class Node:
             envelope.id,
         )
 
+    def take_placed_from_quarantine(self) -> list[bytes]:
+        taken, self.placed_from_quarantine = self.placed_from_quarantine, []
+        return taken
+
     def retry_quarantine(self, everything: bool = False) -> int:
         """Retry quarantined envelopes whose missing piece may have arrived; returns how
         many were placed. ``everything`` retries all (after a trust update)."""
@@ -497,8 +502,12 @@ class Node:
                 ).fetchall()
             if not rows:
                 return placed_total
-            results = self._ingest_batch([r[0] for r in rows], None, from_quarantine=True)
-            placed = sum(1 for r in results if r.status == "accepted")
+            raws = [bytes(r[0]) for r in rows]
+            results = self._ingest_batch(raws, None, from_quarantine=True)
+            newly = [raw for raw, r in zip(raws, results, strict=True) if r.status == "accepted"]
+            # Kept for the gossip layer, which relays them like any new envelope.
+            self.placed_from_quarantine.extend(newly[: 10_000 - len(self.placed_from_quarantine)])
+            placed = len(newly)
             placed_total += placed
             everything = False
             if placed == 0:

@@ -139,7 +139,7 @@ class PeerService:
             self.stats["envelopes_received"] += len(envelopes)
             accepted = [
                 raw for raw, r in zip(envelopes, results, strict=True) if r.status == "accepted"
-            ]
+            ] + await self.worker.call(node.take_placed_from_quarantine)
             if accepted and self.on_new is not None:
                 await self.on_new(accepted, peer)
             return _ok({"results": [[r.status, r.reason] for r in results]})
