@@ -130,11 +130,13 @@ def _instrument() -> None:
     from ilo_node.node import Node
     from ilo_node.service import PeerService
     from ilo_node.transport import HttpTransport
+    from ilo_node.wire import decode_body
 
     state: dict[str, Any] = {"service": None, "gossip": None}
     ingest: dict[str, Any] = {"calls": 0, "envelopes": 0, "published": 0, "statuses": {}}
-    client: dict[str, list[int]] = {}  # "role path" -> [requests, bytes out, bytes in, envs]
-    server: dict[str, list[int]] = {}  # "path" -> [requests, bytes in, bytes out]
+    # "role path" -> [requests, body bytes out, body bytes in, envelopes sent, accepted]
+    client: dict[str, list[int]] = {}
+    server: dict[str, list[int]] = {}  # "path" -> [requests, bytes in, bytes out, accepted]
 
     original_ingest = Node.ingest
     original_publish = Node.publish
@@ -167,10 +169,14 @@ def _instrument() -> None:
         self: PeerService, method: str, target: str, headers: Any, body: bytes
     ) -> tuple[int, bytes]:
         status, out = await original_handle(self, method, target, headers, body)
-        row = server.setdefault(target.split("?", 1)[0], [0, 0, 0])
+        path = target.split("?", 1)[0]
+        row = server.setdefault(path, [0, 0, 0, 0])
         row[0] += 1
         row[1] += len(body)
         row[2] += len(out)
+        if path == "/v1/envelopes" and status == 200:
+            results = decode_body(out, "bench").get("results", [])
+            row[3] += sum(1 for r in results if r[0] == "accepted")
         return status, out
 
     PeerService.__init__ = service_init  # type: ignore[method-assign]
@@ -197,15 +203,20 @@ def _instrument() -> None:
     async def counted_call(
         self: Gossip, peer: str, method: str, path: str, body: dict[str, Any] | None = None
     ) -> dict[str, Any] | None:
-        if body is not None and isinstance(body.get("envelopes"), list):
-            row = client.setdefault(f"{_ROLE.get()} {path.split('?', 1)[0]}", [0, 0, 0, 0])
-            row[3] += len(body["envelopes"])
-        return await original_call(self, peer, method, path, body)
+        if body is None or not isinstance(body.get("envelopes"), list):
+            return await original_call(self, peer, method, path, body)
+        row = client.setdefault(f"{_ROLE.get()} {path.split('?', 1)[0]}", [0, 0, 0, 0, 0])
+        row[3] += len(body["envelopes"])
+        answer = await original_call(self, peer, method, path, body)
+        results = answer.get("results") if answer is not None else None
+        if isinstance(results, list):
+            row[4] += sum(1 for r in results if isinstance(r, list | tuple) and r[0] == "accepted")
+        return answer
 
     async def counted_request(
         self: HttpTransport, peer: str, method: str, path: str, body: bytes
     ) -> tuple[int, bytes]:
-        row = client.setdefault(f"{_ROLE.get()} {path.split('?', 1)[0]}", [0, 0, 0, 0])
+        row = client.setdefault(f"{_ROLE.get()} {path.split('?', 1)[0]}", [0, 0, 0, 0, 0])
         row[0] += 1
         row[1] += len(body)
         status, data = await original_request(self, peer, method, path, body)
@@ -453,7 +464,7 @@ async def publish_steady(
 async def wait_sizes(
     cluster: Cluster, nodes: Sequence[str], size: int, timeout_s: float, progress: Any
 ) -> float:
-    """Wait until every node's log holds ``size`` envelopes and push queues are empty."""
+    """Wait until every node's log holds ``size`` envelopes; seconds it took."""
     start = time.monotonic()
     next_report = start + 10
     while True:
@@ -470,17 +481,6 @@ async def wait_sizes(
             next_report += 10
         await asyncio.sleep(0.2)
     converged = time.monotonic() - start
-    if cluster.instrumented:  # let the last relays drain so that copies are complete
-        quiet_since = time.monotonic()
-        last: Any = None
-        while time.monotonic() - start < timeout_s:
-            stats = await cluster.bench_stats(nodes)
-            now_counts = {n: (s["ingest"]["envelopes"], s["queue"]) for n, s in stats.items()}
-            if now_counts != last or any(q for _, q in now_counts.values()):
-                last, quiet_since = now_counts, time.monotonic()
-            elif time.monotonic() - quiet_since >= 1.0:
-                break
-            await asyncio.sleep(0.25)
     return converged
 
 
@@ -593,8 +593,12 @@ def copies_report(
     if not stats:
         return out
     per_node: dict[str, float] = {}
-    totals = {"received": 0, "push": 0, "sync_answers": 0, "duplicates": 0}
+    totals = dict.fromkeys(
+        ("received", "push", "sync_answers", "duplicates", "quarantined", "served_accepted"), 0
+    )
     sent_by_role: dict[str, int] = {}
+    accepted_by_role: dict[str, int] = {}
+    statuses: dict[str, int] = {}
     for node, s in stats.items():
         ing = s["ingest"]
         received = ing["envelopes"] - ing["published"]
@@ -603,24 +607,46 @@ def copies_report(
         totals["push"] += push_in
         totals["sync_answers"] += received - push_in
         totals["duplicates"] += ing["statuses"].get("duplicate", 0)
+        totals["served_accepted"] += s["server"].get("/v1/envelopes", [0, 0, 0, 0])[3]
+        totals["quarantined"] += ing["statuses"].get("quarantined", 0)
+        for status, n in ing["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
         per_node[node] = received / envelopes if envelopes else 0.0
         for key, row in s["client"].items():
             if key.endswith("/v1/envelopes"):
                 role = key.split(" ", 1)[0]
                 sent_by_role[role] = sent_by_role.get(role, 0) + row[3]
+                accepted_by_role[role] = accepted_by_role.get(role, 0) + row[4]
+    synced = sum(g.get("synced_envelopes", 0) for g in gossip.values())
+    deliveries = envelopes * (nodes - 1)
+    published = sum(s["ingest"]["published"] for s in stats.values())
+    # Accepted straight from a sync answer: the rest of what ingest accepted.
+    from_answers = statuses.get("accepted", 0) - published - totals["served_accepted"]
     out.update(
         {
             "received_total": totals["received"],
             "per_node_per_envelope": totals["received"] / pairs if pairs else 0.0,
-            "per_non_author_per_envelope": totals["received"] / (envelopes * (nodes - 1)),
+            "per_non_author_per_envelope": totals["received"] / deliveries,
             "by_way": {
                 "push": totals["push"] / pairs,
                 "sync_answers": totals["sync_answers"] / pairs,
             },
-            "push_copies_sent_by_role": sent_by_role,
+            "copies_pushed_by_role": sent_by_role,
+            "copies_accepted_by_role": accepted_by_role,
+            "ingest_statuses": statuses,
+            "synced_envelopes": synced,
+            "accepted_from_pushes_served": totals["served_accepted"],
             "duplicates_per_node_per_envelope": totals["duplicates"] / pairs,
             "per_node_min": min(per_node.values()),
             "per_node_max": max(per_node.values()),
+            # How each (envelope, other node) pair was first delivered.
+            "first_delivery": {
+                "deliveries": deliveries,
+                "push": accepted_by_role.get("push", 0) / deliveries,
+                "sync_push_back": accepted_by_role.get("sync", 0) / deliveries,
+                "sync_answer": from_answers / deliveries,
+                "out_of_order_quarantined": totals["quarantined"] / deliveries,
+            },
             "per_node": per_node,
         }
     )
@@ -628,20 +654,64 @@ def copies_report(
 
 
 def bytes_breakdown(stats: dict[str, Any]) -> dict[str, Any]:
-    """Body bytes one node exchanged, grouped: its own requests by role, served by path."""
+    """Body bytes one node exchanged, by what they were for.
+
+    ``anti-entropy``: the node's own sync exchanges (``/v1/sync``, push-backs, trust
+    document diffs) and the ones it served, plus envelopes pushed to it by peers
+    (after a partition, with nothing new being published, those are the peers'
+    sync push-backs); ``push``: its own fanout pushes; ``witnessing``: checkpoints,
+    cosignatures and consistency proofs, both ways.
+    """
     groups: dict[str, int] = {}
+    detail: dict[str, int] = {}
     requests = 0
     for key, row in stats["client"].items():
         role, path = key.split(" ", 1)
-        group = "witnessing" if role == "witness" else f"client {role} {path}"
+        group = {"witness": "witnessing", "push": "push"}.get(role, "anti-entropy")
         groups[group] = groups.get(group, 0) + row[1] + row[2]
+        detail[f"own {role} {path}"] = row[1] + row[2]
         requests += row[0]
     for path, row in stats["server"].items():
-        group = "witnessing" if path in _WITNESS_PATHS else f"served {path}"
+        group = "witnessing" if path in _WITNESS_PATHS else "anti-entropy"
         groups[group] = groups.get(group, 0) + row[1] + row[2]
+        detail[f"served {path}"] = row[1] + row[2]
         requests += row[0]
-    total = sum(groups.values())
-    return {"total": total, "requests": requests, "groups": dict(sorted(groups.items()))}
+    return {
+        "total": sum(groups.values()),
+        "requests": requests,
+        "groups": dict(sorted(groups.items())),
+        "detail": dict(sorted(detail.items())),
+    }
+
+
+def _cpu_seconds(processes: Iterable[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU time of running processes, from /proc (0 where unavailable)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for process in processes:
+        try:
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+async def wait_quiet(cluster: Cluster, nodes: Sequence[str], timeout_s: float) -> None:
+    """Wait until no node ingests anything more and every push queue is empty for 1 s."""
+    if not cluster.instrumented:
+        await asyncio.sleep(2.0)
+        return
+    start = quiet_since = time.monotonic()
+    last: Any = None
+    while time.monotonic() - start < timeout_s:
+        stats = await cluster.bench_stats(nodes)
+        counts = {n: (s["ingest"]["envelopes"], s["queue"]) for n, s in stats.items()}
+        if counts != last or any(q for _, q in counts.values()):
+            last, quiet_since = counts, time.monotonic()
+        elif time.monotonic() - quiet_since >= 1.0:
+            return
+        await asyncio.sleep(0.25)
 
 
 # --- the run ------------------------------------------------------------------
@@ -670,19 +740,26 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     for home in homes.values():
         (home / "daemon.json").write_text(json.dumps(config))
     cluster = Cluster(base, homes, built.passphrase_file, instrumented=not args.plain)
-    result: dict[str, Any] = {}
+    partition: dict[str, Any] = {}
     try:
         for node in nodes:
             cluster.start(node)
         await cluster.wait_ready(nodes, args.timeout)
         started_s = time.monotonic() - t0
-        say(f"  {len(nodes)} nodes listening after {started_s:.1f} s; settling 3 s")
-        await asyncio.sleep(3)
+        say(f"  {len(nodes)} nodes listening after {started_s:.1f} s")
+        # Let the start-up catch-up finish, then measure what idle gossip costs.
+        await wait_quiet(cluster, nodes, args.timeout)
+        await asyncio.sleep(2.0)
+        cpu0, idle0 = _cpu_seconds(cluster.processes.values()), time.monotonic()
+        await asyncio.sleep(args.idle)
+        idle_cores = (_cpu_seconds(cluster.processes.values()) - cpu0) / (time.monotonic() - idle0)
+        say(f"  idle: the {len(nodes)} nodes use {idle_cores:.2f} cores with no traffic")
 
         # Phase 1: steady publishing, dissemination.
         before_status = await cluster.status(nodes)
         before_stats = await cluster.bench_stats(nodes)
         load_before = os.getloadavg()
+        cpu1, wall1 = _cpu_seconds(cluster.processes.values()), time.monotonic()
         say(f"phase 1: {args.envelopes} envelopes at {args.rate:g}/s through random nodes")
         sent, publish_s = await publish_steady(
             cluster, authors, args.envelopes, args.rate, rng, say
@@ -693,6 +770,9 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
         ok = len(sent) - len(errors)
         say(f"  published {ok} in {publish_s:.1f} s ({ok / publish_s:.1f}/s); converging ...")
         converge_s = await wait_sizes(cluster, nodes, ok, args.timeout, say)
+        await wait_quiet(cluster, nodes, args.timeout)  # the last relays, for the copies
+        cpu_phase1 = _cpu_seconds(cluster.processes.values()) - cpu1
+        wall_phase1 = time.monotonic() - wall1
         load_during = os.getloadavg()
         after_status = await cluster.status(nodes)
         after_stats = await cluster.bench_stats(nodes)
@@ -702,62 +782,11 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
         }
         stats_delta = {n: _delta(after_stats[n], before_stats[n]) for n in after_stats}
         copies = copies_report(stats_delta, gossip_delta, ok, len(nodes))
-        busy_bytes = (
-            {n: bytes_breakdown(s)["total"] for n, s in stats_delta.items()} if stats_delta else {}
-        )
+        busy_bytes = {n: bytes_breakdown(s)["total"] for n, s in stats_delta.items()}
 
         # Phase 2: partition one node, publish elsewhere, restart it, measure its catch-up.
-        partition: dict[str, Any] = {}
         if args.missing > 0:
-            victim = rng.choice(authors)
-            others = [n for n in nodes if n != victim]
-            say(f"phase 2: stopping {victim}; {args.missing} envelopes through the others")
-            await cluster.stop([victim])
-            sent2, _ = await publish_steady(
-                cluster,
-                [a for a in authors if a != victim],
-                args.missing,
-                args.missing_rate,
-                rng,
-                say,
-            )
-            ok2 = sum(1 for s in sent2 if not s.error)
-            await wait_sizes(cluster, others, ok + ok2, args.timeout, say)
-            say(f"  the others hold all {ok + ok2}; restarting {victim}")
-            restart = time.monotonic()
-            cluster.start(victim)
-            await cluster.wait_ready([victim], args.timeout)
-            ready_s = time.monotonic() - restart
-            while True:
-                status = (await cluster.status([victim]))[victim]
-                if status["log_size"] >= ok + ok2:
-                    break
-                if time.monotonic() - restart > args.timeout:
-                    raise SystemExit(f"{victim} did not catch up in {args.timeout:.0f} s")
-                await asyncio.sleep(0.05)
-            caught_up_s = time.monotonic() - restart
-            at_catch_up = (await cluster.bench_stats([victim])).get(victim)
-            gossip_at = status["gossip"]
-            await asyncio.sleep(args.settle)
-            after_settle = (await cluster.bench_stats([victim])).get(victim)
-            gossip_settle = (await cluster.status([victim]))[victim]["gossip"]
-            partition = {
-                "node": victim,
-                "missing_envelopes": ok2,
-                "ready_s": ready_s,
-                "caught_up_s": caught_up_s,
-                "settle_s": args.settle,
-                "status_gossip_at_catch_up": gossip_at,
-                "status_gossip_after_settle": gossip_settle,
-                "sent": sent2,
-            }
-            if at_catch_up is not None and after_settle is not None:
-                partition["at_catch_up"] = bytes_breakdown(at_catch_up)
-                partition["after_settle"] = bytes_breakdown(after_settle)
-                partition["ingest_at_catch_up"] = at_catch_up["ingest"]
-                partition["pushed_copies_at_catch_up"] = {
-                    k: v[3] for k, v in at_catch_up["client"].items() if v[3]
-                }
+            partition = await run_partition(cluster, args, nodes, authors, ok, rng, say)
     finally:
         say("stopping the nodes ...")
         await cluster.stop(list(cluster.processes))
@@ -766,28 +795,13 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     logs = read_logs(homes)
     latency = latency_report(sent, logs)
     if partition:
-        ids = [s.envelope_id for s in partition.pop("sent") if s.envelope_id]
-        source = next(n for n in nodes if n != partition["node"])
-        missing_bytes = sum(logs[source][i][1] for i in ids)
-        partition["missing_bytes"] = missing_bytes
-        limit = TARGET_AE_FACTOR * missing_bytes + TARGET_AE_SLACK
-        partition["target_bytes"] = limit
-        partition["victim_has_all"] = all(i in logs[partition["node"]] for i in ids)
-        measured = partition.get("at_catch_up", {}).get("total")
-        if measured is None:  # --plain: only the node's own (client) byte counter
-            measured = partition["status_gossip_at_catch_up"]["sync_bytes"]
-            partition["measured_from"] = "status sync_bytes (client side only)"
-        else:
-            partition["measured_from"] = "instrumented: all body bytes in and out"
-        partition["measured_bytes"] = measured
-        partition["ratio_to_missing"] = measured / missing_bytes if missing_bytes else None
-        partition["verdict"] = "PASS" if measured <= limit else "ABOVE"
+        finish_partition(partition, logs, nodes)
 
     from bench.protocol_bench import platform_info
 
     p99 = latency["pairs"].get("p99", float("inf"))
-    per_node = copies.get("per_node_per_envelope")
-    result = {
+    copies_measured = copies.get("per_node_per_envelope", copies["status_estimate_per_node"])
+    return {
         "benchmark": "gossip (bench/gossip_bench.py)",
         "platform": {
             **platform_info(),
@@ -817,12 +831,16 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
             ),
         },
         "startup_s": started_s,
+        "idle_cores": idle_cores,
         "phase1": {
             "published": ok,
             "publish_errors": len(errors),
             "publish_s": publish_s,
             "achieved_rate_per_s": ok / publish_s if publish_s else 0.0,
             "converged_after_last_publish_s": converge_s,
+            "cpu_seconds": cpu_phase1,
+            "cores_busy": cpu_phase1 / wall_phase1 if wall_phase1 else 0.0,
+            "cpu_ms_per_envelope": 1000 * cpu_phase1 / ok if ok else 0.0,
             "latency_s": latency,
             "copies": copies,
             "body_bytes_per_node": summary([float(v) for v in busy_bytes.values()]),
@@ -835,15 +853,10 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
                 "verdict": "PASS" if p99 <= TARGET_P99_S else "ABOVE",
             },
             "copies": {
-                "measured": per_node
-                if per_node is not None
-                else copies["status_estimate_per_node"],
+                "measured": copies_measured,
                 "target": TARGET_COPIES,
                 "flooding": len(nodes) - 1,
-                "verdict": "PASS"
-                if (per_node if per_node is not None else copies["status_estimate_per_node"])
-                <= TARGET_COPIES
-                else "ABOVE",
+                "verdict": "PASS" if copies_measured <= TARGET_COPIES else "ABOVE",
             },
             "anti_entropy": {
                 "measured_bytes": partition.get("measured_bytes"),
@@ -853,10 +866,97 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
         },
         "home": str(base) if args.keep else None,
         "seconds": time.monotonic() - t0,
+        "_cleanup": None if args.keep else str(base),
     }
-    if not args.keep:
-        shutil.rmtree(base, ignore_errors=True)
-    return result
+
+
+async def run_partition(
+    cluster: Cluster,
+    args: argparse.Namespace,
+    nodes: Sequence[str],
+    authors: Sequence[str],
+    logged: int,
+    rng: random.Random,
+    say: Any,
+) -> dict[str, Any]:
+    """Stop one node, publish ``--missing`` elsewhere, restart it and count its catch-up."""
+    victim = rng.choice(authors)
+    others = [n for n in nodes if n != victim]
+    say(f"phase 2: stopping {victim}; {args.missing} envelopes through the others")
+    await cluster.stop([victim])
+    sent, _ = await publish_steady(
+        cluster, [a for a in authors if a != victim], args.missing, args.missing_rate, rng, say
+    )
+    ok = sum(1 for s in sent if not s.error)
+    await wait_sizes(cluster, others, logged + ok, args.timeout, say)
+    await wait_quiet(cluster, others, args.timeout)
+    others_before = await cluster.bench_stats(others)
+    say(f"  the others hold all {logged + ok}; restarting {victim}")
+    restart = time.monotonic()
+    cluster.start(victim)
+    await cluster.wait_ready([victim], args.timeout)
+    ready_s = time.monotonic() - restart
+    while True:
+        status = (await cluster.status([victim]))[victim]
+        if status["log_size"] >= logged + ok:
+            break
+        if time.monotonic() - restart > args.timeout:
+            raise SystemExit(f"{victim} did not catch up in {args.timeout:.0f} s")
+        await asyncio.sleep(0.05)
+    caught_up_s = time.monotonic() - restart
+    at_catch_up = (await cluster.bench_stats([victim])).get(victim)
+    # The answers to its other sync requests, and its re-pushes, are still on their way:
+    # count until it is quiet (nothing ingested, nothing queued, for 1 s).
+    await wait_quiet(cluster, [victim], args.timeout)
+    quiet_s = time.monotonic() - restart
+    at_quiet = (await cluster.bench_stats([victim])).get(victim)
+    others_after = await cluster.bench_stats(others)
+    gossip = (await cluster.status([victim]))[victim]["gossip"]
+    partition: dict[str, Any] = {
+        "node": victim,
+        "missing_envelopes": ok,
+        "ready_s": ready_s,
+        "caught_up_s": caught_up_s,
+        "quiet_s": quiet_s,
+        "status_gossip": gossip,
+        "sent": sent,
+    }
+    if at_catch_up is not None and at_quiet is not None:
+        partition["at_catch_up"] = bytes_breakdown(at_catch_up)
+        partition["at_quiet"] = bytes_breakdown(at_quiet)
+        partition["ingest"] = at_quiet["ingest"]
+        partition["copies_it_pushed"] = {k: v[3] for k, v in at_quiet["client"].items() if v[3]}
+        peers: dict[str, list[int]] = {}
+        for node, after in others_after.items():
+            delta = _delta(after, others_before[node])
+            for key, row in delta["client"].items():
+                if key.endswith("/v1/envelopes") and row[3]:
+                    got = peers.setdefault(key.split(" ", 1)[0], [0, 0])
+                    got[0] += row[3]
+                    got[1] += row[4]
+        partition["copies_peers_pushed"] = peers
+    return partition
+
+
+def finish_partition(
+    partition: dict[str, Any], logs: dict[str, dict[str, tuple[int, int]]], nodes: Sequence[str]
+) -> None:
+    ids = [s.envelope_id for s in partition.pop("sent") if s.envelope_id]
+    source = next(n for n in nodes if n != partition["node"])
+    missing_bytes = sum(logs[source][i][1] for i in ids)
+    limit = TARGET_AE_FACTOR * missing_bytes + TARGET_AE_SLACK
+    partition["missing_bytes"] = missing_bytes
+    partition["target_bytes"] = limit
+    partition["node_has_all"] = all(i in logs[partition["node"]] for i in ids)
+    if "at_quiet" in partition:
+        measured = partition["at_quiet"]["groups"].get("anti-entropy", 0)
+        partition["measured_from"] = "instrumented: anti-entropy body bytes in and out"
+    else:  # --plain: only the node's own client counter, which counts every request
+        measured = partition["status_gossip"]["sync_bytes"]
+        partition["measured_from"] = "/local/status sync_bytes (own requests only)"
+    partition["measured_bytes"] = measured
+    partition["ratio_to_missing"] = measured / missing_bytes if missing_bytes else None
+    partition["verdict"] = "PASS" if measured <= limit else "ABOVE"
 
 
 # --- report -------------------------------------------------------------------
@@ -873,13 +973,13 @@ def _fmt_lat(s: dict[str, float]) -> str:
 
 def print_text(r: dict[str, Any]) -> None:
     p, s, ph = r["platform"], r["settings"], r["phase1"]
+    issue = r["issue"]
     print("Gossip benchmark (bench/gossip_bench.py)")
     print(f"  date       {p['date']}")
     print(f"  cpu        {p['cpu_model']} ({p['nproc']} usable CPUs), all nodes on this machine")
     print(f"  python     {p['python']} on {p['platform']}")
     print(f"  load       {p['loadavg_before']} before, {p['loadavg_after_phase1']} after phase 1")
     print(f"  command    {r['command']}")
-    issue = r["issue"]
     run_size = f"{s['nodes']} node processes, {s['envelopes']} envelopes at {s['rate_per_s']:g}/s"
     if issue["full_size"]:
         print(f"  workload   {run_size} (the issue's full size)")
@@ -887,11 +987,11 @@ def print_text(r: dict[str, Any]) -> None:
         print(f"  workload   {run_size}")
         print(
             f"             NOT the issue's full size ({issue['nodes']} nodes, "
-            f"{issue['envelopes']:,} envelopes at {issue['rate_per_s']:g}/s): reduced so that"
+            f"{issue['envelopes']:,} envelopes at {issue['rate_per_s']:g}/s): every node is a"
         )
-        print("             all node processes fit the machine's cores (see docs/performance.md)")
+        print("             Python process on this machine's cores (see docs/performance.md)")
     print(
-        f"  network    one local network: {s['nodes'] - 1} Member States @{HOST} + COM@EU, "
+        f"  network    one local network, {s['nodes'] - 1} Member States @{HOST} + COM@EU; "
         f"daemon.json {json.dumps(s['daemon_json'])}"
     )
     counting = (
@@ -900,7 +1000,10 @@ def print_text(r: dict[str, Any]) -> None:
         else "plain ilo-node run (status counters only)"
     )
     print(f"  counting   {counting}")
-    print(f"  start-up   {r['startup_s']:.1f} s for all nodes to listen")
+    print(
+        f"  start-up   {r['startup_s']:.1f} s for all nodes to listen; idle, they use "
+        f"{r['idle_cores']:.2f} cores"
+    )
     print()
     lat = ph["latency_s"]
     print(
@@ -908,32 +1011,44 @@ def print_text(r: dict[str, Any]) -> None:
         f"({ph['achieved_rate_per_s']:.1f}/s, {ph['publish_errors']} errors); every node had "
         f"them {ph['converged_after_last_publish_s']:.1f} s after the last publish"
     )
+    print(
+        f"  cpu        {ph['cpu_seconds']:.0f} s over the nodes ({ph['cores_busy']:.2f} cores "
+        f"busy on average), {ph['cpu_ms_per_envelope']:.0f} ms per envelope"
+    )
     eb = lat["envelope_bytes"]
     print(f"  envelopes  {eb['min']:.0f}-{eb['max']:.0f} B, mean {eb['mean']:.0f} B")
     print("  latency, publish request sent -> received_ms at each other node:")
     print(f"             {_fmt_lat(lat['pairs'])}")
-    print("  latency, author's ingest -> each other node:")
+    print("  latency, author's own ingest -> each other node:")
     print(f"             {_fmt_lat(lat['from_author_ingest'])}")
-    print("  latency, publish request sent -> last node has it (per envelope):")
+    print("  latency, publish request sent -> the last node has it (per envelope):")
     print(f"             {_fmt_lat(lat['until_last_node'])}")
-    print(f"  publish API call: {_fmt_lat(lat['publish_call'])}")
+    print(f"  publish API call {_fmt_lat(lat['publish_call'])}")
     c = ph["copies"]
     if "per_node_per_envelope" in c:
         print(
             f"  copies received per node per envelope: {c['per_node_per_envelope']:.2f} "
-            f"(push {c['by_way']['push']:.2f}, in sync answers {c['by_way']['sync_answers']:.2f}; "
-            f"duplicates {c['duplicates_per_node_per_envelope']:.2f}; per node "
-            f"{c['per_node_min']:.2f}-{c['per_node_max']:.2f}; flooding: {s['nodes'] - 1})"
+            f"(pushed to it {c['by_way']['push']:.2f}, in its sync answers "
+            f"{c['by_way']['sync_answers']:.2f}; duplicates "
+            f"{c['duplicates_per_node_per_envelope']:.2f}; per node {c['per_node_min']:.2f}-"
+            f"{c['per_node_max']:.2f}; flooding {s['nodes'] - 1})"
         )
-        print(f"    copies pushed, by gossip role: {c['push_copies_sent_by_role']}")
+        print(f"    copies sent as /v1/envelopes, by gossip role: {c['copies_pushed_by_role']}")
+        fd = c["first_delivery"]
+        print(
+            f"    first delivery of the {fd['deliveries']} (envelope, other node) pairs: "
+            f"push {fd['push']:.1%}, sync push-back {fd['sync_push_back']:.1%}, "
+            f"sync answer {fd['sync_answer']:.1%}; arrived out of order (quarantined first) "
+            f"{fd['out_of_order_quarantined']:.1%}"
+        )
     print(
-        f"  status counters: sum of 'pushed' / pairs = {c['status_estimate_per_node']:.2f} copies "
-        f"per node per envelope (push only)"
+        f"  status counters: sum of 'pushed' / (envelopes x nodes) = "
+        f"{c['status_estimate_per_node']:.2f} (push only)"
     )
     bb = ph["body_bytes_per_node"]
     if bb:
         print(
-            f"  peer API body bytes per node in phase 1: median {bb['p50'] / 1e6:.1f} MB, "
+            f"  peer API body bytes per node: median {bb['p50'] / 1e6:.1f} MB, "
             f"max {bb['max'] / 1e6:.1f} MB"
         )
     part = r["partition"]
@@ -941,31 +1056,37 @@ def print_text(r: dict[str, Any]) -> None:
         print()
         print(
             f"Phase 2: {part['node']} stopped, {part['missing_envelopes']} envelopes "
-            f"({part['missing_bytes']:,} B) published elsewhere, {part['node']} restarted"
+            f"({part['missing_bytes']:,} B) published through the others, {part['node']} restarted"
         )
         print(
-            f"  listening after {part['ready_s']:.1f} s, caught up after "
-            f"{part['caught_up_s']:.1f} s (has all: {part['victim_has_all']})"
+            f"  listening after {part['ready_s']:.1f} s, all envelopes after "
+            f"{part['caught_up_s']:.1f} s, quiet after {part['quiet_s']:.1f} s "
+            f"(has every missing envelope: {part['node_has_all']})"
         )
-        if "at_catch_up" in part:
-            ac = part["at_catch_up"]
+        if "at_quiet" in part:
+            aq, ac = part["at_quiet"], part["at_catch_up"]
             print(
-                f"  body bytes in and out of {part['node']} until caught up: {ac['total']:,} B "
-                f"in {ac['requests']} requests"
+                f"  body bytes in and out of {part['node']} from its start until quiet: "
+                f"{aq['total']:,} B in {aq['requests']} requests "
+                f"({ac['total']:,} B when its log first held everything)"
             )
-            for group, n in ac["groups"].items():
-                print(f"    {group:<36} {n:>12,} B")
-            ing = part["ingest_at_catch_up"]
+            for group, n in aq["groups"].items():
+                print(f"    {group:<40} {n:>12,} B  {n / part['missing_bytes']:6.2f} x missing")
+            for key, n in aq["detail"].items():
+                print(f"      {key:<38} {n:>12,} B")
+            ing = part["ingest"]
             print(
-                f"  envelopes it ingested: {ing['envelopes']} "
-                f"({ing['statuses']}) for {part['missing_envelopes']} missing"
+                f"  envelopes passed to its ingest: {ing['envelopes']} {ing['statuses']} "
+                f"for {part['missing_envelopes']} missing"
             )
-            print(f"  envelope copies it pushed on: {part['pushed_copies_at_catch_up']}")
-            st = part["after_settle"]
-            print(f"  ... and {part['settle_s']:g} s later: {st['total']:,} B")
-        g = part["status_gossip_at_catch_up"]
+            print(f"  copies it pushed on: {part['copies_it_pushed']}")
+            print(
+                f"  copies its peers sent as /v1/envelopes [sent, accepted]: "
+                f"{part['copies_peers_pushed']}"
+            )
+        g = part["status_gossip"]
         print(
-            f"  its /local/status gossip at catch-up: sync_bytes {g['sync_bytes']:,}, "
+            f"  its /local/status gossip: sync_bytes {g['sync_bytes']:,}, "
             f"synced_envelopes {g['synced_envelopes']}, pushed {g['pushed']}"
         )
     print()
@@ -989,7 +1110,7 @@ def print_text(r: dict[str, Any]) -> None:
         print(f"  {'':<44} ({part['ratio_to_missing']:.2f} x missing; target 1.1 x + 4 KiB)")
     if not issue["full_size"]:
         print(
-            f"  (targets are the issue's, set for {issue['nodes']} nodes at "
+            f"  (the targets are the issue's, for {issue['nodes']} nodes at "
             f"{issue['rate_per_s']:g}/s; this run: {s['nodes']} nodes at {s['rate_per_s']:g}/s)"
         )
     print(f"  total {r['seconds']:.0f} s")
@@ -1045,10 +1166,10 @@ def main(argv: list[str] | None = None) -> int:
         help="daemon.json checkpoint_interval_s (default 5)",
     )
     parser.add_argument(
-        "--settle",
+        "--idle",
         type=float,
         default=5.0,
-        help="seconds to keep counting after the restarted node caught up (default 5)",
+        help="seconds of no traffic over which the nodes' idle CPU is measured (default 5)",
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="per wait (default 600 s)")
     parser.add_argument("--seed", type=int, default=1, help="seed for the choice of authors")
@@ -1070,6 +1191,9 @@ def main(argv: list[str] | None = None) -> int:
         print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
 
     result = asyncio.run(run(args, say))
+    cleanup = result.pop("_cleanup")
+    if cleanup:
+        shutil.rmtree(cleanup, ignore_errors=True)
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -102,10 +102,17 @@ def peer_app(service: PeerService, config: DaemonConfig) -> web.Application:
     anonymous = RateLimiter(config.address_rate, config.address_rate * 2)
 
     async def handle(request: web.Request) -> web.Response:
-        # Every request counts against its address before anything else is done, so
-        # that neither garbage nor forged headers can keep the node's worker busy.
+        # Every request counts against a bucket before anything else is done, so that
+        # neither garbage nor forged headers can keep the node's worker busy: requests
+        # without the signature headers per address, signed-looking ones per address
+        # and claimed node (a forger only exhausts the bucket of what it forges).
         remote = request.remote or "?"
-        if not anonymous.allow(remote):
+        claimed = request.headers.get("X-Ilo-Node", "")
+        signed_looking = claimed and all(
+            request.headers.get(h) for h in ("X-Ilo-Key", "X-Ilo-Signature", "X-Ilo-Nonce")
+        )
+        bucket = f"{remote}|{claimed}" if signed_looking else remote
+        if not anonymous.allow(bucket):
             return web.Response(status=429, text="too many requests from this address")
         try:
             body = await _read_body(request, config.max_body_bytes)
