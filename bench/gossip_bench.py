@@ -106,9 +106,9 @@ TARGET_AE_SLACK = 4 * 1024
 
 # Defaults that finish in a few minutes on a 2-vCPU machine (see --help).
 DEFAULT_NODES = 30
-DEFAULT_ENVELOPES = 300
-DEFAULT_RATE = 5.0
-DEFAULT_MISSING = 200
+DEFAULT_ENVELOPES = 200
+DEFAULT_RATE = 2.0
+DEFAULT_MISSING = 100
 
 _WITNESS_PATHS = ("/v1/checkpoint", "/v1/cosign", "/v1/witnessed", "/v1/consistency")
 
@@ -128,6 +128,7 @@ def _instrument() -> None:
     import ilo_node.daemon as daemon
     from ilo_node.gossip import Gossip
     from ilo_node.node import Node
+    from ilo_node.peerauth import HEADERS
     from ilo_node.service import PeerService
     from ilo_node.transport import HttpTransport
     from ilo_node.wire import decode_body
@@ -137,6 +138,8 @@ def _instrument() -> None:
     # "role path" -> [requests, body bytes out, body bytes in, envelopes sent, accepted]
     client: dict[str, list[int]] = {}
     server: dict[str, list[int]] = {}  # "path" -> [requests, bytes in, bytes out, accepted]
+    served_to: dict[str, int] = {}  # requesting peer -> body bytes in + out
+    failures: dict[str, int] = {}  # reason (peer name left out) -> count
 
     original_ingest = Node.ingest
     original_publish = Node.publish
@@ -174,6 +177,8 @@ def _instrument() -> None:
         row[0] += 1
         row[1] += len(body)
         row[2] += len(out)
+        peer = str(headers.get(HEADERS["node"], "?"))
+        served_to[peer] = served_to.get(peer, 0) + len(body) + len(out)
         if path == "/v1/envelopes" and status == 200:
             results = decode_body(out, "bench").get("results", [])
             row[3] += sum(1 for r in results if r[0] == "accepted")
@@ -186,6 +191,7 @@ def _instrument() -> None:
     original_push_loop = Gossip._push_loop
     original_checkpoint_loop = Gossip._checkpoint_loop
     original_call = Gossip._call
+    original_failed = Gossip._failed
     original_request = HttpTransport.request
 
     def gossip_init(self: Gossip, *args: Any, **kwargs: Any) -> None:
@@ -213,6 +219,11 @@ def _instrument() -> None:
             row[4] += sum(1 for r in results if isinstance(r, list | tuple) and r[0] == "accepted")
         return answer
 
+    def counted_failed(self: Gossip, peer: str, reason: str) -> None:
+        key = f"{_ROLE.get()}: {reason.replace(peer, '<peer>')}"
+        failures[key] = failures.get(key, 0) + 1
+        original_failed(self, peer, reason)
+
     async def counted_request(
         self: HttpTransport, peer: str, method: str, path: str, body: bytes
     ) -> tuple[int, bytes]:
@@ -227,6 +238,7 @@ def _instrument() -> None:
     Gossip._push_loop = push_loop  # type: ignore[method-assign]
     Gossip._checkpoint_loop = checkpoint_loop  # type: ignore[method-assign]
     Gossip._call = counted_call  # type: ignore[method-assign]
+    Gossip._failed = counted_failed  # type: ignore[method-assign]
     HttpTransport.request = counted_request  # type: ignore[method-assign]
 
     original_local_app = daemon.local_app
@@ -238,6 +250,8 @@ def _instrument() -> None:
                 "ingest": ingest,
                 "client": client,
                 "server": server,
+                "served_to": served_to,
+                "failures": failures,
                 "service": dict(service.stats) if service is not None else {},
                 "gossip": dict(gossip.stats) if gossip is not None else {},
                 "queue": gossip.queue.qsize() if gossip is not None else 0,
@@ -312,7 +326,8 @@ class Cluster:
             "--ready-file",
             str(ready),
         ]
-        env = {**os.environ, "PYTHONPATH": str(_ROOT), "ILO_NODE_LOG": "WARNING"}
+        level = os.environ.get("ILO_NODE_LOG", "WARNING")
+        env = {**os.environ, "PYTHONPATH": str(_ROOT), "ILO_NODE_LOG": level}
         env.pop("ILO_NODE_PASSPHRASE", None)
         with (home / "daemon.log").open("ab") as log:
             self.processes[node] = subprocess.Popen(
@@ -782,6 +797,11 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
         }
         stats_delta = {n: _delta(after_stats[n], before_stats[n]) for n in after_stats}
         copies = copies_report(stats_delta, gossip_delta, ok, len(nodes))
+        failures: dict[str, int] = {}
+        for delta in stats_delta.values():
+            for reason, n in delta["failures"].items():
+                if n:
+                    failures[reason] = failures.get(reason, 0) + n
         busy_bytes = {n: bytes_breakdown(s)["total"] for n, s in stats_delta.items()}
 
         # Phase 2: partition one node, publish elsewhere, restart it, measure its catch-up.
@@ -844,6 +864,7 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
             "latency_s": latency,
             "copies": copies,
             "body_bytes_per_node": summary([float(v) for v in busy_bytes.values()]),
+            "peer_failures": dict(sorted(failures.items(), key=lambda kv: -kv[1])),
         },
         "partition": partition,
         "targets": {
@@ -927,14 +948,19 @@ async def run_partition(
         partition["ingest"] = at_quiet["ingest"]
         partition["copies_it_pushed"] = {k: v[3] for k, v in at_quiet["client"].items() if v[3]}
         peers: dict[str, list[int]] = {}
+        served = 0
         for node, after in others_after.items():
             delta = _delta(after, others_before[node])
+            served += delta["served_to"].get(victim, 0)
             for key, row in delta["client"].items():
                 if key.endswith("/v1/envelopes") and row[3]:
                     got = peers.setdefault(key.split(" ", 1)[0], [0, 0])
                     got[0] += row[3]
                     got[1] += row[4]
         partition["copies_peers_pushed"] = peers
+        # What its peers wrote for its requests (full answers), against what it read.
+        partition["served_by_peers"] = served
+        partition["failures"] = {k: v for k, v in at_quiet["failures"].items() if v}
     return partition
 
 
@@ -1051,6 +1077,10 @@ def print_text(r: dict[str, Any]) -> None:
             f"  peer API body bytes per node: median {bb['p50'] / 1e6:.1f} MB, "
             f"max {bb['max'] / 1e6:.1f} MB"
         )
+    failures = ph.get("peer_failures") or {}
+    print(f"  peer calls that failed (gossip marks the peer down): {sum(failures.values())}")
+    for reason, n in list(failures.items())[:5]:
+        print(f"    {n:>6} x {reason[:100]}")
     part = r["partition"]
     if part:
         print()
@@ -1080,6 +1110,12 @@ def print_text(r: dict[str, Any]) -> None:
                 f"for {part['missing_envelopes']} missing"
             )
             print(f"  copies it pushed on: {part['copies_it_pushed']}")
+            print(
+                f"  body bytes its peers read and wrote for its requests (full answers): "
+                f"{part['served_by_peers']:,} B"
+            )
+            for reason, n in sorted(part["failures"].items(), key=lambda kv: -kv[1])[:5]:
+                print(f"  its failed peer calls: {n} x {reason[:90]}")
             print(
                 f"  copies its peers sent as /v1/envelopes [sent, accepted]: "
                 f"{part['copies_peers_pushed']}"
