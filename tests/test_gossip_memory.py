@@ -13,22 +13,21 @@ import asyncio
 import random
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from memkeys import Built, build_in_memory
 
 from ilo_node.gossip import Gossip, GossipConfig
 from ilo_node.home import Home, now_ms
-from ilo_node.netbuilder import BuiltNetwork, build_network
 from ilo_node.node import Node
 from ilo_node.peerauth import PeerIdentity
 from ilo_node.service import NodeWorker, PeerService, RateLimiter
 from ilo_node.transport import MemoryTransport
 from ilo_node.wire import MAX_BODY_BYTES, decode_body, encode_body
-from keys.keystore import SecretKey, generate_encryption_key
+from keys.keystore import generate_encryption_key
 from keys.prekeys import PrekeySchedule, announce_prekey
 from protocol.checkpoint import (
     Checkpoint,
@@ -50,37 +49,10 @@ DE, FR, IT, NL, COM = "DE@TR", "FR@TR", "IT@TR", "NL@TR", "COM@EU"
 # -- an in-memory network -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Built:
-    network: BuiltNetwork
-    keys: Mapping[Path, SecretKey]
-
-    def signing(self, node: str) -> SecretKey:
-        return self.keys[self.network.nodes[node].signing_key_path]
-
-    def authority(self, party: str) -> SecretKey:
-        return self.keys[self.network.base / "authorities" / party / "keys" / "signing.key"]
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """One built network for the module. Private keys are kept in memory instead of
-    passphrase-locked files: the key store is not under test here and its KDF would
-    cost about half a second per key, per node opened."""
-    captured: dict[Path, SecretKey] = {}
-
-    def keep(path: Path, key: SecretKey, passphrase: bytes, **_: object) -> None:
-        captured[path] = key
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("ilo_node.netbuilder.write_private_key", keep)
-        network = build_network(
-            tmp_path_factory.mktemp("gossip") / "net",
-            NODES,
-            passphrase=b"pw",
-            keep_authorities=True,
-        )
-    return Built(network, captured)
+    """One built network for the module, private keys in memory (see memkeys)."""
+    return build_in_memory(tmp_path_factory.mktemp("gossip") / "net", NODES)
 
 
 class Mesh:

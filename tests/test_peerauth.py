@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from memkeys import Built, build_in_memory
 
 from ilo_node.home import now_ms
-from ilo_node.netbuilder import BuiltNetwork, build_network
 from ilo_node.peerauth import (
     HEADERS,
     WINDOW_MS,
@@ -21,7 +19,7 @@ from ilo_node.peerauth import (
     sign_request,
     verify_request,
 )
-from keys.keystore import SecretKey, generate_signing_key
+from keys.keystore import generate_signing_key
 from keys.trust import TrustState
 from protocol.signed import SignedDocument
 
@@ -31,37 +29,12 @@ PATH = "/v1/checkpoint?from=7"
 BODY = b"\x81\xa5heads\x90"
 
 
-@dataclass(frozen=True)
-class Keys:
-    network: BuiltNetwork
-    keys: Mapping[Path, SecretKey]
-
-    def node(self, name: str) -> SecretKey:
-        return self.keys[self.network.nodes[name].signing_key_path]
-
-    def authority(self, party: str) -> SecretKey:
-        return self.keys[self.network.base / "authorities" / party / "keys" / "signing.key"]
+Keys = Built
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Keys:
-    """A built network whose private keys are kept in memory instead of being written
-    to passphrase-locked files (the key store is not under test here, and its KDF
-    would cost seconds)."""
-    captured: dict[Path, SecretKey] = {}
-
-    def keep(path: Path, key: SecretKey, passphrase: bytes, **_: object) -> None:
-        captured[path] = key
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("ilo_node.netbuilder.write_private_key", keep)
-        network = build_network(
-            tmp_path_factory.mktemp("auth") / "net",
-            NODES,
-            passphrase=b"pw",
-            keep_authorities=True,
-        )
-    return Keys(network, captured)
+    return build_in_memory(tmp_path_factory.mktemp("auth") / "net", NODES)
 
 
 @pytest.fixture
