@@ -647,6 +647,18 @@ def cert_import(ctx: click.Context, files: tuple[Path, ...]) -> None:
     state = home.trust_state()
     for file in files:
         click.echo("imported " + _import_one(home, state, _read_bytes(file, "document"), str(file)))
+    # A running node keeps its trust state in memory: hand it the documents too, so it
+    # uses them at once and gossips them on.
+    from .localapi import call_local
+
+    answer = call_local(
+        home,
+        "POST",
+        "/local/documents",
+        {"documents": [_read_bytes(f, "document").hex() for f in files]},
+    )
+    if answer is not None:
+        click.echo("the running node took them: " + ", ".join(answer["results"]))
     config = home.config()
     if config.role == "node":
         own = state.certificates.get(home.public_key(), [])
