@@ -15,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import random
 import signal
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -286,8 +287,16 @@ async def serve(home: Home, passphrase: bytes, ready_file: Path | None = None) -
     log.info("%s listening on %s:%d, peers %s", node.node_id, host, port, ", ".join(gossip.peers))
     if ready_file is not None:
         ready_file.write_text(json.dumps({"node": node.node_id, "port": port}))
+
     # Catch up at once with every peer instead of waiting for the first round.
-    catch_up = [asyncio.create_task(gossip.sync_with(peer)) for peer in gossip.peers]
+    async def catch_up_with_peers() -> None:
+        # One after another: the first peer brings what was missed, the others then
+        # only compare heads (asking all at once would fetch the same envelopes from
+        # every peer).
+        for peer in random.sample(gossip.peers, len(gossip.peers)):
+            await gossip.sync_with(peer)
+
+    catch_up = [asyncio.create_task(catch_up_with_peers())]
     prekeys = asyncio.create_task(
         _prekey_loop(home, worker, gossip, passphrase, config.prekey_check_interval_s)
     )

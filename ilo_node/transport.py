@@ -82,10 +82,16 @@ class HttpTransport(Transport):
                 headers=headers,
                 ssl=self.ssl_context,  # type: ignore[arg-type]
             ) as response:
-                data = await response.content.read(MAX_BODY_BYTES + 1)
-                if len(data) > MAX_BODY_BYTES:
+                if (response.content_length or 0) > MAX_BODY_BYTES:
                     raise TransportError(f"{peer} sent a response over {MAX_BODY_BYTES} bytes")
-                return response.status, data
+                # Read the whole body, capped while reading (a single read() returns
+                # only what has arrived so far).
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    data += chunk
+                    if len(data) > MAX_BODY_BYTES:
+                        raise TransportError(f"{peer} sent a response over {MAX_BODY_BYTES} bytes")
+                return response.status, bytes(data)
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise TransportError(f"{peer} unreachable: {type(exc).__name__}") from None
 
