@@ -81,7 +81,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -98,6 +97,8 @@ if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
 import aiohttp  # noqa: E402
+
+from ilo_node.devnet import free_ports  # noqa: E402
 
 NETWORK = "bench.ilo"
 HOST = "TR"
@@ -292,19 +293,6 @@ def node_ids(count: int) -> list[str]:
     if not 3 <= count <= len(states) + 1:
         raise SystemExit(f"--nodes must be between 3 and {len(states) + 1}")
     return sorted([f"{s}@{HOST}" for s in states[: count - 1]] + ["COM@EU"])
-
-
-def _free_ports(n: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @dataclass
@@ -747,7 +735,7 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     nodes = node_ids(args.nodes)
     authors = [n for n in nodes if not n.startswith("COM@")]
     base = Path(tempfile.mkdtemp(prefix="ilo-gossip-bench-", dir=args.dir))
-    ports = _free_ports(len(nodes))
+    ports = free_ports(len(nodes))
     endpoints = {n: f"http://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
     config = {
         "fanout": args.fanout,

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from keys.trust import TrustState
+from keys.trust import KeyDecision, TrustState
 from protocol.canonical import decode_canonical, encode_canonical
 from protocol.crypto import sign_with, signing_key, verify
 from protocol.errors import IloError, ProtocolError
@@ -104,14 +104,18 @@ def read_bundle(data: bytes, trust: TrustState, now_ms: int) -> Bundle:
         raise BundleError(f"bundle is from network {network!r}, not {trust.roster.network!r}")
     if not all(type(e) is bytes for e in envelopes) or not all(type(d) is bytes for d in documents):
         raise BundleError("bundle envelopes and documents must be byte strings")
-    decision = trust.decide(
-        key=key,
-        node=str(exporter),
-        created_ms=int(created),
-        now_ms=now_ms,
-        witnessed_ms=None,
-        role="node",
-    )
+
+    def signer_decision() -> KeyDecision:
+        return trust.decide(
+            key=key,
+            node=str(exporter),
+            created_ms=int(created),
+            now_ms=now_ms,
+            witnessed_ms=None,
+            role="node",
+        )
+
+    decision = signer_decision()
     if not decision:
         # The exporter's certificate may travel in the bundle itself: accept it only if
         # it verifies against the roster we already trust.
@@ -120,14 +124,7 @@ def read_bundle(data: bytes, trust: TrustState, now_ms: int) -> Bundle:
                 trust.add_certificate(document)
             except IloError:
                 continue
-        decision = trust.decide(
-            key=key,
-            node=str(exporter),
-            created_ms=int(created),
-            now_ms=now_ms,
-            witnessed_ms=None,
-            role="node",
-        )
+        decision = signer_decision()
     if not decision:
         raise BundleError(
             f"bundle is not signed by a certified key of {exporter}: {decision.reason}"

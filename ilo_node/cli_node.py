@@ -621,7 +621,6 @@ def bundle_export(ctx: click.Context, since_file: Path | None, output: Path) -> 
 def bundle_import(ctx: click.Context, file: Path, as_json: bool) -> None:
     """Verify a bundle and feed its contents through the normal ingest path."""
     from .bundle import MAX_BUNDLE_BYTES, read_bundle
-    from .service import _add_documents
 
     home = _home(ctx)
     home.require_role("node")
@@ -648,7 +647,7 @@ def bundle_import(ctx: click.Context, file: Path, as_json: bool) -> None:
     else:
         node = _open(ctx)
         try:
-            _add_documents(node, contents.documents)
+            node.add_documents(contents.documents)
             for start in range(0, len(contents.envelopes), 500):
                 for result in node.ingest(contents.envelopes[start : start + 500]):
                     counts[result.status] = counts.get(result.status, 0) + 1

@@ -189,11 +189,9 @@ def local_app(worker: NodeWorker, gossip: Gossip, stop: asyncio.Event) -> web.Ap
         return web.json_response({"results": [r.as_dict() for r in results]})
 
     async def documents(request: web.Request) -> web.Response:
-        from .service import _add_documents
-
         body = await request.json()
         docs = [bytes.fromhex(h) for h in body.get("documents", [])]
-        outcomes = await worker.call(_add_documents, node, docs)
+        outcomes = await worker.call(node.add_documents, docs)
         return web.json_response({"results": outcomes})
 
     async def readable(request: web.Request) -> web.Response:

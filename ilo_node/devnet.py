@@ -36,7 +36,7 @@ from .home import Home
 from .jsoncontent import content_to_json
 from .netbuilder import build_network
 
-__all__ = ["DEVNET_NODES", "run_devnet"]
+__all__ = ["DEVNET_NODES", "free_ports", "run_devnet"]
 
 #: IE holds the Presidency in 2026-H2: half-year contributions go to IE and COM.
 DEVNET_NODES = ("COM@EU", "DE@TR", "FR@TR", "IT@TR", "ES@MA", "IE@MA", "NL@MA")
@@ -57,7 +57,8 @@ class Devnet:
     published: list[Published] = field(default_factory=list)
 
 
-def _free_ports(n: int) -> list[int]:
+def free_ports(n: int) -> list[int]:
+    """``n`` loopback ports free right now (another process may take one before use)."""
     sockets = []
     try:
         for _ in range(n):
@@ -190,7 +191,7 @@ async def _stop(net: Devnet) -> None:
 async def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
     say = (lambda *_: None) if as_json else click.echo
     nodes = list(DEVNET_NODES)
-    ports = _free_ports(len(nodes))
+    ports = free_ports(len(nodes))
     endpoints = {n: f"http://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
     started = first_start = time.monotonic()
     say(f"building a network of {len(nodes)} nodes in {base} ...")

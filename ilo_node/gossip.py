@@ -32,8 +32,8 @@ from protocol.checkpoint import SignedCheckpoint, cosign
 from protocol.errors import IloError, ProtocolError
 from protocol.merkle import verify_consistency
 
-from .node import Node
-from .service import NodeWorker, _add_documents, _summary
+from .node import Node, documents_summary
+from .service import NodeWorker
 from .transport import Transport, TransportError
 from .wire import decode_body, encode_body, get_bytes_list, get_pairs
 
@@ -213,7 +213,7 @@ class Gossip:
                 self._failed(peer, exc.message)
                 return received
             my_digests = sorted(await self.worker.call(node.documents))
-            if summary != _summary(my_digests):
+            if summary != documents_summary(my_digests):
                 await self._sync_documents(peer, my_digests)
             if envelopes:
                 results = await self.worker.call(node.ingest, envelopes)
@@ -261,7 +261,7 @@ class Gossip:
         except ProtocolError:
             return
         if documents:
-            await self.worker.call(_add_documents, self.node, documents)
+            await self.worker.call(self.node.add_documents, documents)
         mine = await self.worker.call(self.node.documents)
         missing = [data for digest, data in sorted(mine.items()) if digest not in theirs]
         if missing:

@@ -45,11 +45,16 @@ from .home import Home, now_ms
 from .keyfiles import read_private_key
 from .store import open_store, transaction
 
-__all__ = ["IngestResult", "Node", "NodeError"]
+__all__ = ["IngestResult", "Node", "NodeError", "documents_summary"]
 
 #: Quarantine capacity; beyond it new unplaceable envelopes are refused (the
 #: sender keeps them and retries), never dropped once acknowledged.
 MAX_QUARANTINE = 20_000
+
+
+def documents_summary(digests: list[bytes]) -> bytes:
+    """One hash over a sorted list of document digests: equal sets, equal summaries."""
+    return sha256(b"".join(digests))
 
 
 class NodeError(IloError):
@@ -184,13 +189,6 @@ class Node:
             "SELECT content, content_key FROM contents WHERE envelope_id = ?", [envelope_id]
         ).fetchone()
         return (row[0], row[1]) if row else None
-
-    def witnessed_ms(self, index: int) -> int | None:
-        """When this node first signed a checkpoint that included leaf ``index``."""
-        row = self.db.execute(
-            "SELECT MIN(time_ms) FROM checkpoints WHERE size > ?", [index]
-        ).fetchone()
-        return row[0] if row and row[0] is not None else None
 
     def counts(self) -> dict[str, int]:
         def one(sql: str) -> int:
@@ -729,6 +727,25 @@ class Node:
             return f"refused: {exc.message}"
         return "added"
 
+    def add_documents(self, documents: list[bytes]) -> list[str]:
+        """Add several documents, in the order they depend on each other (rosters by
+        version, certificates before the prekeys and revocations they vouch for), then
+        retry the quarantine if anything was new. Results are in processing order."""
+        order = {"roster": 0, "certificate": 1, "revocation": 2, "prekey": 3}
+
+        def rank(data: bytes) -> tuple[int, int]:
+            try:
+                doc = SignedDocument.from_bytes(data)
+                version = int(doc.payload().get("version", 0)) if doc.doc_type == "roster" else 0
+            except ProtocolError:
+                return (9, 0)
+            return (order.get(doc.doc_type, 9), version)
+
+        outcomes = [self.add_document(d) for d in sorted(documents, key=rank)]
+        if "added" in outcomes:
+            self.retry_quarantine(everything=True)
+        return outcomes
+
     def fork_proofs(self) -> list[bytes]:
         return [bytes(r[0]) for r in self.db.execute("SELECT proof FROM forks").fetchall()]
 
@@ -893,7 +910,3 @@ class Node:
                     [envelope_id, moment, reason],
                 )
         return len(expired)
-
-
-def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)

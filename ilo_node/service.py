@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from protocol.errors import IloError, LimitExceededError, ProtocolError
 
-from .node import Node
+from .node import Node, documents_summary
 from .peerauth import AuthError, NonceCache, verify_request
 from .wire import decode_body, encode_body, get_bytes_list, get_pairs
 
@@ -161,7 +161,7 @@ class PeerService:
                     "envelopes": envelopes,
                     "more": more,
                     "heads": [[k, v] for k, v in sorted(node.heads().items())],
-                    "docs_summary": _summary(digests),
+                    "docs_summary": documents_summary(digests),
                     "forks": node.fork_proofs(),
                     "split_views": [[o, a, b] for o, a, b, _ in node.split_views()],
                 }
@@ -180,7 +180,7 @@ class PeerService:
             return _ok(await self.worker.call(diff))
         if method == "POST" and path == "/v1/documents":
             documents = get_bytes_list(decode_body(body, "documents"), "documents")
-            outcomes = await self.worker.call(_add_documents, node, documents)
+            outcomes = await self.worker.call(node.add_documents, documents)
             return _ok({"results": outcomes})
         if method == "GET" and path == "/v1/checkpoint":
             since = _int_param(query, "from", 0)
@@ -250,35 +250,3 @@ def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
     if value < 0:
         raise ProtocolError(f"query parameter {name!r} must not be negative")
     return value
-
-
-def _summary(digests: list[bytes]) -> bytes:
-    from protocol.crypto import sha256
-
-    return sha256(b"".join(digests))
-
-
-def _add_documents(node: Node, documents: list[bytes]) -> list[str]:
-    # Rosters first (in version order, as they chain), then certificates before the
-    # prekeys and revocations that depend on them.
-    from protocol.signed import SignedDocument
-
-    order = {"roster": 0, "certificate": 1, "revocation": 2, "prekey": 3}
-
-    def rank(data: bytes) -> tuple[int, int]:
-        try:
-            doc = SignedDocument.from_bytes(data)
-        except ProtocolError:
-            return (9, 0)
-        version = 0
-        if doc.doc_type == "roster":
-            try:
-                version = int(doc.payload().get("version", 0))
-            except ProtocolError:
-                version = 0
-        return (order.get(doc.doc_type, 9), version)
-
-    outcomes = [node.add_document(d) for d in sorted(documents, key=rank)]
-    if any(o == "added" for o in outcomes):
-        node.retry_quarantine(everything=True)
-    return outcomes

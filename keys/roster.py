@@ -155,12 +155,6 @@ class RosterChain:
                 window = (start, dropped if end is None else min(end, dropped))
         return window
 
-    def roster_at_version(self, version: int) -> Roster:
-        first = self._versions[0].version
-        if not first <= version <= self.current.version:
-            raise RosterError(f"roster version {version} is not in this node's chain")
-        return self._versions[version - first]
-
     def check_next(self, data: bytes, now_ms: int | None) -> Roster:
         """Decide whether ``data`` is the valid next roster, without applying it."""
         new = _parse(data)

@@ -29,30 +29,13 @@ from .errors import (
 )
 from .limits import Limits
 
-__all__ = ["decode_canonical", "encode_canonical", "unpacker_for"]
+__all__ = ["decode_canonical", "encode_canonical"]
 
 Value = Any  # msgpack-decoded value: None | bool | int | str | bytes | list | dict
 
 
 def _refuse_ext(code: int, data: bytes) -> object:
     raise DecodeError(f"msgpack extension type {code} is not allowed")
-
-
-def unpacker_for(limits: Limits, max_bytes: int) -> msgpack.Unpacker:
-    """An unpacker that enforces ``limits`` while reading."""
-    return msgpack.Unpacker(
-        raw=False,
-        use_list=True,
-        strict_map_key=True,
-        max_buffer_size=max_bytes,
-        max_str_len=limits.max_str_bytes,
-        max_bin_len=max_bytes,
-        max_array_len=limits.max_container_len,
-        max_map_len=limits.max_container_len,
-        max_ext_len=max_bytes,
-        ext_hook=_refuse_ext,
-        unicode_errors="strict",
-    )
 
 
 def _unpack_options(limits: Limits, max_bytes: int) -> dict[str, Any]:
