@@ -98,7 +98,7 @@ if str(_ROOT) not in sys.path:
 
 import aiohttp  # noqa: E402
 
-from ilo_node.devnet import free_ports  # noqa: E402
+from ilo_node.dev.devnet import free_ports  # noqa: E402
 
 NETWORK = "bench.ilo"
 HOST = "TR"
@@ -132,15 +132,15 @@ def _instrument() -> None:
     Nothing in the product changes behaviour: each wrapper calls the original and
     only adds to counters, which ``GET /bench/stats`` on the local socket returns.
     """
+    import ilo_node.daemon as daemon
     from aiohttp import web
 
-    import ilo_node.daemon as daemon
-    from ilo_node.gossip import Gossip
-    from ilo_node.node import Node
-    from ilo_node.peerauth import HEADERS
-    from ilo_node.service import PeerService
-    from ilo_node.transport import HttpTransport
-    from ilo_node.wire import decode_body
+    from ilo_node.net.gossip import Gossip
+    from ilo_node.net.peerauth import HEADERS
+    from ilo_node.net.service import PeerService
+    from ilo_node.net.transport import HttpTransport
+    from ilo_node.net.wire import decode_body
+    from ilo_node.node.core import Node
 
     state: dict[str, Any] = {"service": None, "gossip": None}
     ingest: dict[str, Any] = {"calls": 0, "envelopes": 0, "published": 0, "statuses": {}}
@@ -277,7 +277,7 @@ def _instrument() -> None:
 
 def _child_main(argv: list[str]) -> None:
     _instrument()
-    from ilo_node.cli import main
+    from ilo_node.cli.app import main
 
     main(argv)
 
@@ -420,7 +420,7 @@ class Sent:
 
 
 def _contents() -> list[tuple[str, Any]]:
-    from ilo_node.jsoncontent import content_to_json
+    from ilo_node.formats.jsoncontent import content_to_json
     from protocol.examples import example
     from protocol.kinds import KINDS
 
@@ -729,7 +729,7 @@ async def wait_quiet(cluster: Cluster, nodes: Sequence[str], timeout_s: float) -
 
 
 async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
-    from ilo_node.netbuilder import build_network
+    from ilo_node.dev.netbuilder import build_network
 
     rng = random.Random(args.seed)
     nodes = node_ids(args.nodes)

@@ -87,10 +87,10 @@ import nacl.bindings as sodium  # noqa: E402
 from nacl.signing import VerifyKey  # noqa: E402
 
 from bench.protocol_bench import platform_info  # noqa: E402
-from ilo_node.audit import verify_log  # noqa: E402
-from ilo_node.home import Home, now_ms  # noqa: E402
-from ilo_node.netbuilder import BuiltNetwork, build_network  # noqa: E402
-from ilo_node.node import Node  # noqa: E402
+from ilo_node.dev.netbuilder import BuiltNetwork, build_network  # noqa: E402
+from ilo_node.home.home import Home, now_ms  # noqa: E402
+from ilo_node.node.audit import verify_log  # noqa: E402
+from ilo_node.node.core import Node  # noqa: E402
 from protocol.envelope import CONTENT_DOMAIN, SIGNATURE_DOMAIN, Envelope, seal  # noqa: E402
 from protocol.examples import EXAMPLES, example  # noqa: E402
 from protocol.identifiers import MEMBER_STATES  # noqa: E402

@@ -1,3 +1,3 @@
-from .cli import main
+from ilo_node.cli.app import main
 
 main()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ilo_node.netbuilder import BuiltNetwork, build_network
+from ilo_node.dev.netbuilder import BuiltNetwork, build_network
 from keys.keystore import SecretKey
 
 
@@ -38,6 +38,6 @@ def build_in_memory(base: Path, nodes: list[str]) -> Built:
         captured[path] = key
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("ilo_node.netbuilder.write_private_key", keep)
+        mp.setattr("ilo_node.dev.netbuilder.write_private_key", keep)
         network = build_network(base, nodes, passphrase=b"pw", keep_authorities=True)
     return Built(network, captured)

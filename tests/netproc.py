@@ -1,6 +1,6 @@
 """Real ``ilo-node run`` processes for integration tests: start, wait, talk, stop, reap.
 
-A :class:`Cluster` runs node homes made by :func:`ilo_node.netbuilder.build_network`
+A :class:`Cluster` runs node homes made by :func:`ilo_node.dev.netbuilder.build_network`
 as child processes (optionally through a command prefix such as
 ``ip netns exec NS``), talks to each one over its local JSON API on the Unix socket
 ``HOME/daemon.sock``, and polls for conditions with a deadline; a timeout fails the
@@ -30,8 +30,8 @@ from typing import Any, NoReturn
 
 import pytest
 
-from ilo_node.jsoncontent import content_to_json
-from ilo_node.netbuilder import BuiltNetwork
+from ilo_node.dev.netbuilder import BuiltNetwork
+from ilo_node.formats.jsoncontent import content_to_json
 from protocol.examples import example
 
 REPO = Path(__file__).resolve().parents[1]

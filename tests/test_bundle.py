@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ilo_node.bundle import BundleError, make_bundle, read_bundle
-from ilo_node.home import Home
-from ilo_node.netbuilder import BuiltNetwork, build_network
-from ilo_node.node import Node
+from ilo_node.dev.netbuilder import BuiltNetwork, build_network
+from ilo_node.home.bundle import BundleError, make_bundle, read_bundle
+from ilo_node.home.home import Home
+from ilo_node.node.core import Node
 from keys.keystore import generate_signing_key
 from protocol.examples import example
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from ilo_node.home import Home
-from ilo_node.netbuilder import BuiltNetwork, build_network
+from ilo_node.dev.netbuilder import BuiltNetwork, build_network
+from ilo_node.home.home import Home
 from protocol.checkpoint import SignedCheckpoint
 from protocol.errors import ProofError
 from protocol.examples import example

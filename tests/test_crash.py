@@ -29,10 +29,10 @@ from pathlib import Path
 
 import pytest
 
-from ilo_node.audit import verify_log
-from ilo_node.home import Home
-from ilo_node.netbuilder import BuiltNetwork, build_network
-from ilo_node.node import Node
+from ilo_node.dev.netbuilder import BuiltNetwork, build_network
+from ilo_node.home.home import Home
+from ilo_node.node.audit import verify_log
+from ilo_node.node.core import Node
 from protocol.checkpoint import SignedCheckpoint
 from protocol.envelope import Envelope
 from protocol.examples import example

@@ -46,11 +46,11 @@ import pytest
 from aiohttp import web
 from netproc import Cluster, Published, free_ports, run_cli, write_daemon_config
 
-from ilo_node.daemon import BODY_TIMEOUT_S
-from ilo_node.home import Home
-from ilo_node.netbuilder import BuiltNetwork, build_network
-from ilo_node.peerauth import PeerIdentity, sign_request
-from ilo_node.wire import decode_body, encode_body
+from ilo_node.dev.netbuilder import BuiltNetwork, build_network
+from ilo_node.home.home import Home
+from ilo_node.net.daemon import BODY_TIMEOUT_S
+from ilo_node.net.peerauth import PeerIdentity, sign_request
+from ilo_node.net.wire import decode_body, encode_body
 from protocol.checkpoint import Checkpoint, sign_checkpoint
 from protocol.envelope import Envelope
 from protocol.errors import ProtocolError

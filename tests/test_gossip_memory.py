@@ -20,13 +20,13 @@ from typing import Any, TypeVar
 import pytest
 from memkeys import Built, build_in_memory
 
-from ilo_node.gossip import Gossip, GossipConfig
-from ilo_node.home import Home, now_ms
-from ilo_node.node import Node
-from ilo_node.peerauth import PeerIdentity
-from ilo_node.service import NodeWorker, PeerService, RateLimiter
-from ilo_node.transport import MemoryTransport
-from ilo_node.wire import MAX_BODY_BYTES, decode_body, encode_body
+from ilo_node.home.home import Home, now_ms
+from ilo_node.net.gossip import Gossip, GossipConfig
+from ilo_node.net.peerauth import PeerIdentity
+from ilo_node.net.service import NodeWorker, PeerService, RateLimiter
+from ilo_node.net.transport import MemoryTransport
+from ilo_node.net.wire import MAX_BODY_BYTES, decode_body, encode_body
+from ilo_node.node.core import Node
 from keys.keystore import generate_encryption_key
 from keys.prekeys import PrekeySchedule, announce_prekey
 from protocol.checkpoint import (
@@ -965,7 +965,7 @@ def test_rate_limit_answers_429_per_peer(mesh: Callable[..., Mesh]) -> None:
 
 def test_rate_limiter_bucket_refills_at_its_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr("ilo_node.service.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("ilo_node.net.service.time.monotonic", lambda: clock[0])
     limiter = RateLimiter(rate=10.0, burst=2.0)
     assert limiter.allow("a") and limiter.allow("a")
     assert not limiter.allow("a")

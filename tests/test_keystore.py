@@ -24,8 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nacl.pwhash import argon2id
 
-from ilo_node import keyfiles
-from ilo_node.keyfiles import (
+from ilo_node.home import keyfiles
+from ilo_node.home.keyfiles import (
     delete_private_key,
     read_private_key,
     resolve_passphrase,

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping
 import pytest
 from memkeys import Built, build_in_memory
 
-from ilo_node.home import now_ms
-from ilo_node.peerauth import (
+from ilo_node.home.home import now_ms
+from ilo_node.net.peerauth import (
     HEADERS,
     WINDOW_MS,
     AuthError,

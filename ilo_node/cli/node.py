@@ -16,6 +16,12 @@ from typing import Any
 
 import click
 
+from ilo_node.cli.keys import _home, _passphrase
+from ilo_node.formats.jsoncontent import content_from_json, content_to_json
+from ilo_node.home.home import Home, now_ms
+from ilo_node.net.localapi import call_local
+from ilo_node.node.audit import AuditFailure, progress_printer, verify_log
+from ilo_node.node.core import Node
 from protocol.canonical import decode_canonical
 from protocol.envelope import DISTRIBUTIONS, HANDLING_CODES
 from protocol.errors import UsageError
@@ -23,13 +29,6 @@ from protocol.examples import example
 from protocol.kinds import KINDS
 from protocol.limits import DEFAULT_LIMITS
 from protocol.merkle import leaf_hash, verify_consistency, verify_inclusion
-
-from .audit import AuditFailure, progress_printer, verify_log
-from .cli_keys import _home, _passphrase
-from .home import Home, now_ms
-from .jsoncontent import content_from_json, content_to_json
-from .localapi import call_local
-from .node import Node
 
 __all__ = ["register"]
 
@@ -516,7 +515,7 @@ def _policy(home: Home) -> dict[str, int]:
 @click.pass_context
 def retention_run(ctx: click.Context, now_text: str) -> None:
     """Erase expired content now (the envelope and its log entry stay)."""
-    from .timefmt import parse_time
+    from ilo_node.formats.timefmt import parse_time
 
     node = _open(ctx, with_keys=False)
     try:
@@ -536,7 +535,7 @@ def retention_run(ctx: click.Context, now_text: str) -> None:
 @click.pass_context
 def run(ctx: click.Context, ready_file: Path | None) -> None:
     """Run the node: peer API, gossip with the local network, local API for the CLI."""
-    from .daemon import run_daemon
+    from ilo_node.net.daemon import run_daemon
 
     home = _home(ctx)
     config = home.require_role("node")
@@ -579,7 +578,7 @@ def bundle_heads(ctx: click.Context, output: Path) -> None:
 @click.pass_context
 def bundle_export(ctx: click.Context, since_file: Path | None, output: Path) -> None:
     """Write a signed bundle of the envelopes the receiver lacks, and all trust documents."""
-    from .bundle import MAX_BUNDLE_BYTES, make_bundle
+    from ilo_node.home.bundle import MAX_BUNDLE_BYTES, make_bundle
 
     since: dict[bytes, int] = {}
     if since_file is not None:
@@ -620,7 +619,7 @@ def bundle_export(ctx: click.Context, since_file: Path | None, output: Path) -> 
 @click.pass_context
 def bundle_import(ctx: click.Context, file: Path, as_json: bool) -> None:
     """Verify a bundle and feed its contents through the normal ingest path."""
-    from .bundle import MAX_BUNDLE_BYTES, read_bundle
+    from ilo_node.home.bundle import MAX_BUNDLE_BYTES, read_bundle
 
     home = _home(ctx)
     home.require_role("node")

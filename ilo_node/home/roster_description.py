@@ -12,11 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ilo_node.formats.timefmt import format_ms, parse_time
+from ilo_node.home.home import read_public_record
 from keys.documents import Roster
 from protocol.errors import UsageError
-
-from .home import read_public_record
-from .timefmt import format_ms, parse_time
 
 __all__ = ["description_from_roster", "payload_from_description"]
 

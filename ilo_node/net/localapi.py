@@ -7,9 +7,8 @@ from typing import Any
 
 import aiohttp
 
+from ilo_node.home.home import Home
 from protocol.errors import IloError
-
-from .home import Home
 
 __all__ = ["call_local", "daemon_running"]
 

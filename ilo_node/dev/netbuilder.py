@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ilo_node.home.home import Home, HomeConfig, now_ms
+from ilo_node.home.keyfiles import write_private_key
 from keys.keystore import SecretKey, generate_encryption_key, generate_signing_key
 from keys.prekeys import PrekeySchedule, announce_prekey
 from keys.roster import fingerprint_of
 from protocol.identifiers import split_node_id
 from protocol.signed import SignedDocument
-
-from .home import Home, HomeConfig, now_ms
-from .keyfiles import write_private_key
 
 __all__ = ["DEFAULT_PRESIDENCY", "BuiltNetwork", "build_network"]
 

@@ -15,11 +15,10 @@ from pathlib import Path
 
 import click
 
+from ilo_node import __version__
+from ilo_node.cli.keys import register as register_key_commands
+from ilo_node.cli.node import register as register_node_commands
 from protocol.errors import IloError
-
-from . import __version__
-from .cli_keys import register as register_key_commands
-from .cli_node import register as register_node_commands
 
 __all__ = ["main"]
 
@@ -57,7 +56,7 @@ def cli(ctx: click.Context, home: Path | None, passphrase_file: Path | None) -> 
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def demo(as_json: bool) -> None:
     """Seal, relay and open an envelope of every message kind, locally, in memory."""
-    from .demo import run_demo
+    from ilo_node.dev.demo import run_demo
 
     ok = run_demo(as_json=as_json)
     if not ok:
@@ -76,7 +75,7 @@ def demo(as_json: bool) -> None:
 @click.pass_context
 def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
     """Run a local network of 7 nodes on loopback, publish every kind, watch it spread."""
-    from .devnet import run_devnet
+    from ilo_node.dev.devnet import run_devnet
 
     home = ctx.obj["home"] if ctx.obj["home_explicit"] else None
     if not run_devnet(home, duration, as_json):

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ilo_node.home.home import Home
+from ilo_node.home.keyfiles import delete_private_key, write_private_key
 from keys.keystore import SecretKey, generate_encryption_key, key_file_info
 from keys.prekeys import PrekeyRing, PrekeySchedule, announce_prekey
 from keys.trust import TrustState
-
-from .home import Home
-from .keyfiles import delete_private_key, write_private_key
 
 __all__ = ["PrekeyChanges", "maintain_prekeys"]
 

@@ -16,15 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
+from ilo_node.net.peerauth import AuthError, NonceCache, verify_request
+from ilo_node.net.wire import decode_body, encode_body, get_bytes_list, get_pairs
+from ilo_node.node.core import Node, documents_summary
 from protocol.errors import IloError, LimitExceededError, ProtocolError
-
-from .node import Node, documents_summary
-from .peerauth import AuthError, NonceCache, verify_request
-from .wire import decode_body, encode_body, get_bytes_list, get_pairs
 
 __all__ = ["NodeWorker", "PeerService", "RateLimiter"]
 
-log = logging.getLogger("ilo_node.service")
+log = logging.getLogger("ilo_node.net.service")
 T = TypeVar("T")
 
 #: Most envelope bytes one sync response carries; the requester asks again for more.

@@ -15,11 +15,10 @@ from collections.abc import Callable, Mapping
 
 import aiohttp
 
+from ilo_node.net.peerauth import PeerIdentity, sign_request
+from ilo_node.net.service import PeerService
+from ilo_node.net.wire import MAX_BODY_BYTES
 from protocol.errors import IloError
-
-from .peerauth import PeerIdentity, sign_request
-from .service import PeerService
-from .wire import MAX_BODY_BYTES
 
 __all__ = ["HttpTransport", "MemoryTransport", "Transport", "TransportError"]
 

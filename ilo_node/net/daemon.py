@@ -24,21 +24,20 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from ilo_node.formats.jsoncontent import content_from_json
+from ilo_node.home.home import Home
+from ilo_node.net.gossip import Gossip, GossipConfig
+from ilo_node.net.peerauth import PeerIdentity
+from ilo_node.net.service import NodeWorker, PeerService, RateLimiter
+from ilo_node.net.transport import HttpTransport
+from ilo_node.net.wire import MAX_BODY_BYTES
+from ilo_node.node.core import Node
 from protocol.errors import IloError, UsageError
 from protocol.identifiers import EU_INSTITUTIONS, split_node_id
 
-from .gossip import Gossip, GossipConfig
-from .home import Home
-from .jsoncontent import content_from_json
-from .node import Node
-from .peerauth import PeerIdentity
-from .service import NodeWorker, PeerService, RateLimiter
-from .transport import HttpTransport
-from .wire import MAX_BODY_BYTES
-
 __all__ = ["DaemonConfig", "load_config", "peers_for", "run_daemon"]
 
-log = logging.getLogger("ilo_node.daemon")
+log = logging.getLogger("ilo_node.net.daemon")
 BODY_TIMEOUT_S = 10.0
 
 
@@ -318,9 +317,8 @@ async def _prekey_loop(
     home: Home, worker: NodeWorker, gossip: Gossip, passphrase: bytes, interval_s: float
 ) -> None:
     """Keep prekeys on schedule while the node runs (first round at start)."""
+    from ilo_node.home.prekeyfiles import maintain_prekeys
     from keys.keystore import key_file_info
-
-    from .prekeyfiles import maintain_prekeys
 
     node = worker.node
     profile = key_file_info(home.signing_key_path.read_bytes()).get("kdf_profile", "moderate")

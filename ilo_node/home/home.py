@@ -27,14 +27,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ilo_node.home.keyfiles import read_private_key, write_public_file
 from keys.errors import KeyStoreError, TrustError
 from keys.keystore import SecretKey
 from keys.roster import RosterChain
 from keys.trust import TrustState
 from protocol.crypto import sha256
 from protocol.errors import IloError, ProtocolError, UsageError
-
-from .keyfiles import read_private_key, write_public_file
 
 __all__ = ["ROLES", "Home", "HomeConfig", "HomeError", "now_ms"]
 

@@ -28,13 +28,12 @@ from typing import Any
 import aiohttp
 import click
 
+from ilo_node.dev.netbuilder import build_network
+from ilo_node.formats.jsoncontent import content_to_json
+from ilo_node.home.home import Home
+from ilo_node.node.audit import verify_log
 from protocol.examples import example
 from protocol.kinds import KINDS
-
-from .audit import verify_log
-from .home import Home
-from .jsoncontent import content_to_json
-from .netbuilder import build_network
 
 __all__ = ["DEVNET_NODES", "free_ports", "run_devnet"]
 

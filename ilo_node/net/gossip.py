@@ -28,18 +28,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ilo_node.net.service import NodeWorker
+from ilo_node.net.transport import Transport, TransportError
+from ilo_node.net.wire import decode_body, encode_body, get_bytes_list, get_pairs
+from ilo_node.node.core import Node, documents_summary
 from protocol.checkpoint import SignedCheckpoint, cosign
 from protocol.errors import IloError, ProtocolError
 from protocol.merkle import verify_consistency
 
-from .node import Node, documents_summary
-from .service import NodeWorker
-from .transport import Transport, TransportError
-from .wire import decode_body, encode_body, get_bytes_list, get_pairs
-
 __all__ = ["Gossip", "GossipConfig"]
 
-log = logging.getLogger("ilo_node.gossip")
+log = logging.getLogger("ilo_node.net.gossip")
 
 
 @dataclass(frozen=True)

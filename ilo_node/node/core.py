@@ -23,6 +23,9 @@ from typing import Any
 
 import sqlite_utils
 
+from ilo_node.home.home import Home, now_ms
+from ilo_node.home.keyfiles import read_private_key
+from ilo_node.node.store import open_store, transaction
 from keys.errors import PrekeyError
 from keys.keystore import SecretKey
 from keys.trust import Outcome, TrustState
@@ -40,10 +43,6 @@ from protocol.identifiers import split_node_id
 from protocol.limits import DEFAULT_LIMITS, Limits
 from protocol.merkle import MerkleTree, leaf_hash
 from protocol.signed import SignedDocument
-
-from .home import Home, now_ms
-from .keyfiles import read_private_key
-from .store import open_store, transaction
 
 __all__ = ["IngestResult", "Node", "NodeError", "documents_summary"]
 

@@ -15,6 +15,16 @@ from typing import Any
 
 import click
 
+from ilo_node.formats.timefmt import format_ms, parse_time
+from ilo_node.home.home import Home, HomeConfig, now_ms, read_public_record, write_document
+from ilo_node.home.keyfiles import (
+    delete_private_key,
+    read_private_key,
+    resolve_passphrase,
+    write_private_key,
+)
+from ilo_node.home.prekeyfiles import maintain_prekeys
+from ilo_node.home.roster_description import description_from_roster, payload_from_description
 from keys.documents import OFFICER_NAME_PATTERN, Certificate, Revocation, Roster
 from keys.errors import TrustError
 from keys.keystore import (
@@ -26,12 +36,6 @@ from keys.trust import TrustState
 from protocol.errors import ProtocolError, UsageError
 from protocol.identifiers import EU_INSTITUTIONS, MEMBER_STATES, is_network_id, split_node_id
 from protocol.signed import SignedDocument
-
-from .home import Home, HomeConfig, now_ms, read_public_record, write_document
-from .keyfiles import delete_private_key, read_private_key, resolve_passphrase, write_private_key
-from .prekeyfiles import maintain_prekeys
-from .roster_description import description_from_roster, payload_from_description
-from .timefmt import format_ms, parse_time
 
 __all__ = ["register"]
 
@@ -649,7 +653,7 @@ def cert_import(ctx: click.Context, files: tuple[Path, ...]) -> None:
         click.echo("imported " + _import_one(home, state, _read_bytes(file, "document"), str(file)))
     # A running node keeps its trust state in memory: hand it the documents too, so it
     # uses them at once and gossips them on.
-    from .localapi import call_local
+    from ilo_node.net.localapi import call_local
 
     answer = call_local(
         home,
