@@ -245,7 +245,7 @@ class Runs:
             if statuses != {"accepted"} or node.size() != len(raws):
                 bad = next(r for r in results if r.status != "accepted")
                 raise SystemExit(f"bench: ingest did not accept everything: {bad.reason}")
-            readable = node.counts()["readable"]
+            readable = node.view.counts()["readable"]
             if readable != (len(raws) if decrypt else 0):
                 raise SystemExit(f"bench: {readable} envelopes decrypted, expected otherwise")
             if decrypt:

@@ -13,6 +13,7 @@
         ├── RevocationError            a revocation cannot be verified
         ├── KeyNotValidError           a key may not speak for that node at that time
         ├── PrekeyError                no usable encryption prekey
+        ├── WitnessError               a checkpoint or cosignature is not by a valid node key
         └── KeyStoreError              a stored private key cannot be used
             └── WrongPassphraseError
 """
@@ -33,6 +34,7 @@ __all__ = [
     "RosterExpiredError",
     "ThresholdError",
     "TrustError",
+    "WitnessError",
     "WrongPassphraseError",
 ]
 
@@ -96,6 +98,13 @@ class KeyNotValidError(TrustError):
 
 class PrekeyError(TrustError):
     default_advice = "The recipient must publish a current prekey ('ilo-node keys rotate')."
+
+
+class WitnessError(TrustError):
+    default_advice = (
+        "The checkpoint or cosignature was not recorded. If it recurs, check that the "
+        "node's certificate has reached this node and that the clocks agree."
+    )
 
 
 class KeyStoreError(TrustError):

@@ -20,18 +20,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from protocol.checkpoint import SignedCheckpoint, node_of_origin, verify_cosignature
 from protocol.envelope import Envelope
 from protocol.errors import ProtocolError
-from protocol.identifiers import split_node_id
 from protocol.limits import DEFAULT_LIMITS, Limits
 from protocol.signed import SignedDocument
 
+from .distribution import distribution_problem
 from .documents import Certificate, PrekeyAnnouncement, Revocation, Roster, when
 from .errors import (
     CertificateError,
     KeyNotValidError,
     PrekeyError,
     RevocationError,
+    WitnessError,
 )
 from .prekeys import select_prekey
 from .roster import RosterChain
@@ -249,6 +251,68 @@ class TrustState:
             witnessed_ms=witnessed_ms,
         )
 
+    def decide_node_key(self, key: bytes, node: str, at_ms: int, now_ms: int) -> KeyDecision:
+        """May ``key`` speak as node ``node`` (its node key, not an officer's) at ``at_ms``?"""
+        return self.decide(
+            key=key, node=node, created_ms=at_ms, now_ms=now_ms, witnessed_ms=None, role="node"
+        )
+
+    def decide_node_statement(
+        self, key: bytes, node: str, at_ms: int, now_ms: int
+    ) -> KeyDecision:
+        """:meth:`decide_node_key` for what nodes say to each other about the present
+        (peer requests, checkpoints, cosignatures).
+
+        Once the roster has expired these are judged just before its expiry: the
+        expiry holds back new envelopes, but nodes must go on talking so that the
+        next roster version can reach them by gossip.
+        """
+        return self.decide_node_key(key, node, min(at_ms, self.roster.expires_ms - 1), now_ms)
+
+    # -- checkpoints and cosignatures ------------------------------------------
+
+    def node_keys(self, node: str) -> dict[str, bytes]:
+        """Signing keys certified for ``node`` as a node, by a name for messages."""
+        return {
+            node + "#" + key.hex()[:8]: key
+            for key, certs in self.certificates.items()
+            if any(c.node == node and c.role == "node" for c in certs)
+        }
+
+    def verify_checkpoint(self, node: str, note: bytes, now_ms: int) -> SignedCheckpoint:
+        """The checkpoint note of ``node``'s log, if signed by a key of ``node`` that was
+        valid when the checkpoint was signed; :class:`WitnessError` otherwise."""
+        try:
+            signed = SignedCheckpoint.from_bytes(note)
+        except ProtocolError as exc:
+            raise WitnessError(f"checkpoint of {node} is malformed: {exc.message}") from None
+        if node_of_origin(signed.checkpoint.origin, self.roster.network) != node:
+            raise WitnessError(
+                f"checkpoint origin {signed.checkpoint.origin[:80]!r} is not {node}'s log"
+            )
+        for key in self.node_keys(node).values():
+            try:
+                signed.verify(node, key)
+            except ProtocolError:
+                continue
+            if self.decide_node_statement(key, node, signed.checkpoint.time_ms, now_ms):
+                return signed
+        raise WitnessError(
+            f"checkpoint is not signed by a key of {node} that was valid when it was signed"
+        )
+
+    def verify_cosigner(self, signed: SignedCheckpoint, witness: str, now_ms: int) -> int:
+        """The time (seconds) of ``witness``'s valid cosignature on ``signed``, made with a
+        key of ``witness`` valid at that time; :class:`WitnessError` if there is none."""
+        for key in self.node_keys(witness).values():
+            try:
+                time_s = verify_cosignature(signed, witness, key)
+            except ProtocolError:
+                continue
+            if self.decide_node_statement(key, witness, time_s * 1000, now_ms):
+                return time_s
+        raise WitnessError(f"no valid cosignature by a key of {witness}")
+
     def decide_envelope(
         self, envelope: Envelope, now_ms: int, witnessed_ms: int | None = None
     ) -> KeyDecision:
@@ -264,30 +328,13 @@ class TrustState:
         )
         if not decision:
             return decision
-        problem = self.distribution_problem(envelope)
+        problem = distribution_problem(
+            self.roster, header.author_node, header.distribution, header.created_ms,
+            header.recipients,
+        )
         if problem:
             return KeyDecision(Outcome.REJECT, problem)
         return decision
-
-    def distribution_problem(self, envelope: Envelope) -> str | None:
-        """Why the recipients do not fit the distribution level, or ``None``."""
-        header = envelope.header
-        roster = self.roster
-        unknown = [r for r in header.recipients if r not in roster.nodes]
-        if unknown:
-            return f"recipients not in the roster: {', '.join(unknown)}"
-        if header.distribution == "presidency":
-            presidency = roster.presidency_at(header.created_ms)
-            allowed_parties = {"COM"} | ({presidency} if presidency else set())
-            for recipient in header.recipients:
-                parsed = split_node_id(recipient)
-                assert parsed is not None
-                if parsed[0] not in allowed_parties and recipient != header.author_node:
-                    return (
-                        f"distribution 'presidency' may reach the Presidency ({presidency}) and "
-                        f"the Commission only, not {recipient}"
-                    )
-        return None
 
     # -- prekeys ------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ __all__ = [
     "cosign",
     "cosignature_key_hash",
     "key_hash",
+    "node_of_origin",
     "origin_for",
     "sign_checkpoint",
     "split_note",
@@ -415,6 +416,16 @@ def origin_for(network: str, node_id: str) -> str:
     if type(node_id) is not str or not is_node_id(node_id):
         raise UsageError(f"{str(node_id)[:40]!r} is not a node id")
     return f"ilo-node/{network}/{node_id}"
+
+
+def node_of_origin(origin: str, network: str) -> str | None:
+    """The node id whose log ``origin`` names in ``network``, or ``None`` if it names
+    no node's log there (the inverse of :func:`origin_for`)."""
+    prefix = f"ilo-node/{network}/"
+    if type(origin) is not str or not origin.startswith(prefix):
+        return None
+    node = origin[len(prefix) :]
+    return node if is_node_id(node) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ilo_node.dev.netbuilder import BuiltNetwork, build_network
-from ilo_node.home.bundle import BundleError, make_bundle, read_bundle
+from ilo_node.errors import BundleError
+from ilo_node.home.bundle import make_bundle, read_bundle
 from ilo_node.home.home import Home
 from ilo_node.node.core import Node
 from keys.keystore import generate_signing_key

@@ -433,7 +433,7 @@ def test_restart_places_quarantined_envelope_whose_predecessor_was_committed_bef
         # is in the log, the retry of the quarantine has not run, no ack was printed.
         node = Node(fr, PASS)
         try:
-            placed = node._ingest_batch([first.to_bytes()], None, from_quarantine=False)
+            placed = node.ingestor._ingest_batch([first.to_bytes()], None, from_quarantine=False)
         finally:
             node.close()
         assert placed[0].status == "accepted"

@@ -23,9 +23,11 @@ from memkeys import Built, build_in_memory
 from ilo_node.home.home import Home, now_ms
 from ilo_node.net.gossip import Gossip, GossipConfig
 from ilo_node.net.peerauth import PeerIdentity
-from ilo_node.net.service import NodeWorker, PeerService, RateLimiter
+from ilo_node.net.ratelimit import RateLimiter
+from ilo_node.net.service import PeerService
 from ilo_node.net.transport import MemoryTransport
 from ilo_node.net.wire import MAX_BODY_BYTES, decode_body, encode_body
+from ilo_node.net.worker import NodeWorker
 from ilo_node.node.core import Node
 from keys.keystore import generate_encryption_key
 from keys.prekeys import PrekeySchedule, announce_prekey
@@ -150,7 +152,7 @@ class Mesh:
         return {bytes(r[0]) for r in rows}
 
     async def counts(self, name: str) -> dict[str, int]:
-        return await self.on(name, self.nodes[name].counts)
+        return await self.on(name, self.nodes[name].view.counts)
 
     async def request(
         self, sender: str, to: str, method: str, path: str, body: bytes = b""
@@ -173,6 +175,14 @@ def mesh(built: Built, tmp_path: Path) -> Iterator[Callable[..., Mesh]]:
     yield make
     for m in made:
         m.close()
+
+
+def _exchanged_bytes(gossip: Gossip) -> int:
+    """Body bytes of every peer request this node's gossip made, both ways."""
+    snapshot = gossip.counters.snapshot()
+    return sum(snapshot.get("bytes_out", {}).values()) + sum(
+        snapshot.get("bytes_in", {}).values()
+    )
 
 
 def run(coro: Awaitable[T], timeout: float = 60.0) -> T:
@@ -205,9 +215,10 @@ def test_push_reaches_every_node_with_about_fanout_copies_each(mesh: Callable[..
             assert m.nodes[name].size() == rounds, name
         # Every node relays each envelope once, to `fanout` peers: fanout copies per node
         # on average (flooding would deliver len(NODES) - 1 = 5).
-        received = {n: m.services[n].stats["envelopes_received"] for n in NODES}
+        received = {n: m.nodes[n].counters.get("push_copies", "received") for n in NODES}
         assert sum(received.values()) == fanout * len(NODES) * rounds
-        assert sum(g.stats["pushed"] for g in m.gossips.values()) == fanout * len(NODES) * rounds
+        pushed = sum(g.counters.get("gossip", "pushed") for g in m.gossips.values())
+        assert pushed == fanout * len(NODES) * rounds
         for name, copies in received.items():
             assert 0.5 * fanout <= copies / rounds <= 1.5 * fanout, (name, copies)
         for name in NODES:
@@ -224,8 +235,8 @@ def test_push_is_not_sent_back_to_its_source(mesh: Callable[..., Mesh]) -> None:
         await m.drain()
         # DE → one peer → the third; nobody sends it back the way it came.
         assert all(m.nodes[n].size() == 1 for n in (DE, FR, IT))
-        assert m.services[DE].stats["envelopes_received"] <= 1
-        assert sum(s.stats["envelopes_received"] for s in m.services.values()) == 3
+        assert m.nodes[DE].counters.get("push_copies", "received") <= 1
+        assert sum(s.counters.get("push_copies", "received") for s in m.nodes.values()) == 3
 
     run(scenario())
 
@@ -245,7 +256,7 @@ def test_running_loops_converge_push_sync_and_witnessing(mesh: Callable[..., Mes
 
             async def converged() -> bool:
                 sizes = {m.nodes[n].size() for n in m.names}
-                cosigned = all(g.stats["cosigned"] > 0 for g in m.gossips.values())
+                cosigned = all(g.counters.get("gossip", "cosigned") > 0 for g in m.gossips.values())
                 return sizes == {12} and cosigned
 
             await eventually(converged)
@@ -257,7 +268,7 @@ def test_running_loops_converge_push_sync_and_witnessing(mesh: Callable[..., Mes
             assert await m.ids(name) == reference
             counts = await m.counts(name)
             assert counts["quarantined"] == counts["forks"] == 0
-            assert m.gossips[name].stats["split_views"] == 0
+            assert m.gossips[name].counters.get("gossip", "split_views") == 0
 
     run(scenario())
 
@@ -281,7 +292,7 @@ def test_one_sync_heals_a_partition_both_ways(mesh: Callable[..., Mesh]) -> None
         assert await m.ids(FR) == want
         # FR pushed back what DE lacked in the same exchange.
         assert await m.ids(DE) == want
-        assert m.gossips[FR].stats["synced_envelopes"] == 30
+        assert m.gossips[FR].counters.get("gossip", "synced_envelopes") == 30
         # A second sync finds nothing to do.
         assert await m.gossips[FR].sync_with(DE) == 0
 
@@ -300,7 +311,7 @@ def test_sync_bytes_grow_with_the_difference_not_the_log(mesh: Callable[..., Mes
         for name, missing in ((FR, log[-1:]), (IT, log[-50:])):
             gossip = m.gossips[name]
             assert await gossip.sync_with(DE) == len(missing)
-            exchanged[name] = gossip.stats["sync_bytes"]
+            exchanged[name] = _exchanged_bytes(gossip)
             missing_bytes = sum(map(len, missing))
             assert missing_bytes <= exchanged[name] <= 1.1 * missing_bytes + 4096, (
                 name,
@@ -338,7 +349,7 @@ def test_new_prekey_announcement_spreads_and_takes_effect(
 
     async def scenario() -> None:
         de = m.nodes[DE]
-        assert await m.on(DE, de.add_document, announcement) == "added"
+        assert await m.on(DE, de.docs.add, announcement) == "added"
         de.prekey_secrets[prekey.public] = prekey.reveal()
         before = await m.on(FR, m.nodes[FR].trust.current_prekey, DE, now_ms())
         assert before.key != prekey.public
@@ -347,12 +358,12 @@ def test_new_prekey_announcement_spreads_and_takes_effect(
         for name in (FR, IT):
             current = await m.on(name, m.nodes[name].trust.current_prekey, DE, now_ms())
             assert current.key == prekey.public, name
-            assert sha256(announcement)[:16] in await m.on(name, m.nodes[name].documents)
+            assert sha256(announcement)[:16] in await m.on(name, m.nodes[name].docs.by_digest)
         # It takes effect: what FR now seals for DE, DE opens with the new prekey.
         (raw,) = await m.publish(FR, push=False)
         (result,) = await m.on(DE, de.ingest, [raw])
         assert result.status == "accepted" and "decrypted" in result.reason
-        assert await m.on(DE, de.read, Envelope.from_bytes(raw).id) is not None
+        assert await m.on(DE, de.view.read, Envelope.from_bytes(raw).id) is not None
 
     run(scenario())
 
@@ -385,7 +396,7 @@ def test_revocation_spreads_and_refuses_the_authors_later_envelopes(
         for name in (COM, FR, IT, NL):
             await m.on(name, m.nodes[name].ingest, before)
         revocation = _revocation(built, DE, now_ms())
-        assert await m.on(COM, m.nodes[COM].add_document, revocation) == "added"
+        assert await m.on(COM, m.nodes[COM].docs.add, revocation) == "added"
         await m.gossips[FR].sync_with(COM)
         await m.gossips[IT].sync_with(FR)
         for name in (FR, IT):
@@ -407,7 +418,7 @@ def test_revocation_spreads_and_refuses_the_authors_later_envelopes(
         assert m.gossips[DE].state[FR].failures == 1
         # Everyone ends with the same documents.
         await m.gossips[NL].sync_with(IT)
-        docs = {n: set(await m.on(n, m.nodes[n].documents)) for n in (COM, FR, IT, NL)}
+        docs = {n: set(await m.on(n, m.nodes[n].docs.by_digest)) for n in (COM, FR, IT, NL)}
         assert len({frozenset(d) for d in docs.values()}) == 1
 
     run(scenario())
@@ -544,10 +555,10 @@ def test_fork_proof_received_before_the_authors_envelopes_still_holds_them(
         twin = _twin(m, first)
         (later,) = await m.publish(DE, push=False)
         await m.on(FR, m.nodes[FR].ingest, [first, twin])
-        (proof,) = await m.on(FR, m.nodes[FR].fork_proofs)
+        (proof,) = await m.on(FR, m.nodes[FR].view.fork_proofs)
         # IT gets the proof first (say from a peer whose copies of DE's envelopes are
         # still in quarantine), then DE's envelopes.
-        assert await m.on(IT, m.nodes[IT].add_fork_proof, proof)
+        assert await m.on(IT, m.nodes[IT].ingestor.add_fork_proof, proof)
         results = await m.on(IT, m.nodes[IT].ingest, [first, later])
         assert [r.status for r in results][1] == "quarantined"
         assert (await m.counts(IT))["authors_held"] == 1
@@ -570,7 +581,7 @@ def test_sync_returns_when_a_full_page_cannot_be_placed(mesh: Callable[..., Mesh
         gossip = m.gossips[NL]
         received = await asyncio.wait_for(gossip.sync_with(FR), timeout=3.0)
         assert received == 0
-        assert gossip.stats["sync_bytes"] < 2 * sum(map(len, log))
+        assert _exchanged_bytes(gossip) < 2 * sum(map(len, log))
 
     run(scenario())
 
@@ -580,12 +591,12 @@ def test_push_back_larger_than_a_page_goes_in_pages(mesh: Callable[..., Mesh]) -
 
     async def scenario() -> None:
         log = await _publish_large(m, DE, 24)  # over 4 MiB: two pages
-        posts = m.services[FR].stats["requests"]
+        posts = sum(m.nodes[FR].counters.snapshot().get("served_requests", {}).values())
         assert await m.gossips[DE].sync_with(FR) == 0
         assert await m.ids(FR) == {Envelope.from_bytes(r).id for r in log}
         # one /v1/sync, then the push-back in two /v1/envelopes requests
-        assert m.services[FR].stats["requests"] - posts == 3
-        assert m.services[FR].stats["envelopes_received"] == 24
+        assert sum(m.nodes[FR].counters.snapshot().get("served_requests", {}).values()) - posts == 3
+        assert m.nodes[FR].counters.get("push_copies", "received") == 24
 
     run(scenario())
 
@@ -596,7 +607,7 @@ def test_full_push_queue_drops_and_counts(mesh: Callable[..., Mesh]) -> None:
     async def scenario() -> None:
         await m.publish(DE, 5)
         gossip = m.gossips[DE]
-        assert gossip.queue.qsize() == 2 and gossip.stats["push_dropped"] == 3
+        assert gossip.queue.qsize() == 2 and gossip.counters.get("gossip", "push_dropped") == 3
         # What was dropped is still stored, and anti-entropy spreads it.
         await m.drain()
         await m.gossips[FR].sync_with(DE)
@@ -628,13 +639,13 @@ def test_down_peer_backs_off_then_is_used_again(mesh: Callable[..., Mesh]) -> No
         m.heal(FR)
         await m.publish(DE)
         await m.drain()
-        assert m.services[FR].stats["requests"] == 0
+        assert sum(m.nodes[FR].counters.snapshot().get("served_requests", {}).values()) == 0
         assert m.nodes[FR].size() == 0
         await asyncio.sleep(max(0.0, de.state[FR].retry_at - loop.time()) + 0.01)
         assert de.live_peers() == [FR]
         await m.publish(DE)
         await m.drain()
-        assert m.services[FR].stats["envelopes_received"] == 1
+        assert m.nodes[FR].counters.get("push_copies", "received") == 1
         assert de.state[FR].failures == 0 and de.state[FR].retry_at == 0.0
         assert await de.sync_with(FR) == 0
         assert m.nodes[FR].size() == 2  # the first one came with the sync push-back
@@ -653,7 +664,7 @@ async def _cosignatures(m: Mesh, name: str) -> set[tuple[int, str]]:
 
 
 async def _witnessed(m: Mesh, name: str, origin_node: str) -> list[int]:
-    origin = m.nodes[origin_node].origin
+    origin = m.nodes[origin_node].log.origin
     rows = await m.on(
         name,
         lambda: m.nodes[name].db.execute(
@@ -670,19 +681,19 @@ def test_witness_stores_checkpoints_and_cosignatures_reach_the_origin(
 
     async def scenario() -> None:
         de = m.nodes[DE]
-        await m.gossips[FR].witness(DE)  # no checkpoint yet: nothing happens
+        await m.gossips[FR].witness.witness(DE)  # no checkpoint yet: nothing happens
         assert await _witnessed(m, FR, DE) == []
         await m.publish(DE, 5, push=False)
         await m.on(DE, de.checkpoint)
-        await m.gossips[FR].witness(DE)
+        await m.gossips[FR].witness.witness(DE)
         assert await _witnessed(m, FR, DE) == [5]
         assert await _cosignatures(m, DE) == {(5, FR)}
-        assert m.gossips[FR].stats["cosigned"] == 1
+        assert m.gossips[FR].counters.get("gossip", "cosigned") == 1
         # The log grows: the next checkpoint is checked for consistency, then cosigned.
         await m.publish(DE, 3, push=False)
         await m.on(DE, de.checkpoint)
-        await m.gossips[FR].witness(DE)
-        await m.gossips[IT].witness(DE)
+        await m.gossips[FR].witness.witness(DE)
+        await m.gossips[IT].witness.witness(DE)
         assert await _witnessed(m, FR, DE) == [5, 8]
         assert await _witnessed(m, IT, DE) == [8]
         assert await _cosignatures(m, DE) == {(5, FR), (8, FR), (8, IT)}
@@ -695,9 +706,9 @@ def test_witness_stores_checkpoints_and_cosignatures_reach_the_origin(
         )
         verify_cosignature(SignedCheckpoint.from_bytes(bytes(note)), IT, built.signing(IT).public)
         # Witnessing again without growth stores nothing new and finds no split view.
-        await m.gossips[FR].witness(DE)
+        await m.gossips[FR].witness.witness(DE)
         assert await _witnessed(m, FR, DE) == [5, 8]
-        assert all(g.stats["split_views"] == 0 for g in m.gossips.values())
+        assert all(g.counters.get("gossip", "split_views") == 0 for g in m.gossips.values())
 
     run(scenario())
 
@@ -730,41 +741,42 @@ def test_witness_catches_an_origin_that_rewrites_its_log(
         seed = built.signing(DE).reveal()
         await m.publish(DE, 4, push=False)
         honest = await m.on(DE, de.checkpoint)
-        await fr.witness(DE)
+        await fr.witness.witness(DE)
 
         def lie(size: int, label: bytes) -> bytes:
-            return sign_checkpoint(Checkpoint(de.origin, size, sha256(label), now_ms()), DE, seed)
+            checkpoint = Checkpoint(de.log.origin, size, sha256(label), now_ms())
+            return sign_checkpoint(checkpoint, DE, seed)
 
         async def reasons() -> list[str]:
-            return sorted(v[3] for v in await m.on(FR, m.nodes[FR].split_views))
+            return sorted(v.reason for v in await m.on(FR, m.nodes[FR].witnessing.split_views))
 
         # Not signed by DE (FR's key under DE's name), or another node's log: refused.
-        fake = Checkpoint(de.origin, 4, sha256(b"a"), now_ms())
+        fake = Checkpoint(de.log.origin, 4, sha256(b"a"), now_ms())
         await _serve(m, DE, sign_checkpoint(fake, DE, built.signing(FR).reveal()))
-        await fr.witness(DE)
-        other = Checkpoint(m.nodes[FR].origin, 4, sha256(b"b"), now_ms())
+        await fr.witness.witness(DE)
+        other = Checkpoint(m.nodes[FR].log.origin, 4, sha256(b"b"), now_ms())
         await _serve(m, DE, sign_checkpoint(other, FR, built.signing(FR).reveal()))
-        await fr.witness(DE)
+        await fr.witness.witness(DE)
         assert await _witnessed(m, FR, DE) == [4] and await reasons() == []
         # Another root at the size FR witnessed.
         await _serve(m, DE, lie(4, b"same size"))
-        await fr.witness(DE)
+        await fr.witness.witness(DE)
         assert await reasons() == ["two roots for one size"]
         # A smaller log than FR witnessed.
         await _serve(m, DE, lie(2, b"shorter"))
-        await fr.witness(DE)
+        await fr.witness.witness(DE)
         assert await reasons() == ["the log shrank", "two roots for one size"]
         # A larger log that does not extend the one FR witnessed.
         await m.publish(DE, 2, push=False)
         await _serve(m, DE, honest, lie(6, b"rewritten"))
-        await fr.witness(DE)
+        await fr.witness.witness(DE)
         assert await reasons() == [
             "no valid consistency proof",
             "the log shrank",
             "two roots for one size",
         ]
         assert await _witnessed(m, FR, DE) == [4]  # none of the lies was accepted
-        assert m.gossips[FR].stats["cosigned"] == 1
+        assert m.gossips[FR].counters.get("gossip", "cosigned") == 1
 
     run(scenario())
 
@@ -778,7 +790,7 @@ def test_split_view_is_found_when_two_witnesses_compare(
         de = m.nodes[DE]
         await m.publish(DE, 4, push=False)
         honest = await m.on(DE, de.checkpoint)
-        await m.gossips[FR].witness(DE)
+        await m.gossips[FR].witness.witness(DE)
         # DE now shows IT another log of the same size: a second root, signed by DE.
         real = SignedCheckpoint.from_bytes(honest).checkpoint
         other = Checkpoint(real.origin, real.size, sha256(b"another history"), real.time_ms + 1)
@@ -792,28 +804,29 @@ def test_split_view_is_found_when_two_witnesses_compare(
                 )
 
         await m.on(DE, serve_forged)
-        await m.gossips[IT].witness(DE)
+        await m.gossips[IT].witness.witness(DE)
         assert await _witnessed(m, IT, DE) == [4]
-        assert all(g.stats["split_views"] == 0 for g in m.gossips.values())
+        assert all(g.counters.get("gossip", "split_views") == 0 for g in m.gossips.values())
         # The witnesses witness each other and compare what they saw of third logs.
         await m.on(FR, m.nodes[FR].checkpoint)
         await m.on(IT, m.nodes[IT].checkpoint)
-        await m.gossips[FR].witness(IT)
-        await m.gossips[IT].witness(FR)
+        await m.gossips[FR].witness.witness(IT)
+        await m.gossips[IT].witness.witness(FR)
         for name in (FR, IT):
-            views = await m.on(name, m.nodes[name].split_views)
+            views = await m.on(name, m.nodes[name].witnessing.split_views)
             assert len(views) == 1, name
-            origin, a, b, reason = views[0]
-            assert origin == de.origin and {a, b} == {honest, forged}
+            view = views[0]
+            origin, a, b, reason = view.origin, view.note_a, view.note_b, view.reason
+            assert origin == de.log.origin and {a, b} == {honest, forged}
             assert "two roots" in reason
-            assert m.gossips[name].stats["split_views"] == 1
+            assert m.gossips[name].counters.get("gossip", "split_views") == 1
         # The evidence proves itself, so a third node adopts it from a sync.
         await m.gossips[NL].sync_with(FR)
-        assert len(await m.on(NL, m.nodes[NL].split_views)) == 1
+        assert len(await m.on(NL, m.nodes[NL].witnessing.split_views)) == 1
         # And FR, asking DE again, is now served the other root at the same size:
         # the same evidence, not recorded twice.
-        await m.gossips[FR].witness(DE)
-        assert len(await m.on(FR, m.nodes[FR].split_views)) == 1
+        await m.gossips[FR].witness.witness(DE)
+        assert len(await m.on(FR, m.nodes[FR].witnessing.split_views)) == 1
 
     run(scenario())
 
@@ -829,9 +842,9 @@ def test_inconsistent_checkpoints_of_different_sizes_are_a_split_view(
         de = m.nodes[DE]
         await m.publish(DE, 4, push=False)
         small = await m.on(DE, de.checkpoint)
-        await m.gossips[FR].witness(DE)
+        await m.gossips[FR].witness.witness(DE)
         await m.publish(DE, 2, push=False)
-        bogus = Checkpoint(de.origin, 6, sha256(b"rewritten history"), now_ms())
+        bogus = Checkpoint(de.log.origin, 6, sha256(b"rewritten history"), now_ms())
         forged = sign_checkpoint(bogus, DE, built.signing(DE).reveal())
 
         def serve_forged() -> None:
@@ -843,14 +856,14 @@ def test_inconsistent_checkpoints_of_different_sizes_are_a_split_view(
                 )
 
         await m.on(DE, serve_forged)
-        await m.gossips[IT].witness(DE)
+        await m.gossips[IT].witness.witness(DE)
         assert await _witnessed(m, IT, DE) == [6]
         await m.on(IT, m.nodes[IT].checkpoint)
-        await m.gossips[FR].witness(IT)
-        views = await m.on(FR, m.nodes[FR].split_views)
+        await m.gossips[FR].witness.witness(IT)
+        views = await m.on(FR, m.nodes[FR].witnessing.split_views)
         assert len(views) == 1
-        origin, a, b, reason = views[0]
-        assert origin == de.origin and {a, b} == {small, forged}
+        origin, a, b, reason = views[0].origin, views[0].note_a, views[0].note_b, views[0].reason
+        assert origin == de.log.origin and {a, b} == {small, forged}
         assert "consistency" in reason
 
     run(scenario())
@@ -870,17 +883,17 @@ def test_split_view_evidence_that_does_not_prove_itself_is_ignored(
         by_fr = sign_checkpoint(other, DE, built.signing(FR).reveal())  # not DE's key
         bigger = Checkpoint(real.origin, real.size + 1, sha256(b"y"), real.time_ms)
         larger = sign_checkpoint(bigger, DE, built.signing(DE).reveal())
-        await m.gossips[FR]._check_evidence(
+        await m.gossips[FR].witness.adopt_evidence(
             [
-                [de.origin, honest, honest],  # one checkpoint twice
-                [de.origin, honest, by_fr],  # second one not signed by DE
-                [de.origin, honest, larger],  # two sizes: not a contradiction by itself
-                [de.origin, honest],  # malformed
+                [de.log.origin, honest, honest],  # one checkpoint twice
+                [de.log.origin, honest, by_fr],  # second one not signed by DE
+                [de.log.origin, honest, larger],  # two sizes: not a contradiction by itself
+                [de.log.origin, honest],  # malformed
                 "garbage",
             ]
         )
-        await m.gossips[FR]._check_evidence("not a list")
-        assert await m.on(FR, m.nodes[FR].split_views) == []
+        await m.gossips[FR].witness.adopt_evidence("not a list")
+        assert await m.on(FR, m.nodes[FR].witnessing.split_views) == []
 
     run(scenario())
 
@@ -958,14 +971,14 @@ def test_rate_limit_answers_429_per_peer(mesh: Callable[..., Mesh]) -> None:
         assert await m.gossips[DE].sync_with(FR) == 0
         assert m.gossips[DE].state[FR].failures == 1
         assert FR not in m.gossips[DE].live_peers()
-        assert fr.stats["refused"] == 2
+        assert sum(fr.counters.snapshot()["served_refused"].values()) == 2
 
     run(scenario())
 
 
 def test_rate_limiter_bucket_refills_at_its_rate(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [1000.0]
-    monkeypatch.setattr("ilo_node.net.service.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("ilo_node.net.ratelimit.time.monotonic", lambda: clock[0])
     limiter = RateLimiter(rate=10.0, burst=2.0)
     assert limiter.allow("a") and limiter.allow("a")
     assert not limiter.allow("a")

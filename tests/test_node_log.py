@@ -64,7 +64,7 @@ def test_publish_ingest_read_and_duplicate(de: Node, fr: Node) -> None:
     results = fr.ingest(sent)
     assert [r.status for r in results] == ["accepted"] * 3
     assert [r.log_index for r in results] == [0, 1, 2]
-    content = fr.read(Envelope.from_bytes(sent[0]).id)
+    content = fr.view.read(Envelope.from_bytes(sent[0]).id)
     assert content is not None and content.fields == example("incident_alert")
     again = fr.ingest(sent)
     assert [r.status for r in again] == ["duplicate"] * 3
@@ -76,7 +76,7 @@ def test_out_of_order_envelopes_wait_in_quarantine_then_all_place(de: Node, fr: 
     for raw in reversed(sent):  # worst case: newest first, one at a time
         fr.ingest([raw])
     assert fr.size() == 6
-    assert fr.counts()["quarantined"] == 0
+    assert fr.view.counts()["quarantined"] == 0
     assert not _verify_after_checkpoint(fr)
 
 
@@ -100,9 +100,9 @@ def test_envelope_before_its_authors_certificate_is_held_then_placed(
     assert {r.status for r in results} == {"quarantined"}
     assert "no certificate" in results[0].reason
     fr.trust = fr.home.trust_state()  # the certificate arrives
-    assert fr.retry_quarantine(everything=True) == 2
+    assert fr.ingestor.retry_quarantine(everything=True) == 2
     assert fr.size() == 2
-    assert fr.counts()["quarantined"] == 0
+    assert fr.view.counts()["quarantined"] == 0
 
 
 def test_equivocation_becomes_a_fork_proof_and_holds_the_author(de: Node, fr: Node) -> None:
@@ -124,7 +124,7 @@ def test_equivocation_becomes_a_fork_proof_and_holds_the_author(de: Node, fr: No
     assert fr.ingest([first])[0].status == "accepted"
     fork = fr.ingest([twin])[0]
     assert fork.status == "fork"
-    assert fr.counts()["forks"] == 1
+    assert fr.view.counts()["forks"] == 1
     held = fr.ingest([later])[0]
     assert held.status == "quarantined" and "equivocated" in held.reason
     proof = fr.db.execute("SELECT proof FROM forks").fetchone()[0]
@@ -148,7 +148,7 @@ def test_bad_input_is_refused_and_nothing_else_changes(
     result = fr.ingest([mutate(raw)])[0]  # type: ignore[operator]
     assert result.status == "rejected"
     assert reason in result.reason
-    assert fr.size() == 0 and fr.counts()["quarantined"] == 0
+    assert fr.size() == 0 and fr.view.counts()["quarantined"] == 0
     assert fr.ingest([raw])[0].status == "accepted"
 
 
@@ -209,13 +209,13 @@ def test_revoked_key_refused(network: BuiltNetwork, de: Node, fr: Node) -> None:
 def test_inclusion_and_consistency_proofs(de: Node) -> None:
     sent = _publish(de, 9)
     de.checkpoint()
-    old_root = de.tree.root(4)
+    old_root = de.log.root(4)
     for raw in sent:
         envelope_id = Envelope.from_bytes(raw).id
-        index = de.index_of(envelope_id)
-        proof = de.inclusion_proof(envelope_id)
-        verify_inclusion(leaf_hash(envelope_id), index, de.size(), proof, de.tree.root())
-    verify_consistency(4, 9, old_root, de.tree.root(), de.consistency_proof(4, 9))
+        index = de.log.index_of(envelope_id)
+        proof = de.log.inclusion_proof(envelope_id)
+        verify_inclusion(leaf_hash(envelope_id), index, de.size(), proof, de.log.root())
+    verify_consistency(4, 9, old_root, de.log.root(), de.log.consistency_proof(4, 9))
 
 
 def test_retention_erases_content_and_the_log_still_verifies(de: Node) -> None:
@@ -224,9 +224,9 @@ def test_retention_erases_content_and_the_log_still_verifies(de: Node) -> None:
     erased = de.apply_retention({"incident_alert": 30}, now=de.clock() + 31 * 86_400_000)
     assert erased == 4
     first = Envelope.from_bytes(sent[0]).id
-    assert de.read(first) is None
-    assert de.content(first) is None
-    assert de.counts()["erased"] == 4
+    assert de.view.read(first) is None
+    assert de.view.content(first) is None
+    assert de.view.counts()["erased"] == 4
     assert not _verify(de)
     # Nothing of the plaintext is left in the database file.
     title = str(example("incident_alert")["title"]).encode()

@@ -16,8 +16,13 @@ from pathlib import Path
 import click
 
 from ilo_node import __version__
+from ilo_node.cli.bundle import bundle
 from ilo_node.cli.keys import register as register_key_commands
-from ilo_node.cli.node import register as register_node_commands
+from ilo_node.cli.log import log
+from ilo_node.cli.messages import publish, read
+from ilo_node.cli.retention import retention
+from ilo_node.cli.run import run
+from ilo_node.cli.status import status
 from protocol.errors import IloError
 
 __all__ = ["main"]
@@ -83,7 +88,8 @@ def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
 
 
 register_key_commands(cli)
-register_node_commands(cli)
+for _command in (publish, read, status, log, retention, run, bundle):
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> None:

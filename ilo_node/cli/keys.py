@@ -15,12 +15,13 @@ from typing import Any
 
 import click
 
+from ilo_node.cli.common import emit, home_of, passphrase_for, read_bytes
+from ilo_node.client import LocalApiClient, node_running
 from ilo_node.formats.timefmt import format_ms, parse_time
 from ilo_node.home.home import Home, HomeConfig, now_ms, read_public_record, write_document
 from ilo_node.home.keyfiles import (
     delete_private_key,
     read_private_key,
-    resolve_passphrase,
     write_private_key,
 )
 from ilo_node.home.prekeyfiles import maintain_prekeys
@@ -45,39 +46,10 @@ DAY_MS = 86_400_000
 # -- shared plumbing --------------------------------------------------------------
 
 
-def _home(ctx: click.Context) -> Home:
-    return Home(ctx.obj["home"])
-
-
-def _prompt(what: str, confirm: bool) -> str:
-    value: str = click.prompt(
-        f"Passphrase for {what}", hide_input=True, confirmation_prompt=confirm, err=True
-    )
-    return value
-
-
-def _passphrase(ctx: click.Context, what: str, confirm: bool = False) -> bytes:
-    interactive = sys.stdin is not None and sys.stdin.isatty()
-    return resolve_passphrase(
-        passphrase_file=ctx.obj.get("passphrase_file"),
-        environ=os.environ,
-        prompt=_prompt if interactive else None,
-        confirm=confirm,
-        what=what,
-    )
-
-
-def _emit(data: Any, as_json: bool, text: str) -> None:
-    click.echo(json.dumps(data, indent=1, sort_keys=True) if as_json else text)
-
-
-def _read_bytes(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise UsageError(f"no such {what} file: {path}") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+_home = home_of
+_passphrase = passphrase_for
+_emit = emit
+_read_bytes = read_bytes
 
 
 def _document(path: Path, expected: str | None = None) -> SignedDocument:
@@ -653,16 +625,9 @@ def cert_import(ctx: click.Context, files: tuple[Path, ...]) -> None:
         click.echo("imported " + _import_one(home, state, _read_bytes(file, "document"), str(file)))
     # A running node keeps its trust state in memory: hand it the documents too, so it
     # uses them at once and gossips them on.
-    from ilo_node.net.localapi import call_local
-
-    answer = call_local(
-        home,
-        "POST",
-        "/local/documents",
-        {"documents": [_read_bytes(f, "document").hex() for f in files]},
-    )
-    if answer is not None:
-        click.echo("the running node took them: " + ", ".join(answer["results"]))
+    if node_running(home):
+        answer = LocalApiClient(home).add_documents([_read_bytes(f, "document") for f in files])
+        click.echo("the running node took them: " + ", ".join(answer))
     config = home.config()
     if config.role == "node":
         own = state.certificates.get(home.public_key(), [])

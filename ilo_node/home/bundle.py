@@ -20,13 +20,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ilo_node.errors import BundleError
 from keys.trust import KeyDecision, TrustState
 from protocol.canonical import decode_canonical, encode_canonical
 from protocol.crypto import sign_with, signing_key, verify
 from protocol.errors import IloError, ProtocolError
 from protocol.limits import Limits
 
-__all__ = ["MAX_BUNDLE_BYTES", "Bundle", "BundleError", "make_bundle", "read_bundle"]
+__all__ = ["MAX_BUNDLE_BYTES", "Bundle", "make_bundle", "read_bundle"]
 
 DOMAIN = b"ilo-node/v1/bundle\x00"
 MAX_BUNDLE_BYTES = 512 * 1024 * 1024
@@ -34,12 +35,6 @@ _LIMITS = Limits(
     max_envelope_bytes=MAX_BUNDLE_BYTES, max_container_len=1_000_000, max_str_bytes=4096
 )
 
-
-class BundleError(IloError):
-    default_advice = (
-        "The bundle was refused whole and nothing from it was stored. Ask the exporting "
-        "node for a fresh bundle; if this one was altered on the way, report it."
-    )
 
 
 @dataclass(frozen=True)

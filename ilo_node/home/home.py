@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ilo_node.errors import HomeError
 from ilo_node.home.keyfiles import read_private_key, write_public_file
 from keys.errors import KeyStoreError, TrustError
 from keys.keystore import SecretKey
@@ -35,7 +36,7 @@ from keys.trust import TrustState
 from protocol.crypto import sha256
 from protocol.errors import IloError, ProtocolError, UsageError
 
-__all__ = ["ROLES", "Home", "HomeConfig", "HomeError", "now_ms"]
+__all__ = ["ROLES", "Home", "HomeConfig", "now_ms"]
 
 ROLES = ("node", "admin", "authority", "officer")
 
@@ -43,11 +44,6 @@ ROLES = ("node", "admin", "authority", "officer")
 def now_ms() -> int:
     return int(time.time() * 1000)
 
-
-class HomeError(IloError):
-    default_advice = (
-        "Check --home (or ILO_NODE_HOME); create an identity with 'ilo-node keys init'."
-    )
 
 
 @dataclass(frozen=True)
@@ -250,6 +246,40 @@ class Home:
                 except (TrustError, ProtocolError) as exc:
                     self.trust_warnings.append(f"{path.name}: {exc.message}")
         return state
+
+    def checkpoint_keys(self) -> set[bytes]:
+        """Keys that may have signed this node's checkpoints: its current and retired
+        keys, and every key its authority certified for it as a node."""
+        from keys.keystore import key_file_info
+
+        keys = {self.public_key()}
+        for path in self.retired_key_paths():
+            keys.add(bytes.fromhex(key_file_info(path.read_bytes())["public"]))
+        try:
+            state = self.trust_state()
+        except IloError:
+            return keys
+        node = self.config().node
+        for key, certificates in state.certificates.items():
+            if any(c.node == node and c.role == "node" for c in certificates):
+                keys.add(key)
+        return keys
+
+    def retention_policy(self) -> dict[str, int]:
+        """``HOME/retention.json``: kinds, handling codes and ``default`` to days
+        (730 days for everything when there is no file)."""
+        path = self.path / "retention.json"
+        if not path.exists():
+            return {"default": 730}
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path} is not valid JSON: {exc}") from None
+        if not isinstance(raw, dict) or not all(
+            isinstance(k, str) and type(v) is int and v >= 0 for k, v in raw.items()
+        ):
+            raise UsageError(f"{path} must map kinds, handling codes and 'default' to days")
+        return raw
 
     # -- public export --------------------------------------------------------------
 

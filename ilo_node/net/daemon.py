@@ -17,68 +17,30 @@ import logging
 import os
 import random
 import signal
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from ilo_node.formats.jsoncontent import content_from_json
 from ilo_node.home.home import Home
+from ilo_node.home.prekeyfiles import maintain_prekeys
+from ilo_node.net.config import DaemonConfig, load_config
 from ilo_node.net.gossip import Gossip, GossipConfig
+from ilo_node.net.localapi import local_app
 from ilo_node.net.peerauth import PeerIdentity
-from ilo_node.net.service import NodeWorker, PeerService, RateLimiter
+from ilo_node.net.peers import peers_for
+from ilo_node.net.ratelimit import RateLimiter
+from ilo_node.net.service import PeerService
 from ilo_node.net.transport import HttpTransport
-from ilo_node.net.wire import MAX_BODY_BYTES
+from ilo_node.net.worker import NodeWorker
 from ilo_node.node.core import Node
+from keys.keystore import key_file_info
 from protocol.errors import IloError, UsageError
-from protocol.identifiers import EU_INSTITUTIONS, split_node_id
 
-__all__ = ["DaemonConfig", "load_config", "peers_for", "run_daemon"]
+__all__ = ["BODY_TIMEOUT_S", "run_daemon", "serve"]
 
-log = logging.getLogger("ilo_node.net.daemon")
+log = logging.getLogger("ilo_node.daemon")
 BODY_TIMEOUT_S = 10.0
-
-
-@dataclass(frozen=True)
-class DaemonConfig:
-    listen: str | None = None  # host:port; default from the roster endpoint
-    fanout: int = 2
-    sync_interval_s: float = 2.0
-    checkpoint_interval_s: float = 5.0
-    max_body_bytes: int = MAX_BODY_BYTES
-    peer_rate: float = 200.0
-    peer_burst: float = 400.0
-    address_rate: float = 200.0
-    request_timeout_s: float = 10.0
-    prekey_check_interval_s: float = 600.0
-
-
-def load_config(home: Home) -> DaemonConfig:
-    path = home.path / "daemon.json"
-    if not path.exists():
-        return DaemonConfig()
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise UsageError(f"{path} is not valid JSON: {exc}") from None
-    known = {f.name for f in fields(DaemonConfig)}
-    unknown = set(raw) - known
-    if unknown:
-        raise UsageError(f"{path}: unknown settings {', '.join(sorted(unknown))}")
-    return DaemonConfig(**raw)
-
-
-def peers_for(node: Node) -> list[str]:
-    """The roster nodes this node gossips with: its local network and the EU bodies;
-    the Commission and the Agency gossip with every node, bridging local networks."""
-    roster = node.trust.roster
-    me = split_node_id(node.node_id)
-    assert me is not None
-    if me[0] in EU_INSTITUTIONS:
-        return sorted(n for n in roster.nodes if n != node.node_id)
-    return [n for n in roster.local_network(me[1]) if n != node.node_id]
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
@@ -128,106 +90,6 @@ def peer_app(service: PeerService, config: DaemonConfig) -> web.Application:
     return app
 
 
-def local_app(worker: NodeWorker, gossip: Gossip, stop: asyncio.Event) -> web.Application:
-    """JSON API for the officer's CLI on the same machine."""
-    node = worker.node
-
-    async def publish(request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            envelope, result = await worker.call(
-                lambda: node.publish(
-                    body["kind"],
-                    content_from_json(body["content"]),
-                    distribution=body.get("distribution", "local"),
-                    handling=body.get("handling", "H1"),
-                    states=body.get("states", ()),
-                )
-            )
-        except IloError as exc:
-            return web.json_response({"error": exc.message, "hint": exc.advice}, status=422)
-        except (KeyError, ValueError, TypeError) as exc:
-            return web.json_response({"error": f"bad request: {exc}"}, status=400)
-        await gossip.push([envelope.to_bytes()], None)
-        return web.json_response(
-            {
-                "id": envelope.id.hex(),
-                "kind": envelope.header.kind,
-                "seq": envelope.header.seq,
-                "recipients": list(envelope.header.recipients),
-                "log_index": result.log_index,
-            }
-        )
-
-    async def status(request: web.Request) -> web.Response:
-        def collect() -> dict[str, Any]:
-            return {
-                "node": node.node_id,
-                "log_size": node.size(),
-                **node.counts(),
-                "split_views": len(node.split_views()),
-                "heads": len(node.heads()),
-            }
-
-        record = await worker.call(collect)
-        record["gossip"] = dict(gossip.stats)
-        record["peers"] = {p: {"failures": s.failures} for p, s in sorted(gossip.state.items())}
-        return web.json_response(record)
-
-    async def checkpoint(request: web.Request) -> web.Response:
-        note = await worker.call(node.checkpoint)
-        return web.json_response({"note": note.decode()})
-
-    async def ingest(request: web.Request) -> web.Response:
-        body = await request.json()
-        raws = [bytes.fromhex(h) for h in body.get("envelopes", [])]
-        results = await worker.call(node.ingest, raws)
-        new = [r for r, res in zip(raws, results, strict=True) if res.status == "accepted"]
-        if new:
-            await gossip.push(new, None)
-        return web.json_response({"results": [r.as_dict() for r in results]})
-
-    async def documents(request: web.Request) -> web.Response:
-        body = await request.json()
-        docs = [bytes.fromhex(h) for h in body.get("documents", [])]
-        outcomes = await worker.call(node.add_documents, docs)
-        return web.json_response({"results": outcomes})
-
-    async def readable(request: web.Request) -> web.Response:
-        wanted = [bytes.fromhex(h) for h in request.query.get("ids", "").split(",") if h]
-
-        def which() -> list[str]:
-            return [i.hex() for i in wanted if node.content(i) is not None]
-
-        return web.json_response({"readable": await worker.call(which)})
-
-    async def shutdown(request: web.Request) -> web.Response:
-        stop.set()
-        return web.json_response({"stopping": True})
-
-    @web.middleware
-    async def errors(request: web.Request, handler: Any) -> web.StreamResponse:
-        try:
-            response: web.StreamResponse = await handler(request)
-        except web.HTTPException:
-            raise
-        except IloError as exc:
-            return web.json_response({"error": exc.message, "hint": exc.advice}, status=422)
-        except (KeyError, ValueError, TypeError) as exc:
-            return web.json_response({"error": f"bad request: {exc}"}, status=400)
-        return response
-
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[errors])
-    app.router.add_post("/local/publish", publish)
-    app.router.add_get("/local/status", status)
-    app.router.add_post("/local/checkpoint", checkpoint)
-    app.router.add_post("/local/ingest", ingest)
-    app.router.add_post("/local/documents", documents)
-    app.router.add_get("/local/readable", readable)
-    app.router.add_post("/local/stop", shutdown)
-    return app
-
-
 def _listen_address(node: Node, config: DaemonConfig) -> tuple[str, int]:
     listen = config.listen
     if listen is None:
@@ -254,7 +116,7 @@ async def serve(home: Home, passphrase: bytes, ready_file: Path | None = None) -
     gossip = Gossip(
         worker,
         transport,
-        peers_for(node),
+        peers_for(node.trust.roster, node.node_id),
         GossipConfig(
             fanout=config.fanout,
             sync_interval_s=config.sync_interval_s,
@@ -317,9 +179,6 @@ async def _prekey_loop(
     home: Home, worker: NodeWorker, gossip: Gossip, passphrase: bytes, interval_s: float
 ) -> None:
     """Keep prekeys on schedule while the node runs (first round at start)."""
-    from ilo_node.home.prekeyfiles import maintain_prekeys
-    from keys.keystore import key_file_info
-
     node = worker.node
     profile = key_file_info(home.signing_key_path.read_bytes()).get("kdf_profile", "moderate")
     if profile not in ("interactive", "moderate", "sensitive"):
@@ -344,8 +203,8 @@ async def _prekey_loop(
                 return changes.announcements
 
             announcements = await worker.call(maintain)
-            for peer in gossip.live_peers() if announcements else []:
-                await gossip._call(peer, "POST", "/v1/documents", {"documents": announcements})
+            if announcements:
+                await gossip.send_documents(announcements, role="announce")
         except IloError as exc:
             log.warning("prekey maintenance failed: %s", exc.message)
         await asyncio.sleep(interval_s)

@@ -16,6 +16,12 @@
   checkpoints its peers witnessed of third nodes with its own: two checkpoints
   of one log that cannot both be true are stored as split-view evidence.
 * Peers that fail are retried with exponential backoff and jitter.
+
+The witnessing round is in :mod:`ilo_node.net.witness`. What gossip sends and
+receives is counted in the node's counters, by role (``push``, ``sync``,
+``witness``, ``announce``): ``requests_out``, ``bytes_out``, ``bytes_in``, and
+``peer_failures`` by reason; ``gossip`` holds ``pushed`` (copies sent),
+``push_dropped``, ``synced_envelopes``, ``cosigned`` and ``split_views``.
 """
 
 from __future__ import annotations
@@ -24,21 +30,25 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from ilo_node.net.service import NodeWorker
-from ilo_node.net.transport import Transport, TransportError
+from ilo_node.errors import TransportError
+from ilo_node.net.transport import Transport
 from ilo_node.net.wire import decode_body, encode_body, get_bytes_list, get_pairs
-from ilo_node.node.core import Node, documents_summary
-from protocol.checkpoint import SignedCheckpoint, cosign
-from protocol.errors import IloError, ProtocolError
-from protocol.merkle import verify_consistency
+from ilo_node.net.witness import Witness
+from ilo_node.net.worker import NodeWorker
+from ilo_node.node.core import Node
+from protocol.envelope import Envelope
+from protocol.errors import ProtocolError
 
-__all__ = ["Gossip", "GossipConfig"]
+__all__ = ["Gossip", "GossipConfig", "PeerState"]
 
-log = logging.getLogger("ilo_node.net.gossip")
+log = logging.getLogger("ilo_node.gossip")
+
+#: Most envelope bytes asked for, or pushed back, in one anti-entropy page.
+SYNC_PAGE_BYTES = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,10 @@ class GossipConfig:
 class PeerState:
     failures: int = 0
     retry_at: float = 0.0
-    stats: dict[str, int] = field(default_factory=dict)
+
+
+def _route(path: str) -> str:
+    return path.split("?", 1)[0]
 
 
 class Gossip:
@@ -72,6 +85,7 @@ class Gossip:
     ) -> None:
         self.worker = worker
         self.node: Node = worker.node
+        self.counters = self.node.counters
         self.transport = transport
         self.peers = sorted(p for p in peers if p != self.node.node_id)
         self.config = config or GossipConfig()
@@ -79,16 +93,11 @@ class Gossip:
         self.rng = rng or random.Random()  # noqa: S311
         self.state = {p: PeerState() for p in self.peers}
         self.queue: asyncio.Queue[tuple[bytes, str | None]] = asyncio.Queue(self.config.queue_limit)
-        self.stats: dict[str, int] = {
-            "pushed": 0,
-            "push_dropped": 0,
-            "synced_envelopes": 0,
-            "sync_bytes": 0,
-            "cosigned": 0,
-            "split_views": 0,
-        }
         self._tasks: list[asyncio.Task[None]] = []
-        self._witness_turn = 0
+        self.witness = Witness(self)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        self.counters.add("gossip", name, amount)
 
     # -- peer health ----------------------------------------------------------------
 
@@ -99,12 +108,13 @@ class Gossip:
         now = self._loop_time()
         return [p for p in self.peers if self.state[p].retry_at <= now]
 
-    def _failed(self, peer: str, reason: str) -> None:
+    def _failed(self, peer: str, role: str, reason: str, detail: str) -> None:
+        self.counters.add("peer_failures", f"{role}: {reason}")
         state = self.state[peer]
         state.failures += 1
         delay = min(self.config.backoff_cap_s, self.config.backoff_base_s * 2**state.failures)
         state.retry_at = self._loop_time() + delay * self.rng.uniform(0.5, 1.0)
-        log.info("peer %s failed (%s); retry in %.1f s", peer, reason, delay)
+        log.info("peer %s failed (%s); retry in %.1f s", peer, detail, delay)
 
     def _succeeded(self, peer: str) -> None:
         state = self.state[peer]
@@ -113,29 +123,44 @@ class Gossip:
         state.failures = 0
         state.retry_at = 0.0
 
-    async def _call(
-        self, peer: str, method: str, path: str, body: dict[str, Any] | None = None
+    async def call(
+        self,
+        peer: str,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        *,
+        role: str,
     ) -> dict[str, Any] | None:
+        """One signed request; the decoded answer, or ``None`` (counted, and the peer
+        backed off) on any failure."""
         raw = encode_body(body) if body is not None else b""
+        self.counters.add("requests_out", f"{role} {_route(path)}")
+        self.counters.add("bytes_out", role, len(raw))
         try:
             status, data = await self.transport.request(peer, method, path, raw)
         except TransportError as exc:
-            self._failed(peer, exc.message)
+            self._failed(peer, role, "unreachable", exc.message)
             return None
+        self.counters.add("bytes_in", role, len(data))
         if status != 200:
             try:
                 message = decode_body(data, "error").get("error", "")
             except ProtocolError:
                 message = ""
-            self._failed(peer, f"HTTP {status} {message}")
+            self._failed(peer, role, f"HTTP {status}", f"HTTP {status} {message}")
             return None
         self._succeeded(peer)
-        self.stats["sync_bytes"] += len(raw) + len(data)
         try:
             return decode_body(data, f"{path} response")
         except ProtocolError as exc:
-            self._failed(peer, exc.message)
+            self._failed(peer, role, "bad response", exc.message)
             return None
+
+    async def send_documents(self, documents: list[bytes], role: str) -> None:
+        """Hand trust documents to every live peer (for example new prekey announcements)."""
+        for peer in self.live_peers():
+            await self.call(peer, "POST", "/v1/documents", {"documents": documents}, role=role)
 
     # -- push -----------------------------------------------------------------------
 
@@ -146,7 +171,7 @@ class Gossip:
             try:
                 self.queue.put_nowait((raw, source))
             except asyncio.QueueFull:
-                self.stats["push_dropped"] += 1
+                self.count("push_dropped")
 
     async def _push_loop(self) -> None:
         while True:
@@ -176,30 +201,31 @@ class Gossip:
         envelopes = [raw for raw, _ in batch]
         await asyncio.gather(
             *(
-                self._call(peer, "POST", "/v1/envelopes", {"envelopes": envelopes})
+                self.call(peer, "POST", "/v1/envelopes", {"envelopes": envelopes}, role="push")
                 for peer in targets
             )
         )
-        self.stats["pushed"] += len(envelopes) * len(targets)
+        self.count("pushed", len(envelopes) * len(targets))
 
     # -- anti-entropy ---------------------------------------------------------------
 
     async def sync_with(self, peer: str) -> int:
         """One anti-entropy exchange with ``peer``; returns envelopes received."""
         received = 0
-        node = self.node
+        view = self.node.view
         while True:
-            heads = await self.worker.call(node.heads)
-            head_ids = await self.worker.call(node.head_ids)
-            answer = await self._call(
+            heads = await self.worker.call(view.heads)
+            head_ids = await self.worker.call(view.head_ids)
+            answer = await self.call(
                 peer,
                 "POST",
                 "/v1/sync",
                 {
                     "heads": [[k, v] for k, v in sorted(heads.items())],
                     "head_ids": [[k, v] for k, v in sorted(head_ids.items())],
-                    "max_bytes": 4 << 20,
+                    "max_bytes": SYNC_PAGE_BYTES,
                 },
+                role="sync",
             )
             if answer is None:
                 return received
@@ -207,51 +233,55 @@ class Gossip:
                 envelopes = get_bytes_list(answer, "envelopes")
                 peer_heads = dict(get_pairs(answer, "heads"))
                 forks = get_bytes_list(answer, "forks", required=False)
-                summary = answer.get("docs_summary")
             except ProtocolError as exc:
-                self._failed(peer, exc.message)
+                self._failed(peer, "sync", "bad response", exc.message)
                 return received
-            my_digests = sorted(await self.worker.call(node.documents))
-            if summary != documents_summary(my_digests):
-                await self._sync_documents(peer, my_digests)
-            if envelopes:
-                results = await self.worker.call(node.ingest, envelopes)
-                new = [
-                    raw for raw, r in zip(envelopes, results, strict=True) if r.status == "accepted"
-                ]
-                new += await self.worker.call(node.take_placed_from_quarantine)
-                received += len(new)
-                self.stats["synced_envelopes"] += len(new)
-                if new:
-                    await self.push(new, peer)
+            if answer.get("docs_summary") != await self.worker.call(self.node.docs.summary):
+                await self._sync_documents(peer)
+            new = await self._ingest_synced(peer, envelopes)
+            received += len(new)
             for proof in forks:
-                await self.worker.call(node.add_fork_proof, proof)
-            await self._check_evidence(answer.get("split_views"))
-            # Push back what the peer lacks, in pages.
-            while True:
-                missing, more = await self.worker.call(node.envelopes_beyond, peer_heads, 4 << 20)
-                if not missing:
-                    break
-                reply = await self._call(peer, "POST", "/v1/envelopes", {"envelopes": missing})
-                if reply is None or not more:
-                    break
-                peer_heads = await self._heads_after(peer_heads, missing)
+                await self.worker.call(self.node.ingestor.add_fork_proof, proof)
+            await self.witness.adopt_evidence(answer.get("split_views"))
+            await self._push_back(peer, peer_heads)
             # Another page only if this one moved us on; a page we cannot place (an
             # author held after a fork, a full quarantine) would come back the same.
             if not answer.get("more") or not new:
                 return received
 
-    async def _heads_after(self, heads: dict[bytes, int], sent: list[bytes]) -> dict[bytes, int]:
-        from protocol.envelope import Envelope
+    async def _ingest_synced(self, peer: str, envelopes: list[bytes]) -> list[bytes]:
+        if not envelopes:
+            return []
+        node = self.node
+        results = await self.worker.call(node.ingest, envelopes, None, "sync")
+        new = [raw for raw, r in zip(envelopes, results, strict=True) if r.status == "accepted"]
+        new += await self.worker.call(node.ingestor.take_placed_from_quarantine)
+        self.count("synced_envelopes", len(new))
+        if new:
+            await self.push(new, peer)
+        return new
 
-        updated = dict(heads)
-        for raw in sent:
-            header = Envelope.from_bytes(raw).header
-            updated[header.author_key] = max(updated.get(header.author_key, 0), header.seq)
-        return updated
+    async def _push_back(self, peer: str, peer_heads: dict[bytes, int]) -> None:
+        """Push back what the peer lacks, in pages."""
+        while True:
+            missing, more = await self.worker.call(
+                self.node.view.envelopes_beyond, peer_heads, SYNC_PAGE_BYTES
+            )
+            if not missing:
+                return
+            reply = await self.call(
+                peer, "POST", "/v1/envelopes", {"envelopes": missing}, role="sync"
+            )
+            if reply is None or not more:
+                return
+            peer_heads = _heads_after(peer_heads, missing)
 
-    async def _sync_documents(self, peer: str, my_digests: list[bytes]) -> None:
-        answer = await self._call(peer, "POST", "/v1/documents/diff", {"docs": my_digests})
+    async def _sync_documents(self, peer: str) -> None:
+        docs = self.node.docs
+        my_digests = sorted(await self.worker.call(docs.by_digest))
+        answer = await self.call(
+            peer, "POST", "/v1/documents/diff", {"docs": my_digests}, role="sync"
+        )
         if answer is None:
             return
         try:
@@ -261,10 +291,10 @@ class Gossip:
             return
         if documents:
             await self.worker.call(self.node.add_documents, documents)
-        mine = await self.worker.call(self.node.documents)
+        mine = await self.worker.call(docs.by_digest)
         missing = [data for digest, data in sorted(mine.items()) if digest not in theirs]
         if missing:
-            await self._call(peer, "POST", "/v1/documents", {"documents": missing})
+            await self.call(peer, "POST", "/v1/documents", {"documents": missing}, role="sync")
 
     async def _sync_loop(self) -> None:
         while True:
@@ -273,128 +303,12 @@ class Gossip:
             if live:
                 await self.sync_with(self.rng.choice(live))
 
-    # -- checkpoints, cosigning, split views ------------------------------------------
-
-    async def witness(self, peer: str) -> None:
-        node = self.node
-        origin = f"ilo-node/{node.network}/{peer}"
-        last = await self.worker.call(node.last_witnessed, origin)
-        answer = await self._call(peer, "GET", f"/v1/checkpoint?from={last[0] if last else 0}")
-        if answer is None or type(answer.get("note")) is not bytes:
-            return
-        note: bytes = answer["note"]
-        try:
-            signed = await self.worker.call(node.verify_note_of, peer, note)
-        except IloError as exc:
-            log.warning("checkpoint from %s refused: %s", peer, exc.message)
-            return
-        size = signed.checkpoint.size
-        if last is not None:
-            if size < last[0]:
-                await self._split(origin, last[2], note, "the log shrank")
-                return
-            if size == last[0] and signed.checkpoint.root != last[1]:
-                await self._split(origin, last[2], note, "two roots for one size")
-                return
-            try:
-                proof = get_bytes_list(answer, "consistency", required=False)
-                verify_consistency(last[0], size, last[1], signed.checkpoint.root, proof)
-            except ProtocolError:
-                await self._split(origin, last[2], note, "no valid consistency proof")
-                return
-        await self.worker.call(node.record_witnessed, signed)
-        if node.signing is not None:
-            cosigned = cosign(note, node.node_id, node.signing.reveal(), int(node.clock() / 1000))
-            reply = await self._call(peer, "POST", "/v1/cosign", {"note": cosigned})
-            if reply and reply.get("stored"):
-                self.stats["cosigned"] += 1
-        # Compare what this peer witnessed of third nodes with what we witnessed.
-        seen = await self._call(peer, "GET", "/v1/witnessed")
-        if seen is not None:
-            try:
-                notes = get_bytes_list(seen, "notes")
-            except ProtocolError:
-                return
-            for other in notes[:256]:
-                await self._compare_witnessed(other)
-
-    async def _compare_witnessed(self, note: bytes) -> None:
-        node = self.node
-        try:
-            signed = SignedCheckpoint.from_bytes(note)
-        except ProtocolError:
-            return
-        origin = signed.checkpoint.origin
-        prefix = f"ilo-node/{node.network}/"
-        if not origin.startswith(prefix):
-            return
-        subject = origin[len(prefix) :]
-        try:
-            await self.worker.call(node.verify_note_of, subject, note)
-        except IloError:
-            return
-        size = signed.checkpoint.size
-        same = await self.worker.call(node.witnessed_at_size, origin, size)
-        if same is not None:
-            if SignedCheckpoint.from_bytes(same).checkpoint.root != signed.checkpoint.root:
-                await self._split(origin, same, note, "two roots for one size")
-            return
-        last = await self.worker.call(node.last_witnessed, origin)
-        if last is None or subject == node.node_id:
-            return
-        old_size, old_root, old_note = last
-        small, large = sorted(
-            [(old_size, old_root, old_note), (size, signed.checkpoint.root, note)]
-        )
-        answer = await self._call(subject, "GET", f"/v1/consistency?old={small[0]}&new={large[0]}")
-        if answer is None:
-            return
-        try:
-            verify_consistency(
-                small[0], large[0], small[1], large[1], get_bytes_list(answer, "proof")
-            )
-        except ProtocolError:
-            await self._split(origin, small[2], large[2], "no valid consistency proof")
-
-    async def _check_evidence(self, evidence: object) -> None:
-        """Adopt a peer's split-view evidence only if it proves itself (one size, two
-        roots, both signed by the origin)."""
-        if not isinstance(evidence, list):
-            return
-        node = self.node
-        for item in evidence[:64]:
-            if not (
-                isinstance(item, list)
-                and len(item) == 3
-                and all(type(x) is bytes for x in item[1:])
-                and type(item[0]) is str
-            ):
-                continue
-            origin, a, b = item
-            subject = origin.rsplit("/", 1)[-1]
-            try:
-                first = await self.worker.call(node.verify_note_of, subject, a)
-                second = await self.worker.call(node.verify_note_of, subject, b)
-            except IloError:
-                continue
-            ca, cb = first.checkpoint, second.checkpoint
-            if ca.size == cb.size and ca.root != cb.root:
-                await self._split(origin, a, b, "two roots for one size (from a peer)")
-
-    async def _split(self, origin: str, a: bytes, b: bytes, reason: str) -> None:
-        if await self.worker.call(self.node.record_split_view, origin, a, b, reason):
-            self.stats["split_views"] += 1
-            log.warning("SPLIT VIEW: %s signed inconsistent checkpoints (%s)", origin, reason)
-
     async def _checkpoint_loop(self) -> None:
         while True:
             await asyncio.sleep(self.config.checkpoint_interval_s * self.rng.uniform(0.8, 1.2))
             if self.node.signing is not None:
                 await self.worker.call(self.node.checkpoint)
-            live = self.live_peers()
-            if live:
-                self._witness_turn = (self._witness_turn + 1) % len(live)
-                await self.witness(live[self._witness_turn])
+            await self.witness.round()
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -402,7 +316,7 @@ class Gossip:
         for loop_fn in (self._push_loop, self._sync_loop, self._checkpoint_loop):
             self._tasks.append(asyncio.create_task(self._guard(loop_fn)))
 
-    async def _guard(self, loop_fn: Any) -> None:
+    async def _guard(self, loop_fn: Callable[[], Awaitable[None]]) -> None:
         while True:
             try:
                 await loop_fn()
@@ -419,3 +333,12 @@ class Gossip:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+
+
+def _heads_after(heads: dict[bytes, int], sent: list[bytes]) -> dict[bytes, int]:
+    """The peer's heads once it placed ``sent`` (our own, already verified, envelopes)."""
+    updated = dict(heads)
+    for raw in sent:
+        header = Envelope.from_bytes(raw).header
+        updated[header.author_key] = max(updated.get(header.author_key, 0), header.seq)
+    return updated

@@ -17,15 +17,15 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ilo_node.errors import AuthError
 from keys.trust import TrustState
 from protocol.canonical import encode_canonical
 from protocol.crypto import sha256, sign_with, signing_key, verify
-from protocol.errors import IloError, SignatureError
+from protocol.errors import SignatureError
 
 __all__ = [
     "HEADERS",
     "WINDOW_MS",
-    "AuthError",
     "NonceCache",
     "PeerIdentity",
     "sign_request",
@@ -43,15 +43,6 @@ HEADERS = {
     "signature": "X-Ilo-Signature",
 }
 
-
-class AuthError(IloError):
-    """A peer request was refused; ``status`` is the HTTP status to answer with."""
-
-    default_advice = "Check that the peer is in the roster, certified, and its clock is right."
-
-    def __init__(self, message: str, status: int = 401) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)

@@ -1,69 +1,52 @@
 """The peer API as plain async functions: (method, path, headers, body) → (status, body).
 
-The aiohttp server (ilo_node/daemon.py) and the in-memory transport used by
-fast tests (ilo_node/transport.py) both call :meth:`PeerService.handle`, so the
-logic is the same whatever carries the bytes. Every Node call runs on the one
-worker thread that owns the node (SQLite connection, Merkle tree, trust state).
+The aiohttp server (ilo_node/net/daemon.py) and the in-memory transport used by
+fast tests (ilo_node/net/transport.py) both call :meth:`PeerService.handle`, so
+the logic is the same whatever carries the bytes. Every Node call runs on the
+one worker thread that owns the node (SQLite connection, Merkle tree, trust
+state).
+
+What it serves is counted in the node's counters: ``served_requests``,
+``served_bytes_in`` and ``served_bytes_out`` by route, ``push_copies`` (the
+envelopes peers pushed here, duplicates included), and refusals by status.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ilo_node.net.peerauth import AuthError, NonceCache, verify_request
+from ilo_node.errors import AuthError
+from ilo_node.net.peerauth import NonceCache, verify_request
+from ilo_node.net.ratelimit import RateLimiter
 from ilo_node.net.wire import decode_body, encode_body, get_bytes_list, get_pairs
-from ilo_node.node.core import Node, documents_summary
+from ilo_node.net.worker import NodeWorker
+from ilo_node.node.core import Node
+from protocol.checkpoint import SignedCheckpoint
 from protocol.errors import IloError, LimitExceededError, ProtocolError
 
-__all__ = ["NodeWorker", "PeerService", "RateLimiter"]
+__all__ = ["SYNC_PAGE_BYTES", "PeerService"]
 
-log = logging.getLogger("ilo_node.net.service")
-T = TypeVar("T")
+log = logging.getLogger("ilo_node.service")
 
 #: Most envelope bytes one sync response carries; the requester asks again for more.
 SYNC_PAGE_BYTES = 4 * 1024 * 1024
-
-
-class NodeWorker:
-    """Runs every operation on a node on one dedicated thread, in order."""
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="node")
-
-    async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: fn(*args))
-
-    def close(self) -> None:
-        self._executor.shutdown(wait=True)
-
-
-class RateLimiter:
-    """A token bucket per key (peer node or remote address)."""
-
-    def __init__(self, rate: float, burst: float) -> None:
-        self.rate, self.burst = rate, burst
-        self._buckets: dict[str, tuple[float, float]] = {}
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens < 1:
-            self._buckets[key] = (tokens, now)
-            return False
-        self._buckets[key] = (tokens - 1, now)
-        if len(self._buckets) > 10_000:  # bounded: forget the least recently seen half
-            ordered = sorted(self._buckets.items(), key=lambda item: item[1][1])
-            self._buckets = dict(ordered[-5_000:])
-        return True
+#: Routes known to the counters; anything else is counted as "other".
+_ROUTES = frozenset(
+    {
+        "/v1/health",
+        "/v1/envelopes",
+        "/v1/sync",
+        "/v1/documents/diff",
+        "/v1/documents",
+        "/v1/checkpoint",
+        "/v1/consistency",
+        "/v1/cosign",
+        "/v1/witnessed",
+    }
+)
 
 
 def _ok(value: dict[str, Any]) -> tuple[int, bytes]:
@@ -84,21 +67,34 @@ class PeerService:
         burst: float = 400.0,
     ) -> None:
         self.worker = worker
-        self.node_id = worker.node.node_id
+        self.node: Node = worker.node
+        self.node_id = self.node.node_id
+        self.counters = self.node.counters
         self.on_new = on_new
         self.nonces = NonceCache()
         self.peer_limits = RateLimiter(rate, burst)
-        self.stats: dict[str, int] = {"requests": 0, "refused": 0, "envelopes_received": 0}
 
     async def handle(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int, bytes]:
-        self.stats["requests"] += 1
+        parts = urlsplit(target)
+        route = parts.path if parts.path in _ROUTES else "other"
+        status, out = await self._handle(method, target, headers, body)
+        self.counters.add("served_requests", route)
+        self.counters.add("served_bytes_in", route, len(body))
+        self.counters.add("served_bytes_out", route, len(out))
+        if status != 200:
+            self.counters.add("served_refused", str(status))
+        return status, out
+
+    async def _handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, bytes]:
         parts = urlsplit(target)
         path, query = parts.path, parse_qs(parts.query)
+        node = self.node
         if method == "GET" and path == "/v1/health":
-            return _ok({"node": self.node_id, "size": self.worker.node.size()})
-        node = self.worker.node
+            return _ok({"node": self.node_id, "size": node.size()})
         try:
             peer = await self.worker.call(
                 lambda: verify_request(
@@ -113,11 +109,9 @@ class PeerService:
                 )
             )
         except AuthError as exc:
-            self.stats["refused"] += 1
             log.info("refused %s %s: %s", method, path, exc.message)
             return _error(exc.status, exc.message)
         if not self.peer_limits.allow(peer):
-            self.stats["refused"] += 1
             return _error(429, f"{peer} exceeds its request rate; slow down")
         try:
             return await self._route(peer, method, path, query, body)
@@ -131,46 +125,16 @@ class PeerService:
     async def _route(
         self, peer: str, method: str, path: str, query: dict[str, list[str]], body: bytes
     ) -> tuple[int, bytes]:
-        node = self.worker.node
+        node = self.node
         if method == "POST" and path == "/v1/envelopes":
-            envelopes = get_bytes_list(decode_body(body, "push"), "envelopes")
-            results = await self.worker.call(node.ingest, envelopes)
-            self.stats["envelopes_received"] += len(envelopes)
-            accepted = [
-                raw for raw, r in zip(envelopes, results, strict=True) if r.status == "accepted"
-            ] + await self.worker.call(node.take_placed_from_quarantine)
-            if accepted and self.on_new is not None:
-                await self.on_new(accepted, peer)
-            return _ok({"results": [[r.status, r.reason] for r in results]})
+            return await self._push(peer, body)
         if method == "POST" and path == "/v1/sync":
-            request = decode_body(body, "sync")
-            heads = dict(get_pairs(request, "heads"))
-            head_ids = _head_ids(request, heads)
-            wanted = request.get("max_bytes", SYNC_PAGE_BYTES)
-            limit = (
-                min(wanted if isinstance(wanted, int) and wanted > 0 else 0, SYNC_PAGE_BYTES)
-                or SYNC_PAGE_BYTES
-            )
-
-            def answer() -> dict[str, Any]:
-                envelopes, more = node.envelopes_beyond(heads, limit)
-                envelopes = node.differing_heads(head_ids) + envelopes
-                digests = sorted(node.documents())
-                return {
-                    "envelopes": envelopes,
-                    "more": more,
-                    "heads": [[k, v] for k, v in sorted(node.heads().items())],
-                    "docs_summary": documents_summary(digests),
-                    "forks": node.fork_proofs(),
-                    "split_views": [[o, a, b] for o, a, b, _ in node.split_views()],
-                }
-
-            return _ok(await self.worker.call(answer))
+            return _ok(await self.worker.call(self._sync_answer, decode_body(body, "sync")))
         if method == "POST" and path == "/v1/documents/diff":
             theirs = set(get_bytes_list(decode_body(body, "documents diff"), "docs"))
 
             def diff() -> dict[str, Any]:
-                mine = node.documents()
+                mine = node.docs.by_digest()
                 return {
                     "documents": [d for k, d in sorted(mine.items()) if k not in theirs],
                     "docs": sorted(mine),
@@ -183,42 +147,65 @@ class PeerService:
             return _ok({"results": outcomes})
         if method == "GET" and path == "/v1/checkpoint":
             since = _int_param(query, "from", 0)
-
-            def checkpoint() -> dict[str, Any]:
-                note = node.checkpoint_note_at()
-                if note is None:
-                    return {"note": None, "consistency": []}
-                size = int(note.split(b"\n")[1])
-                proof: list[bytes] = []
-                if 0 < since <= size:
-                    proof = node.consistency_proof(since, size)
-                return {"note": note, "consistency": proof, "from": since}
-
-            return _ok(await self.worker.call(checkpoint))
+            return _ok(await self.worker.call(self._checkpoint_answer, since))
         if method == "GET" and path == "/v1/consistency":
             old, new = _int_param(query, "old", 0), _int_param(query, "new", 0)
             if not 0 <= old <= new <= node.size():
                 return _error(416, f"sizes must satisfy 0 <= old <= new <= {node.size()}")
-            proof = await self.worker.call(node.consistency_proof, old, new)
+            proof = await self.worker.call(node.log.consistency_proof, old, new)
             return _ok({"proof": proof})
         if method == "POST" and path == "/v1/cosign":
-            request = decode_body(body, "cosign")
-            note = request.get("note")
+            note = decode_body(body, "cosign").get("note")
             if type(note) is not bytes:
                 return _error(400, "field 'note' must be bytes")
-            stored = await self.worker.call(node.record_cosignature, note, peer)
+            stored = await self.worker.call(node.witnessing.record_cosignature, note, peer)
             return _ok({"stored": stored})
         if method == "GET" and path == "/v1/witnessed":
-
-            def witnessed() -> dict[str, Any]:
-                rows = node.db.execute(
-                    "SELECT w.note FROM witnessed w WHERE w.size = "
-                    "(SELECT MAX(size) FROM witnessed x WHERE x.origin = w.origin)"
-                ).fetchall()
-                return {"notes": [bytes(r[0]) for r in rows]}
-
-            return _ok(await self.worker.call(witnessed))
+            return _ok({"notes": await self.worker.call(node.witnessing.latest_notes)})
         return _error(404, f"no such peer API route: {method} {path}")
+
+    async def _push(self, peer: str, body: bytes) -> tuple[int, bytes]:
+        node = self.node
+        envelopes = get_bytes_list(decode_body(body, "push"), "envelopes")
+        self.counters.add("push_copies", "received", len(envelopes))
+        results = await self.worker.call(node.ingest, envelopes, None, "push")
+        accepted = [
+            raw for raw, r in zip(envelopes, results, strict=True) if r.status == "accepted"
+        ] + await self.worker.call(node.ingestor.take_placed_from_quarantine)
+        if accepted and self.on_new is not None:
+            await self.on_new(accepted, peer)
+        return _ok({"results": [[r.status, r.reason] for r in results]})
+
+    def _sync_answer(self, request: dict[str, Any]) -> dict[str, Any]:
+        node = self.node
+        heads = dict(get_pairs(request, "heads"))
+        head_ids = _head_ids(request, heads)
+        wanted = request.get("max_bytes", SYNC_PAGE_BYTES)
+        limit = (
+            min(wanted if type(wanted) is int and wanted > 0 else 0, SYNC_PAGE_BYTES)
+            or SYNC_PAGE_BYTES
+        )
+        envelopes, more = node.view.envelopes_beyond(heads, limit)
+        envelopes = node.view.differing_heads(head_ids) + envelopes
+        return {
+            "envelopes": envelopes,
+            "more": more,
+            "heads": [[k, v] for k, v in sorted(node.view.heads().items())],
+            "docs_summary": node.docs.summary(),
+            "forks": node.view.fork_proofs(),
+            "split_views": [[s.origin, s.note_a, s.note_b] for s in node.witnessing.split_views()],
+        }
+
+    def _checkpoint_answer(self, since: int) -> dict[str, Any]:
+        node = self.node
+        note = node.log.checkpoint_note_at()
+        if note is None:
+            return {"note": None, "consistency": []}
+        size = SignedCheckpoint.from_bytes(note).checkpoint.size
+        proof: list[bytes] = []
+        if 0 < since <= size:
+            proof = node.log.consistency_proof(since, size)
+        return {"note": note, "consistency": proof, "from": since}
 
 
 def _head_ids(request: dict[str, Any], heads: dict[bytes, int]) -> dict[bytes, tuple[int, bytes]]:

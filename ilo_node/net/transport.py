@@ -15,16 +15,13 @@ from collections.abc import Callable, Mapping
 
 import aiohttp
 
+from ilo_node.errors import TransportError
 from ilo_node.net.peerauth import PeerIdentity, sign_request
 from ilo_node.net.service import PeerService
 from ilo_node.net.wire import MAX_BODY_BYTES
-from protocol.errors import IloError
 
-__all__ = ["HttpTransport", "MemoryTransport", "Transport", "TransportError"]
+__all__ = ["HttpTransport", "MemoryTransport", "Transport"]
 
-
-class TransportError(IloError):
-    default_advice = "The peer is down, unreachable or too slow; gossip retries with backoff."
 
 
 class Transport(ABC):

@@ -19,21 +19,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ilo_node.errors import AuditFailure
 from protocol.checkpoint import CheckpointError, SignedCheckpoint
 from protocol.crypto import key_commitment, sha256
 from protocol.envelope import Envelope
-from protocol.errors import IloError, ProtocolError
+from protocol.errors import ProtocolError
 from protocol.limits import DEFAULT_LIMITS
 from protocol.merkle import MerkleTree, leaf_hash
 
-__all__ = ["AuditFailure", "AuditReport", "verify_log"]
+__all__ = ["AuditReport", "verify_log"]
 
-
-class AuditFailure(IloError):
-    default_advice = (
-        "The node's log does not match its own signed history: treat this node as "
-        "compromised or corrupted, keep a copy of node.db for investigation, and report it."
-    )
 
 
 @dataclass

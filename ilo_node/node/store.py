@@ -33,18 +33,12 @@ from pathlib import Path
 
 import sqlite_utils
 
-from protocol.errors import IloError
+from ilo_node.errors import StoreError
 
-__all__ = ["SCHEMA_VERSION", "StoreError", "open_store"]
+__all__ = ["SCHEMA_VERSION", "open_store"]
 
 SCHEMA_VERSION = 2
 
-
-class StoreError(IloError):
-    default_advice = (
-        "The node database could not be used; check the disk and file permissions. Do not "
-        "edit node.db by hand: 'ilo-node log verify' will report any change."
-    )
 
 
 def _migrate_to_1(db: sqlite_utils.Database) -> None:

@@ -1,0 +1,178 @@
+"""``ilo-node log``: checkpoints, proofs, verification and raw ingest of the Merkle log."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from ilo_node.cli.common import envelope_id, home_of, node_client
+from ilo_node.errors import AuditFailure
+from ilo_node.formats.frames import read_frames
+from ilo_node.node.audit import progress_printer
+
+__all__ = ["log"]
+
+
+def _b64(values: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in values]
+
+
+@click.group()
+def log() -> None:
+    """Checkpoints, proofs and verification of the node's Merkle log."""
+
+
+@log.command("checkpoint")
+@click.pass_context
+def log_checkpoint(ctx: click.Context) -> None:
+    """Sign a checkpoint of the log now and print it (C2SP signed note)."""
+    client = node_client(ctx)
+    try:
+        note = client.checkpoint()
+    finally:
+        client.close()
+    click.echo(note, nl=False)
+
+
+@log.command("prove")
+@click.argument("envelope")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def log_prove(ctx: click.Context, envelope: str, as_json: bool) -> None:
+    """Inclusion proof of an envelope in the latest signed checkpoint."""
+    wanted = envelope_id(envelope)
+    client = node_client(ctx)
+    try:
+        proof = client.prove(wanted)
+    finally:
+        client.close()
+    record: dict[str, Any] = {
+        "envelope_id": wanted.hex(),
+        "index": proof["index"],
+        "tree_size": proof["tree_size"],
+        "proof": _b64(proof["proof"]),
+        "checkpoint": proof["note"].decode(),
+    }
+    if as_json:
+        click.echo(json.dumps(record, indent=1))
+        return
+    click.echo(f"envelope {wanted.hex()} is leaf {record['index']} of {record['tree_size']}")
+    for h in record["proof"]:
+        click.echo(f"  {h}")
+    click.echo(record["checkpoint"], nl=False)
+
+
+@log.command("consistency")
+@click.argument("old_size", type=click.IntRange(0))
+@click.argument("new_size", type=click.IntRange(0))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def log_consistency(ctx: click.Context, old_size: int, new_size: int, as_json: bool) -> None:
+    """Consistency proof between two sizes of the log."""
+    client = node_client(ctx)
+    try:
+        result = client.consistency(old_size, new_size)
+    finally:
+        client.close()
+    record: dict[str, Any] = {
+        "old_size": old_size,
+        "new_size": new_size,
+        "old_root": _b64([result["old_root"]])[0],
+        "new_root": _b64([result["new_root"]])[0],
+        "proof": _b64(result["proof"]),
+    }
+    if as_json:
+        click.echo(json.dumps(record, indent=1))
+        return
+    click.echo(f"log of {old_size} is a prefix of log of {new_size}")
+    for h in record["proof"]:
+        click.echo(f"  {h}")
+
+
+@log.command("verify")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Processes for signature checks [default: all cores].",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Show progress [default: when stderr is a terminal].",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def log_verify(
+    ctx: click.Context, workers: int | None, progress: bool | None, as_json: bool
+) -> None:
+    """Recompute the whole log from its stored bytes and check it against the checkpoints."""
+    home_of(ctx).require_role("node")
+    show = progress if progress is not None else sys.stderr.isatty()
+    client = node_client(ctx)
+    try:
+        report = client.verify_log(
+            workers or os.cpu_count() or 1, progress_printer() if show else None
+        )
+    finally:
+        client.close()
+    record = {
+        "ok": report.ok,
+        "size": report.size,
+        "signatures_verified": report.signatures,
+        "checkpoints": report.checkpoints,
+        "latest_checkpoint": report.latest_checkpoint,
+        "contents_checked": report.contents,
+        "erasures": report.erasures,
+        "problems": [{"position": p, "message": m} for p, m in report.problems],
+    }
+    if as_json:
+        click.echo(json.dumps(record, indent=1))
+    elif report.ok:
+        cp = report.latest_checkpoint
+        click.echo(
+            f"log OK: {report.size} envelopes, {report.signatures} signatures, "
+            f"{report.checkpoints} checkpoint(s)"
+            + (f", latest covers {cp}" if cp is not None else ", none signed yet")
+        )
+    if not report.ok:
+        more = len(report.problems) - 1
+        raise AuditFailure(
+            report.problems[0][1] + (f" (and {more} more problem(s))" if more else "")
+        )
+
+
+@log.command("ingest")
+@click.option("--batch", type=click.IntRange(1, 10_000), default=64, show_default=True)
+@click.pass_context
+def log_ingest(ctx: click.Context, batch: int) -> None:
+    """Ingest length-prefixed envelopes from stdin; print one 'ack' line per stored envelope
+    only after its batch is committed."""
+    client = node_client(ctx)
+    pending: list[bytes] = []
+
+    def flush() -> None:
+        for result in client.ingest(pending):
+            stored = result["stored"]
+            ident = result["id"] or "-"
+            click.echo(
+                f"{'ack' if stored else 'nack'} {ident} {result['status']} {result['reason']}"
+            )
+        sys.stdout.flush()
+        pending.clear()
+
+    try:
+        client.require_keys()
+        for frame in read_frames(sys.stdin.buffer):
+            pending.append(frame)
+            if len(pending) >= batch:
+                flush()
+        if pending:
+            flush()
+    finally:
+        client.close()

@@ -1,0 +1,28 @@
+"""``ilo-node run``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ilo_node.cli.common import home_of, passphrase_for
+from ilo_node.net.daemon import run_daemon
+
+__all__ = ["run"]
+
+
+@click.command()
+@click.option(
+    "--ready-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    hidden=True,
+    help="Write a JSON line here once listening (for supervisors and tests).",
+)
+@click.pass_context
+def run(ctx: click.Context, ready_file: Path | None) -> None:
+    """Run the node: peer API, gossip with the local network, local API for the CLI."""
+    home = home_of(ctx)
+    config = home.require_role("node")
+    passphrase = passphrase_for(ctx, f"the {config.label} keys")
+    run_daemon(home, passphrase, ready_file)

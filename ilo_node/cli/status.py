@@ -1,0 +1,43 @@
+"""``ilo-node status``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ilo_node.cli.common import node_client
+
+__all__ = ["status"]
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Show the node's log size, quarantine, forks and roster state."""
+    client = node_client(ctx)
+    try:
+        record = client.status()
+    finally:
+        client.close()
+    if as_json:
+        click.echo(json.dumps(record, indent=1))
+        return
+    click.echo(
+        f"{record['node']} in {record['network']}: {record['log_size']} envelopes "
+        f"({record['readable']} readable, {record['erased']} erased)"
+    )
+    click.echo(
+        f"  quarantine: {record['quarantined']}; forks: {record['forks']}; "
+        f"authors held: {record['authors_held']}"
+    )
+    for reason, n in record["quarantine_reasons"].items():
+        click.echo(f"    {n} x {reason}")
+    click.echo(f"  latest checkpoint: size {record['latest_checkpoint']}")
+    for view in record["split_views"]:
+        click.echo(
+            f"  SPLIT VIEW: {view['origin']} signed inconsistent checkpoints "
+            f"({view['reason']}); report it to the administrators"
+        )
+    click.echo(f"  {record['roster']['message']}")

@@ -1,0 +1,178 @@
+"""The client interface, and the read-only side both implementations share."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ilo_node.errors import NodeError
+from ilo_node.home.home import Home
+from ilo_node.node.audit import AuditReport, verify_log
+from ilo_node.node.core import Node
+from protocol.canonical import decode_canonical
+from protocol.errors import UsageError
+from protocol.limits import DEFAULT_LIMITS
+from protocol.merkle import leaf_hash, verify_consistency, verify_inclusion
+
+__all__ = ["NodeClient", "PassphraseSource"]
+
+#: Asked only when a command needs the node's keys (a prompt, a file, the environment).
+PassphraseSource = Callable[[], bytes]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class NodeClient(ABC):
+    """What commands ask of a node. ``running`` says whether a node process answers."""
+
+    running: bool
+
+    def __init__(self, home: Home, passphrase: PassphraseSource | None) -> None:
+        self.home = home
+        self._passphrase = passphrase
+        self._reader: Node | None = None
+
+    def passphrase(self) -> bytes:
+        if self._passphrase is None:
+            raise UsageError("this command needs the node's passphrase")
+        return self._passphrase()
+
+    # -- what a running node does itself, or the home opened for writing -----------
+
+    @abstractmethod
+    def status(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def publish(
+        self,
+        kind: str,
+        content: Mapping[str, Any],
+        *,
+        distribution: str,
+        handling: str,
+        states: Sequence[str],
+    ) -> dict[str, Any]:
+        """``{id, kind, seq, recipients, log_index}`` of the envelope published."""
+
+    def require_keys(self) -> None:  # noqa: B027 (a no-op unless the keys are local)
+        """Fail now, before any input is read, if the command could not sign or decrypt."""
+
+    @abstractmethod
+    def checkpoint(self) -> str: ...
+
+    @abstractmethod
+    def ingest(self, envelopes: Sequence[bytes]) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def add_documents(self, documents: Sequence[bytes]) -> list[str]: ...
+
+    @abstractmethod
+    def apply_retention(self, policy: Mapping[str, int], now_ms: int) -> int: ...
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    # -- read-only, from the database ----------------------------------------------
+
+    def reader(self) -> Node:
+        """The home opened read-only, without keys (no lock: the node may be running)."""
+        if self._reader is None:
+            self._reader = Node(self.home, None, writer=False)
+        return self._reader
+
+    def message(self, envelope_id: bytes) -> dict[str, Any]:
+        node = self.reader()
+        envelope = node.view.envelope(envelope_id)
+        if envelope is None:
+            raise NodeError(
+                f"envelope {envelope_id.hex()[:16]}… is not in this node's log",
+                "Check the id; 'ilo-node read' lists what this node can read.",
+            )
+        header = envelope.header
+        record: dict[str, Any] = {
+            "id": envelope.id.hex(),
+            "kind": header.kind,
+            "author": header.author_node,
+            "seq": header.seq,
+            "created_ms": header.created_ms,
+            "distribution": header.distribution,
+            "handling": header.handling,
+            "recipients": list(header.recipients),
+        }
+        stored = node.view.content(envelope_id)
+        if stored is not None:
+            record["content"] = _jsonable(
+                decode_canonical(stored[0], DEFAULT_LIMITS, len(stored[0]), "content")
+            )
+        else:
+            erased = node.view.erasure_reason(envelope_id)
+            record["content"] = None
+            record["note"] = (
+                f"erased: {erased}" if erased else "not addressed to this node: stored encrypted"
+            )
+        return record
+
+    def messages(self, kind: str | None, limit: int) -> list[dict[str, Any]]:
+        return self.reader().view.readable(kind, limit)
+
+    def prove(self, envelope_id: bytes) -> dict[str, Any]:
+        """Inclusion proof of an envelope in the latest signed checkpoint (checked here)."""
+        node = self.reader()
+        latest = node.log.latest_checkpoint()
+        if latest is None:
+            raise UsageError(
+                "this node has signed no checkpoint yet", "Run 'ilo-node log checkpoint' first."
+            )
+        index = node.log.index_of(envelope_id)
+        size = latest.checkpoint.size
+        if index >= size:
+            raise UsageError(
+                f"envelope is at position {index}, after the latest checkpoint (size {size})",
+                "Run 'ilo-node log checkpoint' first.",
+            )
+        proof = node.log.inclusion_proof(envelope_id, size)
+        verify_inclusion(leaf_hash(envelope_id), index, size, proof, latest.checkpoint.root)
+        return {"index": index, "tree_size": size, "proof": proof, "note": latest.note}
+
+    def consistency(self, old_size: int, new_size: int) -> dict[str, Any]:
+        node = self.reader()
+        if new_size > node.size() or old_size > new_size:
+            raise UsageError(f"sizes must satisfy 0 <= OLD <= NEW <= {node.size()}")
+        proof = node.log.consistency_proof(old_size, new_size)
+        old_root, new_root = node.log.root(old_size), node.log.root(new_size)
+        verify_consistency(old_size, new_size, old_root, new_root, proof)
+        return {"old_root": old_root, "new_root": new_root, "proof": proof}
+
+    def heads(self) -> dict[bytes, int]:
+        return self.reader().view.heads()
+
+    def envelopes_beyond(
+        self, since: Mapping[bytes, int], max_bytes: int
+    ) -> tuple[list[bytes], bool]:
+        return self.reader().view.envelopes_beyond(since, max_bytes)
+
+    def documents(self) -> list[bytes]:
+        return list(self.reader().docs.by_digest().values())
+
+    def verify_log(
+        self, workers: int, progress: Callable[[int, int], None] | None
+    ) -> AuditReport:
+        """Recompute the whole log from the stored bytes (``ilo-node log verify``)."""
+        config = self.home.require_role("node")
+        db = self.home.path / "node.db"
+        if not db.exists():
+            raise UsageError(f"{self.home.path} has no node database yet")
+        return verify_log(
+            db, self.home.checkpoint_keys(), str(config.node), workers=workers, progress=progress
+        )

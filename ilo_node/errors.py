@@ -1,0 +1,84 @@
+"""Errors of the running node, its home and its network (part of the one ``IloError`` tree).
+
+``protocol/errors.py`` holds the root and the protocol's errors, ``keys/errors.py``
+the trust layer's; these are the node layer's::
+
+    IloError
+    ├── HomeError          a node home is missing, of another role, or unreadable
+    ├── NodeError          a node operation cannot be done (writer lock, no passphrase…)
+    ├── StoreError         the node database cannot be used
+    ├── AuditFailure       a log does not match its own signed history
+    ├── BundleError        a bundle file was refused whole
+    ├── TransportError     a peer is unreachable or answered garbage
+    ├── AuthError          a peer request was refused (carries its HTTP status)
+    └── ClientError        the running node refused a command through the local API
+
+Each class carries a default advice; raisers give a more specific one where
+they know better.
+"""
+
+from __future__ import annotations
+
+from protocol.errors import IloError
+
+__all__ = [
+    "AuditFailure",
+    "AuthError",
+    "BundleError",
+    "ClientError",
+    "HomeError",
+    "NodeError",
+    "StoreError",
+    "TransportError",
+]
+
+
+class HomeError(IloError):
+    default_advice = (
+        "Check --home (or ILO_NODE_HOME); create an identity with 'ilo-node keys init'."
+    )
+
+
+class NodeError(IloError):
+    default_advice = "See 'ilo-node status' and docs/operator-guide.md."
+
+
+class StoreError(IloError):
+    default_advice = (
+        "The node database could not be used; check the disk and file permissions. Do not "
+        "edit node.db by hand: 'ilo-node log verify' will report any change."
+    )
+
+
+class AuditFailure(IloError):
+    default_advice = (
+        "The node's log does not match its own signed history: treat this node as "
+        "compromised or corrupted, keep a copy of node.db for investigation, and report it."
+    )
+
+
+class BundleError(IloError):
+    default_advice = (
+        "The bundle was refused whole and nothing from it was stored. Ask the exporting "
+        "node for a fresh bundle; if this one was altered on the way, report it."
+    )
+
+
+class TransportError(IloError):
+    default_advice = "The peer is down, unreachable or too slow; gossip retries with backoff."
+
+
+class AuthError(IloError):
+    """A peer request was refused; ``status`` is the HTTP status to answer with."""
+
+    default_advice = "Check that the peer is in the roster, certified, and its clock is right."
+
+    def __init__(self, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ClientError(IloError):
+    """The running node refused what the command asked of it."""
+
+    default_advice = "See the node's log ('HOME/daemon.log' or the service journal)."

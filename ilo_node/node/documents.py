@@ -1,0 +1,100 @@
+"""The trust documents a node holds and hands on: rosters, certificates, revocations, prekeys.
+
+Each document is verified by the trust layer (``keys``) before it is kept, and
+kept as the exact bytes received under ``HOME/trust/``. Gossip compares two
+nodes' sets by a summary hash first and by 16-byte digests only when the
+summaries differ (docs/api.md, 6.3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from protocol.crypto import sha256
+from protocol.errors import IloError, ProtocolError
+from protocol.signed import SignedDocument
+
+from .state import NodeState
+
+__all__ = ["TrustDocuments", "documents_summary"]
+
+#: Order in which documents depend on each other: a certificate vouches for the
+#: prekeys and revocations of its key, and needs the roster that names its authority.
+_ORDER = {"roster": 0, "certificate": 1, "revocation": 2, "prekey": 3}
+
+
+def documents_summary(digests: Iterable[bytes]) -> bytes:
+    """One hash over a sorted list of document digests: equal sets, equal summaries."""
+    return sha256(b"".join(sorted(digests)))
+
+
+def _rank(data: bytes) -> tuple[int, int]:
+    try:
+        doc = SignedDocument.from_bytes(data)
+        version = doc.payload().get("version", 0) if doc.doc_type == "roster" else 0
+    except ProtocolError:
+        return (9, 0)
+    return (_ORDER.get(doc.doc_type, 9), version if type(version) is int else 0)
+
+
+class TrustDocuments:
+    def __init__(self, state: NodeState) -> None:
+        self.s = state
+
+    def by_digest(self) -> dict[bytes, bytes]:
+        """Every trust document this node holds and gossips, by 16-byte digest."""
+        trust = self.s.trust
+        docs: dict[bytes, bytes] = {}
+        for roster in trust.chain.versions:
+            data = roster.document.to_bytes()
+            docs[sha256(data)[:16]] = data
+        for group in (trust.certificates, trust.revocations):
+            for items in group.values():
+                for item in items:
+                    data = item.document.to_bytes()
+                    docs[sha256(data)[:16]] = data
+        now = self.s.clock()
+        for announcements in trust.prekeys.values():
+            for announcement in announcements:
+                if announcement.valid_until_ms <= now:
+                    continue  # expired prekeys are of no use to anyone: not gossiped
+                data = announcement.document.to_bytes()
+                docs[sha256(data)[:16]] = data
+        return docs
+
+    def summary(self) -> bytes:
+        return documents_summary(self.by_digest())
+
+    def add(self, data: bytes) -> str:
+        """Verify and keep one trust document; returns what happened."""
+        try:
+            document = SignedDocument.from_bytes(data)
+        except ProtocolError as exc:
+            return f"refused: {exc.message}"
+        trust, home = self.s.trust, self.s.home
+        try:
+            if document.doc_type == "roster":
+                before = trust.chain.current.version
+                roster = trust.chain.update(data, self.s.clock())
+                if roster.version == before:
+                    return "known"
+                home.save_roster(data, roster.version)
+            elif document.doc_type == "certificate":
+                trust.add_certificate(data)
+                home.save_document(home.certificate_dir, data, ".cert")
+            elif document.doc_type == "revocation":
+                trust.add_revocation(data)
+                home.save_document(home.revocation_dir, data, ".rev")
+            elif document.doc_type == "prekey":
+                trust.add_prekey(data, self.s.clock())
+                home.save_document(home.prekey_announcement_dir, data, ".prekey")
+            else:
+                return f"refused: not a gossiped document type ({document.doc_type})"
+        except IloError as exc:
+            return f"refused: {exc.message}"
+        return "added"
+
+    def add_all(self, documents: Iterable[bytes]) -> list[str]:
+        """Add several documents in the order they depend on each other; results are in
+        processing order."""
+        return [self.add(d) for d in sorted(documents, key=_rank)]

@@ -1,0 +1,428 @@
+"""The one ingest path: verify, decide, place in the author's chain, decrypt, log, commit.
+
+Every envelope, whether pushed by a peer, pulled, read from a bundle or
+published locally, goes through :meth:`Ingestor.ingest`: decode and verify the
+signature (``protocol``), decide whether the author key may speak for its node
+at the envelope's time (``keys``), place it in the author's hash chain, decrypt
+it if it is addressed to this node, append it to the Merkle log, and commit —
+all in one SQLite transaction per batch. A result is returned only after the
+commit, so whatever the caller acknowledges is on disk.
+
+An envelope that cannot be placed yet (unknown key, missing predecessor, roster
+expired, author held after an equivocation) is kept in the quarantine with what
+it waits for, and retried when that arrives. Nothing that could become valid is
+dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from keys.trust import Outcome
+from protocol.chain import ForkProof, detect_fork
+from protocol.crypto import sha256
+from protocol.envelope import Envelope, parse_content
+from protocol.errors import ProtocolError
+
+from .state import NodeState
+from .store import transaction
+
+__all__ = ["MAX_QUARANTINE", "IngestResult", "Ingestor"]
+
+#: Quarantine capacity; beyond it new unplaceable envelopes are refused (the
+#: sender keeps them and retries), never dropped once acknowledged.
+MAX_QUARANTINE = 20_000
+#: Most envelopes placed from the quarantine kept for gossip to relay.
+_MAX_PLACED_KEPT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What happened to one envelope. Every status but ``rejected`` and ``deferred``
+    means the envelope is stored durably."""
+
+    status: str  # accepted | duplicate | quarantined | fork | rejected | deferred
+    reason: str
+    envelope_id: bytes | None = None
+    log_index: int | None = None
+
+    @property
+    def stored(self) -> bool:
+        return self.status in ("accepted", "duplicate", "quarantined", "fork")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "stored": self.stored,
+            "reason": self.reason,
+            "id": self.envelope_id.hex() if self.envelope_id else None,
+            "log_index": self.log_index,
+        }
+
+
+@dataclass(slots=True)
+class _Head:
+    seq: int
+    envelope_id: bytes
+    created_ms: int
+    held: bool
+
+
+class Ingestor:
+    def __init__(self, state: NodeState) -> None:
+        self.s = state
+        # Ids of the batch being ingested already logged / quarantined (one query each).
+        self._known: tuple[set[bytes], set[bytes]] = (set(), set())
+        self.placed_from_quarantine: list[bytes] = []
+
+    def head(self, author_key: bytes) -> _Head | None:
+        row = self.s.db.execute(
+            "SELECT seq, envelope_id, held_since_ms, "
+            "(SELECT created_ms FROM envelopes WHERE id = heads.envelope_id) "
+            "FROM heads WHERE author_key = ?",
+            [author_key],
+        ).fetchone()
+        if row is None:
+            return None
+        return _Head(row[0], row[1], row[3] or 0, row[2] is not None)
+
+    def ingest(
+        self, batch: Sequence[bytes], received_ms: int | None = None, source: str = "local"
+    ) -> list[IngestResult]:
+        """Ingest a batch in one transaction; then retry what it may have unblocked.
+
+        ``source`` (push, sync, bundle, local…) only labels the counters.
+        """
+        results = self._ingest_batch(batch, received_ms, from_quarantine=False)
+        for result in results:
+            self.s.counters.add("ingest", f"{source}.{result.status}")
+        if any(r.status == "accepted" for r in results):
+            self.retry_quarantine()
+        return results
+
+    def _ingest_batch(
+        self, batch: Sequence[bytes], received_ms: int | None, from_quarantine: bool
+    ) -> list[IngestResult]:
+        now = self.s.clock()
+        received = received_ms if received_ms is not None else now
+        size_before = self.s.log.size
+        results: list[IngestResult] = []
+        heads: dict[bytes, _Head | None] = {}
+        try:
+            with transaction(self.s.db):
+                self._known = self._known_ids(batch)
+                for raw in batch:
+                    results.append(self._ingest_one(raw, now, received, heads, from_quarantine))
+        except BaseException:
+            # The transaction rolled back: bring the in-memory tree back in line.
+            if self.s.log.size != size_before:
+                self.s.log.rebuild()
+            raise
+        return results
+
+    def _known_ids(self, batch: Sequence[bytes]) -> tuple[set[bytes], set[bytes]]:
+        """Which ids of a batch are already logged or quarantined: one query each."""
+        ids = [sha256(raw) for raw in batch if isinstance(raw, bytes)]
+        logged: set[bytes] = set()
+        held: set[bytes] = set()
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            logged.update(
+                bytes(r[0])
+                for r in self.s.db.execute(f"SELECT id FROM envelopes WHERE id IN ({marks})", part)  # noqa: S608
+            )
+            held.update(
+                bytes(r[0])
+                for r in self.s.db.execute(f"SELECT id FROM quarantine WHERE id IN ({marks})", part)  # noqa: S608
+            )
+        return logged, held
+
+    def _quarantine(
+        self,
+        envelope: Envelope,
+        reason: str,
+        waiting_for: str,
+        now: int,
+        from_quarantine: bool,
+    ) -> IngestResult:
+        db = self.s.db
+        if from_quarantine:
+            db.execute(
+                "UPDATE quarantine SET reason = ?, waiting_for = ?, last_try_ms = ?, "
+                "attempts = attempts + 1 WHERE id = ?",
+                [reason, waiting_for, now, envelope.id],
+            )
+            return IngestResult("quarantined", reason, envelope.id)
+        count = db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
+        if count >= MAX_QUARANTINE:
+            return IngestResult(
+                "deferred", f"quarantine is full ({count}); send again later", envelope.id
+            )
+        db.execute(
+            "INSERT OR IGNORE INTO quarantine (id, raw, author_key, seq, reason, waiting_for, "
+            "first_seen_ms, last_try_ms, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            [
+                envelope.id,
+                envelope.to_bytes(),
+                envelope.header.author_key,
+                envelope.header.seq,
+                reason,
+                waiting_for,
+                now,
+                now,
+            ],
+        )
+        self._known[1].add(envelope.id)
+        return IngestResult("quarantined", reason, envelope.id)
+
+    def _ingest_one(
+        self,
+        raw: bytes,
+        now: int,
+        received: int,
+        heads: dict[bytes, _Head | None],
+        from_quarantine: bool,
+    ) -> IngestResult:
+        db = self.s.db
+        logged, held_ids = self._known
+        # A copy of something already stored is the common case in gossip: answer it
+        # before paying for a decode and a signature check.
+        envelope_id = sha256(raw) if isinstance(raw, bytes) else b""
+        if envelope_id in logged:
+            if from_quarantine:
+                db.execute("DELETE FROM quarantine WHERE id = ?", [envelope_id])
+            return IngestResult("duplicate", "already in the log", envelope_id)
+        if envelope_id in held_ids and not from_quarantine:
+            return IngestResult("duplicate", "already in quarantine", envelope_id)
+        try:
+            envelope = Envelope.from_bytes(raw, self.s.limits)
+        except ProtocolError as exc:
+            return IngestResult("rejected", exc.message)
+        header = envelope.header
+
+        decision = self.s.trust.decide_envelope(envelope, now)
+        if decision.outcome is Outcome.REJECT:
+            if from_quarantine:
+                db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
+            return IngestResult("rejected", decision.reason, envelope.id)
+        if decision.outcome is Outcome.RETRY:
+            return self._quarantine(
+                envelope,
+                decision.reason,
+                f"trust:{header.author_key.hex()}",
+                now,
+                from_quarantine,
+            )
+
+        if header.author_key not in heads:
+            heads[header.author_key] = self.head(header.author_key)
+        head = heads[header.author_key]
+        held = head.held if head is not None else False
+        if not held and head is None:
+            # A fork proof may arrive (by gossip) before any envelope of its author:
+            # what comes after the forked seq is held as if we had seen the fork.
+            held = bool(
+                db.execute(
+                    "SELECT 1 FROM forks WHERE author_key = ? AND seq < ? LIMIT 1",
+                    [header.author_key, header.seq],
+                ).fetchone()
+            )
+        if held:
+            return self._quarantine(
+                envelope,
+                f"{header.author_node} equivocated; its envelopes are held until an "
+                "administrator acts",
+                f"held:{header.author_key.hex()}",
+                now,
+                from_quarantine,
+            )
+        expected = 1 if head is None else head.seq + 1
+        if head is not None and header.seq <= head.seq:
+            return self._fork_or_duplicate(envelope, now, heads, from_quarantine)
+        if header.seq > expected:
+            return self._quarantine(
+                envelope,
+                f"waiting for seq {header.seq - 1} of {header.author_node}",
+                f"pred:{header.author_key.hex()}:{header.seq - 1}",
+                now,
+                from_quarantine,
+            )
+        if head is not None and (
+            header.prev != head.envelope_id or header.created_ms < head.created_ms
+        ):
+            # A signed envelope naming a predecessor we do not have at that seq is
+            # evidence of a fork we cannot prove yet: keep it.
+            return self._quarantine(
+                envelope,
+                f"names a different predecessor at seq {head.seq} than the one in the log",
+                f"fork-evidence:{header.author_key.hex()}:{head.seq}",
+                now,
+                from_quarantine,
+            )
+        return self._append(envelope, raw, now, received, head, heads, from_quarantine)
+
+    def _append(
+        self,
+        envelope: Envelope,
+        raw: bytes,
+        now: int,
+        received: int,
+        head: _Head | None,
+        heads: dict[bytes, _Head | None],
+        from_quarantine: bool,
+    ) -> IngestResult:
+        db = self.s.db
+        header = envelope.header
+        index, root_after = self.s.log.append(envelope.id)
+        db.execute(
+            "INSERT INTO envelopes (idx, id, raw, author_key, author_node, seq, kind, "
+            "distribution, handling, created_ms, received_ms, root_after) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                index,
+                envelope.id,
+                raw,
+                header.author_key,
+                header.author_node,
+                header.seq,
+                header.kind,
+                header.distribution,
+                header.handling,
+                header.created_ms,
+                received,
+                root_after,
+            ],
+        )
+        forked = head is None and bool(
+            db.execute(
+                "SELECT 1 FROM forks WHERE author_key = ? LIMIT 1", [header.author_key]
+            ).fetchone()
+        )
+        db.execute(
+            "INSERT OR REPLACE INTO heads (author_key, author_node, seq, envelope_id, "
+            "held_since_ms) VALUES (?, ?, ?, ?, ?)",
+            [
+                header.author_key,
+                header.author_node,
+                header.seq,
+                envelope.id,
+                now if forked else None,
+            ],
+        )
+        heads[header.author_key] = _Head(header.seq, envelope.id, header.created_ms, forked)
+        self._known[0].add(envelope.id)
+        if from_quarantine:
+            db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
+        note = self._store_content(envelope, now)
+        return IngestResult("accepted", note, envelope.id, index)
+
+    def _store_content(self, envelope: Envelope, now: int) -> str:
+        if self.s.node_id not in envelope.header.recipients:
+            return "relayed (not addressed to this node)"
+        if not self.s.prekey_secrets:
+            return "addressed to this node; stored encrypted (node opened without keys)"
+        try:
+            content_key = envelope.unwrap_content_key(self.s.node_id, self.s.prekey_secrets)
+            plaintext = envelope.decrypt(content_key)
+            # Parsed only to validate: the canonical bytes are stored as they came.
+            parse_content(envelope.header.kind, plaintext, self.s.limits)
+        except ProtocolError as exc:
+            return f"addressed to this node but unreadable: {exc.message}"
+        self.s.db.execute(
+            "INSERT OR REPLACE INTO contents (envelope_id, content, content_key, opened_ms) "
+            "VALUES (?, ?, ?, ?)",
+            [envelope.id, plaintext, content_key, now],
+        )
+        return "accepted and decrypted"
+
+    def _fork_or_duplicate(
+        self,
+        envelope: Envelope,
+        now: int,
+        heads: dict[bytes, _Head | None],
+        from_quarantine: bool,
+    ) -> IngestResult:
+        db = self.s.db
+        header = envelope.header
+        row = db.execute(
+            "SELECT raw FROM envelopes WHERE author_key = ? AND seq = ?",
+            [header.author_key, header.seq],
+        ).fetchone()
+        if row is None:
+            return self._quarantine(
+                envelope, "seq below the head but not in the log", "never", now, from_quarantine
+            )
+        stored = Envelope.from_bytes(row[0], self.s.limits)
+        proof = detect_fork(stored, envelope)
+        if proof is None:
+            return IngestResult("duplicate", "same statement already in the log", envelope.id)
+        self._hold(proof.author_key, proof.seq, proof.to_bytes(), now)
+        head = heads.get(header.author_key)
+        if head is not None:
+            head.held = True
+        if from_quarantine:
+            db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
+        return IngestResult(
+            "fork",
+            f"{header.author_node} signed two different envelopes at seq {header.seq}: fork "
+            "proof stored, later envelopes held",
+            envelope.id,
+        )
+
+    def _hold(self, author_key: bytes, seq: int, proof: bytes, now: int) -> bool:
+        """Store a fork proof and hold its author; True if the proof was new."""
+        cursor = self.s.db.execute(
+            "INSERT OR IGNORE INTO forks (author_key, seq, proof, detected_ms) VALUES (?, ?, ?, ?)",
+            [author_key, seq, proof, now],
+        )
+        self.s.db.execute(
+            "UPDATE heads SET held_since_ms = ? WHERE author_key = ? AND held_since_ms IS NULL",
+            [now, author_key],
+        )
+        return bool(cursor.rowcount)
+
+    def add_fork_proof(self, data: bytes) -> bool:
+        """Store a peer's fork proof (verified from the two envelopes alone); hold the author."""
+        try:
+            proof = ForkProof.from_bytes(data, self.s.limits)
+        except ProtocolError:
+            return False
+        with transaction(self.s.db):
+            return self._hold(proof.author_key, proof.seq, data, self.s.clock())
+
+    def take_placed_from_quarantine(self) -> list[bytes]:
+        taken, self.placed_from_quarantine = self.placed_from_quarantine, []
+        return taken
+
+    def retry_quarantine(self, everything: bool = False) -> int:
+        """Retry quarantined envelopes whose missing piece may have arrived; returns how
+        many were placed. ``everything`` retries all (after a trust update)."""
+        placed_total = 0
+        while True:
+            if everything:
+                rows = self.s.db.execute(
+                    "SELECT raw FROM quarantine WHERE waiting_for != 'never' "
+                    "ORDER BY author_key, seq"
+                ).fetchall()
+            else:
+                rows = self.s.db.execute(
+                    "SELECT q.raw FROM quarantine q JOIN heads h ON q.author_key = h.author_key "
+                    "WHERE q.waiting_for LIKE 'pred:%' AND q.seq = h.seq + 1 "
+                    "AND h.held_since_ms IS NULL ORDER BY q.author_key, q.seq"
+                ).fetchall()
+            if not rows:
+                return placed_total
+            raws = [bytes(r[0]) for r in rows]
+            results = self._ingest_batch(raws, None, from_quarantine=True)
+            newly = [raw for raw, r in zip(raws, results, strict=True) if r.status == "accepted"]
+            self.s.counters.add("ingest", "quarantine.accepted", len(newly))
+            # Kept for the gossip layer, which relays them like any new envelope.
+            room = _MAX_PLACED_KEPT - len(self.placed_from_quarantine)
+            self.placed_from_quarantine.extend(newly[:room])
+            placed_total += len(newly)
+            everything = False
+            if not newly:
+                return placed_total

@@ -1,0 +1,49 @@
+"""Retention: erase decrypted content past its period (crypto-shredding).
+
+The envelope and its place in the log stay, so the log still verifies; the
+decrypted copy and its content key go, and an erasure record says when and why.
+What keeps erased content unreadable afterwards is the deletion of the prekey
+secrets it was sealed to (keys/prekeys.py), not this table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from .state import NodeState
+from .store import transaction
+
+__all__ = ["DAY_MS", "apply_retention"]
+
+DAY_MS = 86_400_000
+
+
+def apply_retention(state: NodeState, policy: Mapping[str, int], now_ms: int) -> int:
+    """Erase content older than its retention; returns how many were erased.
+
+    ``policy`` maps ``kind``, ``handling`` codes and ``"default"`` to days; the
+    shortest applicable period wins.
+    """
+    rows = state.db.execute(
+        "SELECT e.id, e.kind, e.handling, e.created_ms FROM contents c "
+        "JOIN envelopes e ON e.id = c.envelope_id"
+    ).fetchall()
+    expired: list[tuple[bytes, str]] = []
+    for envelope_id, kind, handling, created in rows:
+        periods = [policy[k] for k in (kind, handling, "default") if k in policy]
+        if not periods:
+            continue
+        days = min(periods)
+        if created + days * DAY_MS <= now_ms:
+            expired.append((envelope_id, f"retention {days} days ({kind}, {handling})"))
+    if not expired:
+        return 0
+    with transaction(state.db):
+        for envelope_id, reason in expired:
+            state.db.execute("DELETE FROM contents WHERE envelope_id = ?", [envelope_id])
+            state.db.execute(
+                "INSERT OR REPLACE INTO erasures (envelope_id, erased_ms, reason) "
+                "VALUES (?, ?, ?)",
+                [envelope_id, now_ms, reason],
+            )
+    return len(expired)

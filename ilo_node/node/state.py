@@ -1,0 +1,36 @@
+"""What the parts of one open node share: its identity, database, log, trust and keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlite_utils
+
+from ilo_node.home.home import Home
+from keys.keystore import SecretKey
+from keys.trust import TrustState
+from protocol.limits import Limits
+
+from .counters import Counters
+from .log import MerkleLog
+
+__all__ = ["NodeState"]
+
+
+@dataclass
+class NodeState:
+    """Owned by one thread at a time (the daemon's worker): nothing here is locked."""
+
+    home: Home
+    node_id: str
+    network: str
+    limits: Limits
+    clock: Callable[[], int]
+    db: sqlite_utils.Database
+    log: MerkleLog
+    trust: TrustState
+    counters: Counters
+    signing: SecretKey | None = None
+    #: X25519 public prekey -> secret, for every prekey this node still holds.
+    prekey_secrets: dict[bytes, bytes] = field(default_factory=dict, repr=False)

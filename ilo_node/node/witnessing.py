@@ -1,0 +1,178 @@
+"""What this node witnessed of other nodes' logs, the cosignatures of its own, split views.
+
+The verdicts are the trust layer's (:mod:`keys.witness`, and
+:meth:`keys.trust.TrustState.verify_checkpoint` for signatures); this module
+feeds them with what was recorded before and records what they decide. Gossip
+fetches the notes and proofs and calls in here; it decides nothing itself.
+
+Tables: ``witnessed`` (other nodes' checkpoints accepted), ``cosignatures``
+(witnesses' cosignatures of this node's checkpoints), ``split_views``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from keys.errors import WitnessError
+from keys.witness import (
+    SplitView,
+    Witnessed,
+    consistency_to_check,
+    judge_consistency,
+    judge_evidence,
+    judge_fetched,
+    judge_same_size,
+)
+from protocol.checkpoint import SignedCheckpoint, node_of_origin, origin_for
+from protocol.errors import ProtocolError
+
+from .state import NodeState
+from .store import transaction
+
+__all__ = ["ConsistencyCheck", "Witnessing"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyCheck:
+    """A consistency proof to fetch from ``subject`` before a relayed checkpoint can be
+    judged (then :meth:`Witnessing.judge_consistency`)."""
+
+    subject: str
+    origin: str
+    small: Witnessed
+    large: Witnessed
+
+
+class Witnessing:
+    def __init__(self, state: NodeState) -> None:
+        self.s = state
+
+    def origin(self, node: str) -> str:
+        return origin_for(self.s.network, node)
+
+    # -- records ----------------------------------------------------------------
+
+    def last(self, node: str) -> Witnessed | None:
+        row = self.s.db.execute(
+            "SELECT size, root, note FROM witnessed WHERE origin = ? ORDER BY size DESC LIMIT 1",
+            [self.origin(node)],
+        ).fetchone()
+        return Witnessed(int(row[0]), bytes(row[1]), bytes(row[2])) if row else None
+
+    def _at_size(self, origin: str, size: int) -> bytes | None:
+        row = self.s.db.execute(
+            "SELECT note FROM witnessed WHERE origin = ? AND size = ?", [origin, size]
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def latest_notes(self) -> list[bytes]:
+        """For each origin witnessed, the largest checkpoint of it accepted (as received)."""
+        rows = self.s.db.execute(
+            "SELECT w.note FROM witnessed w WHERE w.size = "
+            "(SELECT MAX(size) FROM witnessed x WHERE x.origin = w.origin)"
+        ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def _record_witnessed(self, signed: SignedCheckpoint) -> None:
+        cp = signed.checkpoint
+        with transaction(self.s.db):
+            self.s.db.execute(
+                "INSERT OR IGNORE INTO witnessed (origin, size, root, time_ms, note, received_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [cp.origin, cp.size, cp.root, cp.time_ms, signed.note, self.s.clock()],
+            )
+
+    def record_split(self, split: SplitView) -> bool:
+        """Keep split-view evidence; True if it was new."""
+        a, b = sorted([split.note_a, split.note_b])
+        with transaction(self.s.db):
+            cursor = self.s.db.execute(
+                "INSERT OR IGNORE INTO split_views (origin, note_a, note_b, reason, detected_ms) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [split.origin, a, b, split.reason, self.s.clock()],
+            )
+        return bool(cursor.rowcount)
+
+    def split_views(self) -> list[SplitView]:
+        return [
+            SplitView(r[0], bytes(r[1]), bytes(r[2]), r[3])
+            for r in self.s.db.execute(
+                "SELECT origin, note_a, note_b, reason FROM split_views"
+            ).fetchall()
+        ]
+
+    # -- verdicts ---------------------------------------------------------------
+
+    def judge_fetched(
+        self, node: str, note: bytes, proof: Sequence[bytes]
+    ) -> tuple[SignedCheckpoint, SplitView | None]:
+        """A checkpoint fetched from ``node`` itself, with a consistency proof from the
+        last one witnessed. Records it if consistent (the caller may then cosign it),
+        or the split view if not; :class:`WitnessError` if it is not ``node``'s."""
+        signed = self.s.trust.verify_checkpoint(node, note, self.s.clock())
+        split = judge_fetched(self.last(node), signed, proof)
+        if split is None:
+            self._record_witnessed(signed)
+        return signed, split
+
+    def judge_relayed(self, note: bytes) -> SplitView | ConsistencyCheck | None:
+        """A checkpoint a peer witnessed of some log, against what was witnessed here:
+        a split view, a proof still to fetch, or nothing to say."""
+        try:
+            signed = SignedCheckpoint.from_bytes(note)
+        except ProtocolError:
+            return None
+        origin = signed.checkpoint.origin
+        subject = node_of_origin(origin, self.s.network)
+        if subject is None:
+            return None
+        try:
+            self.s.trust.verify_checkpoint(subject, note, self.s.clock())
+        except WitnessError:
+            return None
+        same = self._at_size(origin, signed.checkpoint.size)
+        if same is not None:
+            return judge_same_size(same, signed)
+        last = self.last(subject)
+        if last is None or subject == self.s.node_id:
+            return None
+        small, large = consistency_to_check(last, signed)
+        return ConsistencyCheck(subject, origin, small, large)
+
+    def judge_consistency(
+        self, check: ConsistencyCheck, proof: Sequence[bytes]
+    ) -> SplitView | None:
+        return judge_consistency(check.origin, check.small, check.large, proof)
+
+    def judge_evidence(self, origin: str, note_a: bytes, note_b: bytes) -> SplitView | None:
+        """Split-view evidence from a peer, adopted only if it proves itself."""
+        subject = node_of_origin(origin, self.s.network)
+        if subject is None:
+            return None
+        now = self.s.clock()
+        try:
+            first = self.s.trust.verify_checkpoint(subject, note_a, now)
+            second = self.s.trust.verify_checkpoint(subject, note_b, now)
+        except WitnessError:
+            return None
+        return judge_evidence(origin, first, second)
+
+    def record_cosignature(self, note: bytes, witness: str) -> bool:
+        """Keep a witness's cosignature of one of our checkpoints, if it verifies."""
+        signed = SignedCheckpoint.from_bytes(note)  # a malformed note is the caller's 400
+        cp = signed.checkpoint
+        ours = self.s.log.checkpoint_note_at(cp.size)
+        if ours is None or SignedCheckpoint.from_bytes(ours).checkpoint != cp:
+            return False
+        try:
+            time_s = self.s.trust.verify_cosigner(signed, witness, self.s.clock())
+        except WitnessError:
+            return False
+        with transaction(self.s.db):
+            self.s.db.execute(
+                "INSERT OR REPLACE INTO cosignatures (size, witness, time_s, note) "
+                "VALUES (?, ?, ?, ?)",
+                [cp.size, witness, time_s, note],
+            )
+        return True

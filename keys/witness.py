@@ -1,0 +1,118 @@
+"""Witnessing verdicts: is another node's checkpoint consistent with what was seen of its log?
+
+A node witnesses its peers' logs: it fetches each peer's latest signed
+checkpoint with a consistency proof from the last one it accepted, and compares
+the checkpoints its peers witnessed of third nodes with its own. Two signed
+checkpoints of one log that cannot both be true are *split-view evidence*: the
+log's node showed different histories to different nodes.
+
+Everything here is I/O-free: the caller fetches notes and proofs, passes in
+what it recorded before (:class:`Witnessed`), and stores what the verdict says.
+Whether a note is signed by a key of its node at its time is decided by
+:meth:`keys.trust.TrustState.verify_checkpoint` before a note gets here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from protocol.checkpoint import SignedCheckpoint
+from protocol.errors import ProtocolError
+from protocol.merkle import verify_consistency
+
+__all__ = [
+    "SplitView",
+    "Witnessed",
+    "consistency_to_check",
+    "judge_consistency",
+    "judge_evidence",
+    "judge_fetched",
+    "judge_same_size",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Witnessed:
+    """A checkpoint of a log that this node accepted earlier."""
+
+    size: int
+    root: bytes
+    note: bytes
+
+    @classmethod
+    def of(cls, signed: SignedCheckpoint) -> Witnessed:
+        return cls(signed.checkpoint.size, signed.checkpoint.root, signed.note)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitView:
+    """Two signed checkpoints of one origin that cannot both be true."""
+
+    origin: str
+    note_a: bytes
+    note_b: bytes
+    reason: str
+
+
+def judge_fetched(
+    last: Witnessed | None, fetched: SignedCheckpoint, proof: Sequence[bytes]
+) -> SplitView | None:
+    """A checkpoint fetched from the log's own node, against the last one witnessed.
+
+    ``None`` means consistent (or the first one seen): the caller records it and
+    may cosign it.
+    """
+    if last is None:
+        return None
+    cp = fetched.checkpoint
+    if cp.size < last.size:
+        return SplitView(cp.origin, last.note, fetched.note, "the log shrank")
+    if cp.size == last.size:
+        if cp.root != last.root:
+            return SplitView(cp.origin, last.note, fetched.note, "two roots for one size")
+        return None
+    try:
+        verify_consistency(last.size, cp.size, last.root, cp.root, list(proof))
+    except ProtocolError:
+        return SplitView(cp.origin, last.note, fetched.note, "no valid consistency proof")
+    return None
+
+
+def judge_same_size(known_note: bytes, other: SignedCheckpoint) -> SplitView | None:
+    """A checkpoint a peer witnessed, against the one of the same size witnessed here."""
+    known = SignedCheckpoint.from_bytes(known_note)
+    if known.checkpoint.root != other.checkpoint.root:
+        return SplitView(other.checkpoint.origin, known_note, other.note, "two roots for one size")
+    return None
+
+
+def consistency_to_check(
+    last: Witnessed, other: SignedCheckpoint
+) -> tuple[Witnessed, Witnessed]:
+    """For checkpoints of different sizes: (smaller, larger), whose consistency proof
+    the caller fetches from the log's node and passes to :func:`judge_consistency`."""
+    theirs = Witnessed.of(other)
+    small, large = sorted([last, theirs], key=lambda w: w.size)
+    return small, large
+
+
+def judge_consistency(
+    origin: str, small: Witnessed, large: Witnessed, proof: Sequence[bytes]
+) -> SplitView | None:
+    try:
+        verify_consistency(small.size, large.size, small.root, large.root, list(proof))
+    except ProtocolError:
+        return SplitView(origin, small.note, large.note, "no valid consistency proof")
+    return None
+
+
+def judge_evidence(
+    origin: str, first: SignedCheckpoint, second: SignedCheckpoint
+) -> SplitView | None:
+    """Split-view evidence relayed by a peer proves itself only as one size with two
+    roots, both notes of ``origin`` (their signatures checked by the caller)."""
+    a, b = first.checkpoint, second.checkpoint
+    if a.origin == b.origin == origin and a.size == b.size and a.root != b.root:
+        return SplitView(origin, first.note, second.note, "two roots for one size (from a peer)")
+    return None
