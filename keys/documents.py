@@ -294,9 +294,6 @@ class Roster:
         digest = sha256(self.document.to_bytes()).hex()
         return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
 
-    def authority_keys(self, party: str, at_ms: int) -> frozenset[bytes]:
-        return frozenset(a.key for a in self.authorities if a.party == party and a.valid_at(at_ms))
-
     def presidency_at(self, time_ms: int) -> str | None:
         return self.presidency.get(half_year_of(time_ms))
 

@@ -11,7 +11,6 @@
         │   └── RosterExpiredError     the roster's expiry has passed
         ├── CertificateError           a certificate is not signed by its authority
         ├── RevocationError            a revocation cannot be verified
-        ├── KeyNotValidError           a key may not speak for that node at that time
         ├── PrekeyError                no usable encryption prekey
         ├── WitnessError               a checkpoint or cosignature is not by a valid node key
         └── KeyStoreError              a stored private key cannot be used
@@ -24,7 +23,6 @@ from protocol.errors import IloError
 
 __all__ = [
     "CertificateError",
-    "KeyNotValidError",
     "KeyStoreError",
     "PrekeyError",
     "RevocationError",
@@ -87,13 +85,6 @@ class CertificateError(TrustError):
 
 class RevocationError(TrustError):
     pass
-
-
-class KeyNotValidError(TrustError):
-    default_advice = (
-        "The envelope was not accepted from this key; if the key was rotated, make sure "
-        "the new certificate has reached this node."
-    )
 
 
 class PrekeyError(TrustError):

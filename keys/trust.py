@@ -30,7 +30,6 @@ from .distribution import distribution_problem
 from .documents import Certificate, PrekeyAnnouncement, Revocation, Roster, when
 from .errors import (
     CertificateError,
-    KeyNotValidError,
     PrekeyError,
     RevocationError,
     WitnessError,
@@ -58,9 +57,6 @@ class KeyDecision:
     def __bool__(self) -> bool:
         return self.outcome is Outcome.ACCEPT
 
-    def raise_for_outcome(self) -> None:
-        if self.outcome is not Outcome.ACCEPT:
-            raise KeyNotValidError(self.reason)
 
 
 def decide_key(

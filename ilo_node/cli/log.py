@@ -6,6 +6,8 @@ import base64
 import json
 import os
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -13,9 +15,20 @@ import click
 from ilo_node.cli.common import envelope_id, home_of, node_client
 from ilo_node.errors import AuditFailure
 from ilo_node.formats.frames import read_frames
-from ilo_node.node.audit import progress_printer
 
 __all__ = ["log"]
+
+
+def _progress_printer() -> Callable[[int, int], None]:
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0 or done == total:
+            last[0] = now
+            click.echo(f"verified {done}/{total} signatures", err=True)
+
+    return show
 
 
 def _b64(values: list[bytes]) -> list[str]:
@@ -117,7 +130,7 @@ def log_verify(
     client = node_client(ctx)
     try:
         report = client.verify_log(
-            workers or os.cpu_count() or 1, progress_printer() if show else None
+            workers or os.cpu_count() or 1, _progress_printer() if show else None
         )
     finally:
         client.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ilo_node.cli.common import home_of, passphrase_for
-from ilo_node.net.daemon import run_daemon
+from ilo_node.client.daemon import run_node
 
 __all__ = ["run"]
 
@@ -25,4 +25,4 @@ def run(ctx: click.Context, ready_file: Path | None) -> None:
     home = home_of(ctx)
     config = home.require_role("node")
     passphrase = passphrase_for(ctx, f"the {config.label} keys")
-    run_daemon(home, passphrase, ready_file)
+    run_node(home, passphrase, ready_file)

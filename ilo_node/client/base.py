@@ -32,9 +32,7 @@ def _jsonable(value: Any) -> Any:
 
 
 class NodeClient(ABC):
-    """What commands ask of a node. ``running`` says whether a node process answers."""
-
-    running: bool
+    """What commands ask of a node."""
 
     def __init__(self, home: Home, passphrase: PassphraseSource | None) -> None:
         self.home = home

@@ -13,8 +13,6 @@ __all__ = ["DirectClient"]
 
 
 class DirectClient(NodeClient):
-    running = False
-
     def __init__(self, home: Home, passphrase: PassphraseSource | None = None) -> None:
         super().__init__(home, passphrase)
         self._writer: Node | None = None

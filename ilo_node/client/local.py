@@ -53,8 +53,6 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class LocalApiClient(NodeClient):
-    running = True
-
     def __init__(self, home: Home, passphrase: PassphraseSource | None = None) -> None:
         super().__init__(home, passphrase)
 

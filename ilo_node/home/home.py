@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -217,11 +216,6 @@ class Home:
         if not path.exists():
             _atomic_write(path, data)
         return path
-
-    def _files(self, directory: Path, pattern: str) -> Iterator[bytes]:
-        if directory.exists():
-            for path in sorted(directory.glob(pattern)):
-                yield path.read_bytes()
 
     def trust_state(self) -> TrustState:
         """The roster chain plus every stored certificate, revocation and prekey, re-verified.

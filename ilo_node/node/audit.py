@@ -13,7 +13,6 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import sys
-import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -272,15 +271,3 @@ def verify_log(
         if _as_bytes(envelope_id) not in ids:
             report.fail(None, f"erasure record for unknown envelope {_as_bytes(envelope_id).hex()}")
     return report
-
-
-def progress_printer(stream: object = sys.stderr) -> Callable[[int, int], None]:
-    last = [0.0]
-
-    def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] >= 1.0 or done == total:
-            last[0] = now
-            print(f"verified {done}/{total} signatures", file=stream, flush=True)  # type: ignore[call-overload]
-
-    return show

@@ -5,7 +5,7 @@ One database per node home (``HOME/node.db``), in WAL mode with
 node acknowledged survives ``kill -9`` and power loss. ``secure_delete`` makes
 SQLite overwrite erased content instead of leaving it in free pages.
 
-Tables (schema version 1):
+Tables (created with sqlite-utils; schema version 2):
 
 ``envelopes``   every accepted envelope, in log order: ``idx`` is its Merkle leaf
                 index; ``raw`` the exact bytes received; ``root_after`` the log
@@ -41,124 +41,119 @@ SCHEMA_VERSION = 2
 
 
 
+def _table(
+    db: sqlite_utils.Database,
+    name: str,
+    columns: dict[str, type],
+    pk: str | tuple[str, ...],
+    nullable: tuple[str, ...] = (),
+) -> None:
+    db.table(name).create(columns, pk=pk, not_null={c for c in columns if c not in nullable})
+
+
 def _migrate_to_1(db: sqlite_utils.Database) -> None:
-    db.execute(
-        """
-        CREATE TABLE envelopes (
-            idx INTEGER PRIMARY KEY,
-            id BLOB NOT NULL UNIQUE,
-            raw BLOB NOT NULL,
-            author_key BLOB NOT NULL,
-            author_node TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            distribution TEXT NOT NULL,
-            handling TEXT NOT NULL,
-            created_ms INTEGER NOT NULL,
-            received_ms INTEGER NOT NULL,
-            root_after BLOB NOT NULL
-        )"""
+    _table(
+        db,
+        "envelopes",
+        {
+            "idx": int,
+            "id": bytes,
+            "raw": bytes,
+            "author_key": bytes,
+            "author_node": str,
+            "seq": int,
+            "kind": str,
+            "distribution": str,
+            "handling": str,
+            "created_ms": int,
+            "received_ms": int,
+            "root_after": bytes,
+        },
+        pk="idx",
     )
-    db.execute("CREATE INDEX envelopes_author ON envelopes (author_key, seq)")
-    db.execute("CREATE INDEX envelopes_kind ON envelopes (kind, created_ms)")
-    db.execute(
-        """
-        CREATE TABLE heads (
-            author_key BLOB PRIMARY KEY,
-            author_node TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            envelope_id BLOB NOT NULL,
-            held_since_ms INTEGER
-        )"""
+    envelopes = db.table("envelopes")
+    envelopes.create_index(["id"], index_name="envelopes_id", unique=True)
+    envelopes.create_index(["author_key", "seq"], index_name="envelopes_author")
+    envelopes.create_index(["kind", "created_ms"], index_name="envelopes_kind")
+    _table(
+        db,
+        "heads",
+        {
+            "author_key": bytes,
+            "author_node": str,
+            "seq": int,
+            "envelope_id": bytes,
+            "held_since_ms": int,
+        },
+        pk="author_key",
+        nullable=("held_since_ms",),
     )
-    db.execute(
-        """
-        CREATE TABLE contents (
-            envelope_id BLOB PRIMARY KEY,
-            content BLOB NOT NULL,
-            content_key BLOB NOT NULL,
-            opened_ms INTEGER NOT NULL
-        )"""
+    _table(
+        db,
+        "contents",
+        {"envelope_id": bytes, "content": bytes, "content_key": bytes, "opened_ms": int},
+        pk="envelope_id",
     )
-    db.execute(
-        """
-        CREATE TABLE erasures (
-            envelope_id BLOB PRIMARY KEY,
-            erased_ms INTEGER NOT NULL,
-            reason TEXT NOT NULL
-        )"""
+    _table(
+        db, "erasures", {"envelope_id": bytes, "erased_ms": int, "reason": str}, pk="envelope_id"
     )
-    db.execute(
-        """
-        CREATE TABLE quarantine (
-            id BLOB PRIMARY KEY,
-            raw BLOB NOT NULL,
-            author_key BLOB NOT NULL,
-            seq INTEGER NOT NULL,
-            reason TEXT NOT NULL,
-            waiting_for TEXT NOT NULL,
-            first_seen_ms INTEGER NOT NULL,
-            last_try_ms INTEGER NOT NULL,
-            attempts INTEGER NOT NULL
-        )"""
+    _table(
+        db,
+        "quarantine",
+        {
+            "id": bytes,
+            "raw": bytes,
+            "author_key": bytes,
+            "seq": int,
+            "reason": str,
+            "waiting_for": str,
+            "first_seen_ms": int,
+            "last_try_ms": int,
+            "attempts": int,
+        },
+        pk="id",
     )
-    db.execute("CREATE INDEX quarantine_waiting ON quarantine (waiting_for)")
-    db.execute(
-        """
-        CREATE TABLE forks (
-            author_key BLOB NOT NULL,
-            seq INTEGER NOT NULL,
-            proof BLOB NOT NULL,
-            detected_ms INTEGER NOT NULL,
-            PRIMARY KEY (author_key, seq)
-        )"""
+    db.table("quarantine").create_index(["waiting_for"], index_name="quarantine_waiting")
+    _table(
+        db,
+        "forks",
+        {"author_key": bytes, "seq": int, "proof": bytes, "detected_ms": int},
+        pk=("author_key", "seq"),
     )
-    db.execute(
-        """
-        CREATE TABLE checkpoints (
-            size INTEGER PRIMARY KEY,
-            root BLOB NOT NULL,
-            time_ms INTEGER NOT NULL,
-            signer_key BLOB NOT NULL,
-            note BLOB NOT NULL
-        )"""
+    _table(
+        db,
+        "checkpoints",
+        {"size": int, "root": bytes, "time_ms": int, "signer_key": bytes, "note": bytes},
+        pk="size",
     )
-    db.execute(
-        """
-        CREATE TABLE witnessed (
-            origin TEXT NOT NULL,
-            size INTEGER NOT NULL,
-            root BLOB NOT NULL,
-            time_ms INTEGER NOT NULL,
-            note BLOB NOT NULL,
-            received_ms INTEGER NOT NULL,
-            PRIMARY KEY (origin, size)
-        )"""
+    _table(
+        db,
+        "witnessed",
+        {
+            "origin": str,
+            "size": int,
+            "root": bytes,
+            "time_ms": int,
+            "note": bytes,
+            "received_ms": int,
+        },
+        pk=("origin", "size"),
     )
 
 
 def _migrate_to_2(db: sqlite_utils.Database) -> None:
     """Gossip: witnesses' cosignatures of our checkpoints, and split-view evidence."""
-    db.execute(
-        """
-        CREATE TABLE cosignatures (
-            size INTEGER NOT NULL,
-            witness TEXT NOT NULL,
-            time_s INTEGER NOT NULL,
-            note BLOB NOT NULL,
-            PRIMARY KEY (size, witness)
-        )"""
+    _table(
+        db,
+        "cosignatures",
+        {"size": int, "witness": str, "time_s": int, "note": bytes},
+        pk=("size", "witness"),
     )
-    db.execute(
-        """
-        CREATE TABLE split_views (
-            origin TEXT NOT NULL,
-            note_a BLOB NOT NULL,
-            note_b BLOB NOT NULL,
-            reason TEXT NOT NULL,
-            detected_ms INTEGER NOT NULL,
-            PRIMARY KEY (origin, note_a, note_b)
-        )"""
+    _table(
+        db,
+        "split_views",
+        {"origin": str, "note_a": bytes, "note_b": bytes, "reason": str, "detected_ms": int},
+        pk=("origin", "note_a", "note_b"),
     )
 
 
@@ -197,12 +192,9 @@ def open_store(path: Path) -> sqlite_utils.Database:
         for target in range(current + 1, SCHEMA_VERSION + 1):
             with transaction(db):
                 if target == 1:
-                    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+                    _table(db, "meta", {"key": str, "value": str}, pk="key")
                 MIGRATIONS[target](db)
-                db.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
-                    [str(target)],
-                )
+                db.table("meta").upsert({"key": "schema_version", "value": str(target)}, pk="key")
     except sqlite3.Error as exc:
         raise StoreError(f"cannot use the node database {path}: {exc}") from None
     return db
