@@ -19,76 +19,54 @@ Python process and all of them share the machine's cores, so the full-size run
 measures the machine's CPU before it measures gossip. The report states what
 was actually run.
 
-What is measured:
+The nodes are plain ``ilo-node run`` processes run by
+:class:`ilo_node.dev.launcher.Launcher`. Every count is one the nodes keep of
+themselves, ``GET /local/status`` ``"counters"`` (differences between two
+snapshots), and every time comes from their databases; nothing in the product
+is wrapped. docs/performance.md says what each figure means. In short:
 
-* **Network.** :func:`ilo_node.netbuilder.build_network` makes ``--nodes`` node
-  homes: ``--nodes - 1`` Member States posted to one host country (``XX@TR``)
-  and ``COM@EU``. They form one local network, so every node is a peer of every
-  other. Each runs as ``ilo-node run`` (through the instrumented launcher
-  below) with ``daemon.json`` from ``--fanout``, ``--sync-interval`` and
-  ``--checkpoint-interval`` (the product defaults unless given).
-* **Dissemination.** ``--envelopes`` envelopes are published open-loop at a
-  steady ``--rate`` through ``POST /local/publish`` of random Member State nodes
-  (example content of every kind in turn, distribution ``local``: all the
-  nodes are recipients). The send time of each request is recorded; after the
-  run each node's ``node.db`` gives ``envelopes.received_ms`` of every
-  envelope (same machine clock). Latency = ``received_ms`` at a node - send
-  time, over every (envelope, node other than the author) pair: p50, p90, p99,
-  max; also per envelope the time until the last node had it.
-* **Copies.** The local API (``GET /local/status``) exposes the gossip client
-  counters (``pushed``, ``synced_envelopes``, ``sync_bytes``) but not how many
-  envelope copies a node *received* (``PeerService.stats`` is not exposed).
-  So each node runs through a launcher in this file that, without changing
-  product code, wraps a few methods to count: envelopes passed to
-  ``Node.ingest`` (minus the node's own publications) = copies received, split
-  into pushes received (``POST /v1/envelopes``, which includes sync push-backs)
-  and envelopes in sync answers; body bytes of every peer request the node
-  makes or serves, by path and by gossip role (push loop, anti-entropy,
-  witnessing). The counters are served at ``GET /bench/stats`` on the node's
-  local socket. ``--plain`` runs plain ``python -m ilo_node run`` instead; then
-  only the status counters are reported (copies estimated from ``pushed``).
-  Copies per node per envelope = copies received by all nodes / (envelopes x
-  nodes): every node receives copies, the author included (relays can send
-  it back its own envelope), and with flooding each node would receive one
-  from each of its ``nodes - 1`` peers (29 for 30 nodes).
-* **Anti-entropy after a partition.** One Member State node is stopped
-  (``POST /local/stop``), ``--missing`` envelopes are published through the
-  others and gossiped until every running node has them (the stopped node's
-  peers fail to push to it and back off), then it is started again; it
-  catches up by anti-entropy (at start it syncs with every peer at once). The
-  bytes counted are the HTTP body bytes of every peer request the restarted
-  node makes or serves from its start until it is quiet (its log holds every
-  envelope and nothing was ingested or queued for 1 s); the HTTP and
-  authentication headers, about 0.5 KiB per request, are not counted, like
-  the node's own ``sync_bytes``. They are grouped into anti-entropy (its own
-  sync exchanges, push-backs and document diffs, the syncs it served, and the
-  envelopes peers pushed to it, which after the partition are their sync
-  push-backs), its own fanout pushes, and witnessing; the anti-entropy group
-  is set against the sum of the ``raw`` lengths of the missing envelopes. The
-  report also gives what its peers wrote in answer to its requests.
+* **Network.** ``--nodes - 1`` Member States posted to ``TR`` and ``COM@EU``, one
+  local network (every node a peer of every other, every node a recipient of
+  distribution ``local``), ``daemon.json`` from ``--fanout``, ``--sync-interval``
+  and ``--checkpoint-interval``.
+* **Phase 1, dissemination.** ``--envelopes`` envelopes published open-loop at
+  ``--rate`` through ``POST /local/publish`` of random Member State nodes.
+  Latency = ``envelopes.received_ms`` in each other node's ``node.db`` - the
+  time the publish request was sent (one machine, one clock).
+* **Copies** a node received = ``push_copies.received`` (fanout pushes and sync
+  push-backs, duplicates included) + ``ingest`` ``sync.*`` (envelopes in its sync
+  answers), summed over the nodes and divided by envelopes x nodes (flooding:
+  ``nodes - 1``). First deliveries: the senders' ``gossip.push_accepted`` and
+  ``gossip.pushed_back_accepted``, the receivers' ``ingest`` ``sync.accepted``
+  and ``*.quarantined`` (arrived before its predecessor).
+* **Phase 2, anti-entropy after a partition.** One node is stopped,
+  ``--missing`` envelopes go through the others, it is restarted. Its counters
+  start at zero with the new process, so once it is quiet (its log holds every
+  envelope; nothing ingested, sent or queued for 1 s) they hold what it
+  exchanged since its start: body bytes of the peer requests it made
+  (``bytes_out``/``bytes_in`` by role) and served (``served_bytes_*`` by
+  route). The anti-entropy group (role ``sync``; served ``/v1/sync``,
+  ``/v1/envelopes``, ``/v1/documents*``) is set against the ``raw`` bytes of
+  the missing envelopes; its own fanout pushes and witnessing are apart.
 * **CPU.** User + system time of the node processes (``/proc/PID/stat``) over
-  ``--idle`` seconds with no traffic, and over phase 1.
+  ``--idle`` seconds of no traffic, and over phase 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import contextvars
 import json
 import os
 import random
 import shutil
-import signal
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +74,15 @@ _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
-import aiohttp  # noqa: E402
-
-from ilo_node.dev.devnet import free_ports  # noqa: E402
+from bench.protocol_bench import platform_info  # noqa: E402
+from ilo_node.dev.launcher import Launcher, LaunchError, free_ports  # noqa: E402
+from ilo_node.dev.netbuilder import build_network  # noqa: E402
+from ilo_node.errors import ClientError  # noqa: E402
+from ilo_node.formats.jsoncontent import content_to_json  # noqa: E402
+from protocol.errors import IloError  # noqa: E402
+from protocol.examples import example  # noqa: E402
+from protocol.identifiers import MEMBER_STATES  # noqa: E402
+from protocol.kinds import KINDS  # noqa: E402
 
 NETWORK = "bench.ilo"
 HOST = "TR"
@@ -119,291 +103,127 @@ DEFAULT_ENVELOPES = 200
 DEFAULT_RATE = 2.0
 DEFAULT_MISSING = 100
 
-_WITNESS_PATHS = ("/v1/checkpoint", "/v1/cosign", "/v1/witnessed", "/v1/consistency")
+#: Seconds between two polls of the nodes' status.
+POLL_S = 0.2
+#: Seconds with nothing ingested, sent or queued after which a node counts as quiet.
+QUIET_S = 1.0
+#: Concurrent publish requests at most: enough for the loop to stay open at 50/s.
+PUBLISH_THREADS = 64
 
-# --- the instrumented node launcher (runs in each node process) ---------------
+#: A node's counters: group -> key -> count (``GET /local/status`` ``"counters"``).
+Counters = dict[str, dict[str, int]]
+Say = Callable[[str], None]
 
-_ROLE: contextvars.ContextVar[str] = contextvars.ContextVar("gossip_bench_role", default="sync")
-
-
-def _instrument() -> None:
-    """Wrap a few methods of the node daemon to count what it receives and sends.
-
-    Nothing in the product changes behaviour: each wrapper calls the original and
-    only adds to counters, which ``GET /bench/stats`` on the local socket returns.
-    """
-    import ilo_node.daemon as daemon
-    from aiohttp import web
-
-    from ilo_node.net.gossip import Gossip
-    from ilo_node.net.peerauth import HEADERS
-    from ilo_node.net.service import PeerService
-    from ilo_node.net.transport import HttpTransport
-    from ilo_node.net.wire import decode_body
-    from ilo_node.node.core import Node
-
-    state: dict[str, Any] = {"service": None, "gossip": None}
-    ingest: dict[str, Any] = {"calls": 0, "envelopes": 0, "published": 0, "statuses": {}}
-    # "role path" -> [requests, body bytes out, body bytes in, envelopes sent, accepted]
-    client: dict[str, list[int]] = {}
-    server: dict[str, list[int]] = {}  # "path" -> [requests, bytes in, bytes out, accepted]
-    served_to: dict[str, int] = {}  # requesting peer -> body bytes in + out
-    failures: dict[str, int] = {}  # reason (peer name left out) -> count
-
-    original_ingest = Node.ingest
-    original_publish = Node.publish
-
-    def counted_ingest(self: Node, batch: Sequence[bytes], *args: Any, **kwargs: Any) -> Any:
-        results = original_ingest(self, batch, *args, **kwargs)
-        ingest["calls"] += 1
-        ingest["envelopes"] += len(batch)
-        statuses = ingest["statuses"]
-        for r in results:
-            statuses[r.status] = statuses.get(r.status, 0) + 1
-        return results
-
-    def counted_publish(self: Node, *args: Any, **kwargs: Any) -> Any:
-        out = original_publish(self, *args, **kwargs)
-        ingest["published"] += 1
-        return out
-
-    Node.ingest = counted_ingest  # type: ignore[method-assign]
-    Node.publish = counted_publish  # type: ignore[method-assign]
-
-    original_service_init = PeerService.__init__
-    original_handle = PeerService.handle
-
-    def service_init(self: PeerService, *args: Any, **kwargs: Any) -> None:
-        original_service_init(self, *args, **kwargs)
-        state["service"] = self
-
-    async def counted_handle(
-        self: PeerService, method: str, target: str, headers: Any, body: bytes
-    ) -> tuple[int, bytes]:
-        status, out = await original_handle(self, method, target, headers, body)
-        path = target.split("?", 1)[0]
-        row = server.setdefault(path, [0, 0, 0, 0])
-        row[0] += 1
-        row[1] += len(body)
-        row[2] += len(out)
-        peer = str(headers.get(HEADERS["node"], "?"))
-        served_to[peer] = served_to.get(peer, 0) + len(body) + len(out)
-        if path == "/v1/envelopes" and status == 200:
-            results = decode_body(out, "bench").get("results", [])
-            row[3] += sum(1 for r in results if r[0] == "accepted")
-        return status, out
-
-    PeerService.__init__ = service_init  # type: ignore[method-assign]
-    PeerService.handle = counted_handle  # type: ignore[method-assign]
-
-    original_gossip_init = Gossip.__init__
-    original_push_loop = Gossip._push_loop
-    original_checkpoint_loop = Gossip._checkpoint_loop
-    original_call = Gossip._call
-    original_failed = Gossip._failed
-    original_request = HttpTransport.request
-
-    def gossip_init(self: Gossip, *args: Any, **kwargs: Any) -> None:
-        original_gossip_init(self, *args, **kwargs)
-        state["gossip"] = self
-
-    async def push_loop(self: Gossip) -> None:
-        _ROLE.set("push")
-        await original_push_loop(self)
-
-    async def checkpoint_loop(self: Gossip) -> None:
-        _ROLE.set("witness")
-        await original_checkpoint_loop(self)
-
-    async def counted_call(
-        self: Gossip, peer: str, method: str, path: str, body: dict[str, Any] | None = None
-    ) -> dict[str, Any] | None:
-        if body is None or not isinstance(body.get("envelopes"), list):
-            return await original_call(self, peer, method, path, body)
-        row = client.setdefault(f"{_ROLE.get()} {path.split('?', 1)[0]}", [0, 0, 0, 0, 0])
-        row[3] += len(body["envelopes"])
-        answer = await original_call(self, peer, method, path, body)
-        results = answer.get("results") if answer is not None else None
-        if isinstance(results, list):
-            row[4] += sum(1 for r in results if isinstance(r, list | tuple) and r[0] == "accepted")
-        return answer
-
-    def counted_failed(self: Gossip, peer: str, reason: str) -> None:
-        key = f"{_ROLE.get()}: {reason.replace(peer, '<peer>')}"
-        failures[key] = failures.get(key, 0) + 1
-        original_failed(self, peer, reason)
-
-    async def counted_request(
-        self: HttpTransport, peer: str, method: str, path: str, body: bytes
-    ) -> tuple[int, bytes]:
-        row = client.setdefault(f"{_ROLE.get()} {path.split('?', 1)[0]}", [0, 0, 0, 0, 0])
-        row[0] += 1
-        row[1] += len(body)
-        status, data = await original_request(self, peer, method, path, body)
-        row[2] += len(data)
-        return status, data
-
-    Gossip.__init__ = gossip_init  # type: ignore[method-assign]
-    Gossip._push_loop = push_loop  # type: ignore[method-assign]
-    Gossip._checkpoint_loop = checkpoint_loop  # type: ignore[method-assign]
-    Gossip._call = counted_call  # type: ignore[method-assign]
-    Gossip._failed = counted_failed  # type: ignore[method-assign]
-    HttpTransport.request = counted_request  # type: ignore[method-assign]
-
-    original_local_app = daemon.local_app
-
-    async def stats(request: web.Request) -> web.Response:
-        service, gossip = state["service"], state["gossip"]
-        return web.json_response(
-            {
-                "ingest": ingest,
-                "client": client,
-                "server": server,
-                "served_to": served_to,
-                "failures": failures,
-                "service": dict(service.stats) if service is not None else {},
-                "gossip": dict(gossip.stats) if gossip is not None else {},
-                "queue": gossip.queue.qsize() if gossip is not None else 0,
-            }
-        )
-
-    def local_app(*args: Any, **kwargs: Any) -> web.Application:
-        app = original_local_app(*args, **kwargs)
-        app.router.add_get("/bench/stats", stats)
-        return app
-
-    daemon.local_app = local_app  # type: ignore[assignment]
-
-
-def _child_main(argv: list[str]) -> None:
-    _instrument()
-    from ilo_node.cli.app import main
-
-    main(argv)
-
-
-# --- the network of processes -------------------------------------------------
+_ROLE_GROUPS = {"sync": "anti-entropy", "push": "push", "witness": "witnessing"}
+_ROUTE_GROUPS = {
+    "/v1/sync": "anti-entropy",
+    "/v1/envelopes": "anti-entropy",
+    "/v1/documents/diff": "anti-entropy",
+    "/v1/documents": "anti-entropy",
+    "/v1/checkpoint": "witnessing",
+    "/v1/cosign": "witnessing",
+    "/v1/witnessed": "witnessing",
+    "/v1/consistency": "witnessing",
+}
 
 
 def node_ids(count: int) -> list[str]:
     """``count - 1`` Member States in TR (sorted) and COM@EU: one local network."""
-    from protocol.identifiers import MEMBER_STATES
-
     states = sorted(MEMBER_STATES)
     if not 3 <= count <= len(states) + 1:
         raise SystemExit(f"--nodes must be between 3 and {len(states) + 1}")
     return sorted([f"{s}@{HOST}" for s in states[: count - 1]] + ["COM@EU"])
 
 
-@dataclass
-class Cluster:
-    base: Path
-    homes: dict[str, Path]
-    passphrase_file: Path
-    instrumented: bool
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    _sessions: dict[str, aiohttp.ClientSession] = field(default_factory=dict)
+# --- the nodes' counters ------------------------------------------------------
 
-    def start(self, node: str) -> None:
-        home = self.homes[node]
-        ready = home / "ready.json"
-        with contextlib.suppress(FileNotFoundError):
-            ready.unlink()
-        if self.instrumented:
-            argv = [sys.executable, str(Path(__file__).resolve()), "--child", "--"]
-        else:
-            argv = [sys.executable, "-m", "ilo_node"]
-        argv += [
-            "--home",
-            str(home),
-            "--passphrase-file",
-            str(self.passphrase_file),
-            "run",
-            "--ready-file",
-            str(ready),
-        ]
-        level = os.environ.get("ILO_NODE_LOG", "WARNING")
-        env = {**os.environ, "PYTHONPATH": str(_ROOT), "ILO_NODE_LOG": level}
-        env.pop("ILO_NODE_PASSPHRASE", None)
-        with (home / "daemon.log").open("ab") as log:
-            self.processes[node] = subprocess.Popen(
-                argv, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=home, env=env
-            )
 
-    async def wait_ready(self, nodes: Iterable[str], timeout_s: float) -> None:
-        pending = set(nodes)
-        deadline = time.monotonic() + timeout_s
-        while pending:
-            for node in list(pending):
-                if (self.homes[node] / "ready.json").exists():
-                    pending.discard(node)
-                elif self.processes[node].poll() is not None:
-                    tail = (self.homes[node] / "daemon.log").read_text(errors="replace")[-2000:]
-                    raise SystemExit(f"node {node} exited at start:\n{tail}")
-            if time.monotonic() > deadline:
-                raise SystemExit(f"nodes not ready after {timeout_s:.0f} s: {sorted(pending)}")
-            await asyncio.sleep(0.1)
+def statuses(launcher: Launcher, nodes: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``GET /local/status`` of each node (a node that does not answer ends the run)."""
+    out: dict[str, dict[str, Any]] = {}
+    for node in nodes:
+        out[node] = launcher.call(node, "GET", "/local/status")
+    return out
 
-    def _session(self, node: str) -> aiohttp.ClientSession:
-        session = self._sessions.get(node)
-        if session is None or session.closed:
-            session = aiohttp.ClientSession(
-                connector=aiohttp.UnixConnector(path=str(self.homes[node] / "daemon.sock")),
-                timeout=aiohttp.ClientTimeout(total=120),
-            )
-            self._sessions[node] = session
-        return session
 
-    async def forget_session(self, node: str) -> None:
-        session = self._sessions.pop(node, None)
-        if session is not None:
-            await session.close()
+def counters(launcher: Launcher, nodes: Iterable[str]) -> dict[str, Counters]:
+    return {n: s["counters"] for n, s in statuses(launcher, nodes).items()}
 
-    async def call(self, node: str, method: str, path: str, body: Any = None) -> Any:
-        async with self._session(node).request(method, "http://node" + path, json=body) as response:
-            data = await response.json()
-            if response.status != 200:
-                raise RuntimeError(f"{node} {path}: HTTP {response.status} {data}")
-            return data
 
-    async def status(self, nodes: Iterable[str]) -> dict[str, dict[str, Any]]:
-        nodes = list(nodes)
-        answers = await asyncio.gather(*(self.call(n, "GET", "/local/status") for n in nodes))
-        return dict(zip(nodes, answers, strict=True))
+def delta(after: Counters, before: Counters) -> Counters:
+    return {
+        group: {k: v - before.get(group, {}).get(k, 0) for k, v in values.items()}
+        for group, values in after.items()
+    }
 
-    async def bench_stats(self, nodes: Iterable[str]) -> dict[str, dict[str, Any]]:
-        nodes = list(nodes)
-        if not self.instrumented:
-            return {}
-        answers = await asyncio.gather(*(self.call(n, "GET", "/bench/stats") for n in nodes))
-        return dict(zip(nodes, answers, strict=True))
 
-    async def stop(self, nodes: Iterable[str], timeout_s: float = 60.0) -> None:
-        nodes = [n for n in nodes if n in self.processes and self.processes[n].poll() is None]
-        for node in nodes:
-            with contextlib.suppress(aiohttp.ClientError, OSError, RuntimeError):
-                await self.call(node, "POST", "/local/stop")
-            await self.forget_session(node)
-        deadline = time.monotonic() + timeout_s
-        for node in nodes:
-            process = self.processes[node]
-            while process.poll() is None and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+def total(c: Counters, group: str, keys: Callable[[str], bool] = lambda _: True) -> int:
+    return sum(v for k, v in c.get(group, {}).items() if keys(k))
 
-    async def close(self) -> None:
-        for node in list(self._sessions):
-            await self.forget_session(node)
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+
+def merged(many: Iterable[Counters], group: str) -> dict[str, int]:
+    """One group summed over nodes, without the keys that stayed at zero."""
+    out: dict[str, int] = {}
+    for c in many:
+        for k, v in c.get(group, {}).items():
+            out[k] = out.get(k, 0) + v
+    return {k: v for k, v in sorted(out.items()) if v}
+
+
+def _activity(c: Counters) -> int:
+    return total(c, "ingest") + total(c, "gossip", lambda k: k in ("pushed", "pushed_back"))
+
+
+def wait_sizes(
+    launcher: Launcher, nodes: Sequence[str], size: int, timeout_s: float, say: Say
+) -> float:
+    """Poll until every node's log holds ``size`` envelopes; the seconds it took."""
+    start = time.monotonic()
+    next_report = start + 10
+    while True:
+        sizes = {n: s["log_size"] for n, s in statuses(launcher, nodes).items()}
+        if all(v >= size for v in sizes.values()):
+            return time.monotonic() - start
+        now = time.monotonic()
+        if now - start > timeout_s:
+            behind = {n: v for n, v in sizes.items() if v < size}
+            raise SystemExit(f"not converged after {timeout_s:.0f} s (want {size}): {behind}")
+        if now >= next_report:
+            say(f"    waiting: smallest log {min(sizes.values())}/{size}")
+            next_report += 10
+        time.sleep(POLL_S)
+
+
+def wait_quiet(launcher: Launcher, nodes: Sequence[str], timeout_s: float) -> None:
+    """Poll until no node ingested or sent an envelope, and every push queue stayed
+    empty, for ``QUIET_S``."""
+    start = quiet_since = time.monotonic()
+    last: dict[str, tuple[int, int]] = {}
+    while True:
+        now_status = statuses(launcher, nodes)
+        marks = {n: (_activity(s["counters"]), int(s["queue"])) for n, s in now_status.items()}
+        now = time.monotonic()
+        if marks != last or any(queue for _, queue in marks.values()):
+            last, quiet_since = marks, now
+        elif now - quiet_since >= QUIET_S:
+            return
+        if now - start > timeout_s:
+            raise SystemExit(f"nodes not quiet after {timeout_s:.0f} s")
+        time.sleep(POLL_S)
+
+
+def cpu_seconds(launcher: Launcher) -> float:
+    """User + system CPU time of the running nodes, from /proc (0 where unavailable)."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    spent = 0
+    for node in launcher.nodes.values():
+        try:
+            stat = Path(f"/proc/{node.process.pid}/stat").read_text()
+            fields = stat.rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        spent += int(fields[11]) + int(fields[12])  # utime, stime
+    return spent / ticks
 
 
 # --- publishing ---------------------------------------------------------------
@@ -420,79 +240,53 @@ class Sent:
 
 
 def _contents() -> list[tuple[str, Any]]:
-    from ilo_node.formats.jsoncontent import content_to_json
-    from protocol.examples import example
-    from protocol.kinds import KINDS
-
     # half_year_contribution goes to the Presidency and the Commission only.
     return [
         (k, content_to_json(example(k))) for k in sorted(KINDS) if k != "half_year_contribution"
     ]
 
 
-async def publish_steady(
-    cluster: Cluster,
+def publish_steady(
+    launcher: Launcher,
     authors: Sequence[str],
     count: int,
     rate: float,
     rng: random.Random,
-    progress: Any,
+    say: Say,
 ) -> tuple[list[Sent], float]:
-    """Publish ``count`` envelopes open-loop at ``rate``/s through random authors."""
+    """Publish ``count`` envelopes open-loop at ``rate``/s through random authors; each
+    request runs in a thread of its own, so that a slow answer delays no other one."""
     contents = _contents()
     sent: list[Sent] = []
-    tasks: list[asyncio.Task[None]] = []
 
-    async def one(record: Sent, content: Any) -> None:
+    def one(record: Sent, content: Any) -> None:
         body = {"kind": record.kind, "content": content, "distribution": "local"}
         try:
-            answer = await cluster.call(record.author, "POST", "/local/publish", body)
-            record.envelope_id = answer["id"]
-        except (aiohttp.ClientError, OSError, RuntimeError, TimeoutError) as exc:
-            record.error = f"{type(exc).__name__}: {exc}"
+            record.envelope_id = launcher.call(record.author, "POST", "/local/publish", body)["id"]
+        except ClientError as exc:
+            record.error = exc.message
         record.done_ms = time.time() * 1000
 
     start = time.monotonic()
     next_report = start + 10
-    for i in range(count):
-        due = start + i / rate
-        delay = due - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        kind, content = contents[i % len(contents)]
-        record = Sent(rng.choice(authors), kind, time.time() * 1000)
-        sent.append(record)
-        tasks.append(asyncio.create_task(one(record, content)))
-        if time.monotonic() >= next_report:
-            pending = sum(1 for t in tasks if not t.done())
-            progress(f"    published {i + 1}/{count} ({pending} requests pending)")
-            next_report += 10
-    await asyncio.gather(*tasks)
-    elapsed = time.monotonic() - start
-    return sent, elapsed
-
-
-async def wait_sizes(
-    cluster: Cluster, nodes: Sequence[str], size: int, timeout_s: float, progress: Any
-) -> float:
-    """Wait until every node's log holds ``size`` envelopes; seconds it took."""
-    start = time.monotonic()
-    next_report = start + 10
-    while True:
-        statuses = await cluster.status(nodes)
-        sizes = {n: s["log_size"] for n, s in statuses.items()}
-        if all(v >= size for v in sizes.values()):
-            break
-        now = time.monotonic()
-        if now - start > timeout_s:
-            behind = {n: v for n, v in sizes.items() if v < size}
-            raise SystemExit(f"not converged after {timeout_s:.0f} s (want {size}): {behind}")
-        if now >= next_report:
-            progress(f"    waiting: smallest log {min(sizes.values())}/{size}")
-            next_report += 10
-        await asyncio.sleep(0.2)
-    converged = time.monotonic() - start
-    return converged
+    with ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="publish") as pool:
+        futures = []
+        for i in range(count):
+            # The schedule of an open loop: request i leaves at i / rate seconds.
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            kind, content = contents[i % len(contents)]
+            record = Sent(rng.choice(authors), kind, time.time() * 1000)
+            sent.append(record)
+            futures.append(pool.submit(one, record, content))
+            if time.monotonic() >= next_report:
+                pending = sum(1 for f in futures if not f.done())
+                say(f"    published {i + 1}/{count} ({pending} requests pending)")
+                next_report += 10
+        for future in futures:
+            future.result()
+    return sent, time.monotonic() - start
 
 
 # --- analysis -----------------------------------------------------------------
@@ -519,7 +313,7 @@ def summary(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-def read_logs(homes: dict[str, Path]) -> dict[str, dict[str, tuple[int, int]]]:
+def read_logs(homes: Mapping[str, Path]) -> dict[str, dict[str, tuple[int, int]]]:
     """Per node: envelope id (hex) -> (received_ms, len(raw)), read-only."""
     out: dict[str, dict[str, tuple[int, int]]] = {}
     for node, home in homes.items():
@@ -533,7 +327,7 @@ def read_logs(homes: dict[str, Path]) -> dict[str, dict[str, tuple[int, int]]]:
 
 
 def latency_report(
-    sent: Sequence[Sent], logs: dict[str, dict[str, tuple[int, int]]]
+    sent: Sequence[Sent], logs: Mapping[str, Mapping[str, tuple[int, int]]]
 ) -> dict[str, Any]:
     pairs: list[float] = []
     from_author: list[float] = []
@@ -558,179 +352,104 @@ def latency_report(
             from_author.append((entry[0] - author_ms) / 1000)
             worst = max(worst, latency)
         last_node.append(worst)
-    sizes = [logs[r.author][r.envelope_id][1] for r in sent if r.envelope_id]
+    sizes = [float(logs[r.author][r.envelope_id][1]) for r in sent if r.envelope_id]
     return {
         "pairs": summary(pairs),
         "from_author_ingest": summary(from_author),
         "until_last_node": summary(last_node),
         "publish_call": summary(publish_call),
         "pairs_missing": missing,
-        "envelope_bytes": summary([float(s) for s in sizes]),
+        "envelope_bytes": summary(sizes),
     }
 
 
-def _delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
-    """``after - before`` for nested dicts/lists of numbers."""
-    if isinstance(after, dict):
-        return {
-            k: _delta(v, before.get(k, 0 if not isinstance(v, dict | list) else {}))
-            for k, v in after.items()
-        }
-    if isinstance(after, list):
-        base = before if isinstance(before, list) else [0] * len(after)
-        return [a - b for a, b in zip(after, base, strict=True)]
-    if isinstance(after, int | float) and isinstance(before, int | float):
-        return after - before
-    return after
+def _from(sources: tuple[str, ...], outcomes: tuple[str, ...] = ()) -> Callable[[str], bool]:
+    """An ``ingest`` key filter: ``"<source>.<status>"`` from these sources (and statuses)."""
+
+    def keep(key: str) -> bool:
+        source, _, status = key.partition(".")
+        return source in sources and (not outcomes or status in outcomes)
+
+    return keep
 
 
-def copies_report(
-    stats: dict[str, dict[str, Any]],
-    gossip: dict[str, dict[str, int]],
-    envelopes: int,
-    nodes: int,
-) -> dict[str, Any]:
-    pushed = sum(g.get("pushed", 0) for g in gossip.values())
+def copies_report(deltas: Mapping[str, Counters], envelopes: int) -> dict[str, Any]:
+    nodes = len(deltas)
     # Every node receives copies, the author included (relays may send it back), and
     # with flooding each node would get one from each of its nodes - 1 peers.
     pairs = envelopes * nodes
-    out: dict[str, Any] = {
+    deliveries = envelopes * (nodes - 1)
+    per_node: dict[str, float] = {}
+    push_in = sync_in = 0
+    for node, c in deltas.items():
+        pushed_to_it = c.get("push_copies", {}).get("received", 0)
+        in_answers = total(c, "ingest", _from(("sync",)))
+        push_in += pushed_to_it
+        sync_in += in_answers
+        per_node[node] = (pushed_to_it + in_answers) / envelopes
+    values = list(deltas.values())
+    ingest = merged(values, "ingest")
+    gossip = merged(values, "gossip")
+    received = push_in + sync_in
+    duplicates = sum(v for k, v in ingest.items() if _from(("push", "sync"), ("duplicate",))(k))
+    out_of_order = sum(v for k, v in ingest.items() if _from(("push", "sync"), ("quarantined",))(k))
+    return {
         "envelopes": envelopes,
         "receiving_pairs": pairs,
-        "status_pushed_total": pushed,
-        "status_estimate_per_node": pushed / pairs if pairs else 0.0,
-        "status_sync_bytes_total": sum(g.get("sync_bytes", 0) for g in gossip.values()),
+        "received_total": received,
+        "per_node_per_envelope": received / pairs,
+        "per_non_author_per_envelope": received / deliveries,
+        "by_way": {"push": push_in / pairs, "sync_answers": sync_in / pairs},
+        "duplicates_per_node_per_envelope": duplicates / pairs,
+        "per_node_min": min(per_node.values()),
+        "per_node_max": max(per_node.values()),
+        # Sent by the push loops (exactly `fanout` per node that accepted an envelope)
+        # and by anti-entropy push-backs, per node per envelope.
+        "sent_per_node_per_envelope": {
+            "push": gossip.get("pushed", 0) / pairs,
+            "sync_push_back": gossip.get("pushed_back", 0) / pairs,
+        },
+        "first_delivery": {
+            "deliveries": deliveries,
+            "push": gossip.get("push_accepted", 0) / deliveries,
+            "sync_push_back": gossip.get("pushed_back_accepted", 0) / deliveries,
+            "sync_answer": ingest.get("sync.accepted", 0) / deliveries,
+            "out_of_order_quarantined": out_of_order / deliveries,
+        },
+        "ingest": ingest,
+        "gossip": gossip,
+        "per_node": per_node,
     }
-    if not stats:
-        return out
-    per_node: dict[str, float] = {}
-    totals = dict.fromkeys(
-        ("received", "push", "sync_answers", "duplicates", "quarantined", "served_accepted"), 0
-    )
-    sent_by_role: dict[str, int] = {}
-    accepted_by_role: dict[str, int] = {}
-    statuses: dict[str, int] = {}
-    for node, s in stats.items():
-        ing = s["ingest"]
-        received = ing["envelopes"] - ing["published"]
-        push_in = s["service"].get("envelopes_received", 0)
-        totals["received"] += received
-        totals["push"] += push_in
-        totals["sync_answers"] += received - push_in
-        totals["duplicates"] += ing["statuses"].get("duplicate", 0)
-        totals["served_accepted"] += s["server"].get("/v1/envelopes", [0, 0, 0, 0])[3]
-        totals["quarantined"] += ing["statuses"].get("quarantined", 0)
-        for status, n in ing["statuses"].items():
-            statuses[status] = statuses.get(status, 0) + n
-        per_node[node] = received / envelopes if envelopes else 0.0
-        for key, row in s["client"].items():
-            if key.endswith("/v1/envelopes"):
-                role = key.split(" ", 1)[0]
-                sent_by_role[role] = sent_by_role.get(role, 0) + row[3]
-                accepted_by_role[role] = accepted_by_role.get(role, 0) + row[4]
-    synced = sum(g.get("synced_envelopes", 0) for g in gossip.values())
-    deliveries = envelopes * (nodes - 1)
-    published = sum(s["ingest"]["published"] for s in stats.values())
-    # Accepted straight from a sync answer: the rest of what ingest accepted.
-    from_answers = statuses.get("accepted", 0) - published - totals["served_accepted"]
-    out.update(
-        {
-            "received_total": totals["received"],
-            "per_node_per_envelope": totals["received"] / pairs if pairs else 0.0,
-            "per_non_author_per_envelope": totals["received"] / deliveries,
-            "by_way": {
-                "push": totals["push"] / pairs,
-                "sync_answers": totals["sync_answers"] / pairs,
-            },
-            "copies_pushed_by_role": sent_by_role,
-            "copies_accepted_by_role": accepted_by_role,
-            "ingest_statuses": statuses,
-            "synced_envelopes": synced,
-            "accepted_from_pushes_served": totals["served_accepted"],
-            "duplicates_per_node_per_envelope": totals["duplicates"] / pairs,
-            "per_node_min": min(per_node.values()),
-            "per_node_max": max(per_node.values()),
-            # How each (envelope, other node) pair was first delivered.
-            "first_delivery": {
-                "deliveries": deliveries,
-                "push": accepted_by_role.get("push", 0) / deliveries,
-                "sync_push_back": accepted_by_role.get("sync", 0) / deliveries,
-                "sync_answer": from_answers / deliveries,
-                "out_of_order_quarantined": totals["quarantined"] / deliveries,
-            },
-            "per_node": per_node,
-        }
-    )
-    return out
 
 
-def bytes_breakdown(stats: dict[str, Any]) -> dict[str, Any]:
-    """Body bytes one node exchanged, by what they were for.
-
-    ``anti-entropy``: the node's own sync exchanges (``/v1/sync``, push-backs, trust
-    document diffs) and the ones it served, plus envelopes pushed to it by peers
-    (after a partition, with nothing new being published, those are the peers'
-    sync push-backs); ``push``: its own fanout pushes; ``witnessing``: checkpoints,
-    cosignatures and consistency proofs, both ways.
-    """
+def bytes_breakdown(c: Counters) -> dict[str, Any]:
+    """Body bytes one node exchanged, by what they were for (see the module docstring)."""
     groups: dict[str, int] = {}
     detail: dict[str, int] = {}
-    requests = 0
-    for key, row in stats["client"].items():
-        role, path = key.split(" ", 1)
-        group = {"witness": "witnessing", "push": "push"}.get(role, "anti-entropy")
-        groups[group] = groups.get(group, 0) + row[1] + row[2]
-        detail[f"own {role} {path}"] = row[1] + row[2]
-        requests += row[0]
-    for path, row in stats["server"].items():
-        group = "witnessing" if path in _WITNESS_PATHS else "anti-entropy"
-        groups[group] = groups.get(group, 0) + row[1] + row[2]
-        detail[f"served {path}"] = row[1] + row[2]
-        requests += row[0]
+    roles = set(c.get("bytes_out", {})) | set(c.get("bytes_in", {}))
+    for role in sorted(roles):
+        n = c.get("bytes_out", {}).get(role, 0) + c.get("bytes_in", {}).get(role, 0)
+        group = _ROLE_GROUPS.get(role, role)
+        groups[group] = groups.get(group, 0) + n
+        detail[f"own {role} requests"] = n
+    routes = set(c.get("served_bytes_in", {})) | set(c.get("served_bytes_out", {}))
+    for route in sorted(routes):
+        n = c.get("served_bytes_in", {}).get(route, 0) + c.get("served_bytes_out", {}).get(route, 0)
+        group = _ROUTE_GROUPS.get(route, "other")
+        groups[group] = groups.get(group, 0) + n
+        detail[f"served {route}"] = n
     return {
         "total": sum(groups.values()),
-        "requests": requests,
+        "requests": total(c, "requests_out") + total(c, "served_requests"),
         "groups": dict(sorted(groups.items())),
-        "detail": dict(sorted(detail.items())),
+        "detail": detail,
     }
-
-
-def _cpu_seconds(processes: Iterable[subprocess.Popen[bytes]]) -> float:
-    """User + system CPU time of running processes, from /proc (0 where unavailable)."""
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total = 0
-    for process in processes:
-        try:
-            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
-
-
-async def wait_quiet(cluster: Cluster, nodes: Sequence[str], timeout_s: float) -> None:
-    """Wait until no node ingests anything more and every push queue is empty for 1 s."""
-    if not cluster.instrumented:
-        await asyncio.sleep(2.0)
-        return
-    start = quiet_since = time.monotonic()
-    last: Any = None
-    while time.monotonic() - start < timeout_s:
-        stats = await cluster.bench_stats(nodes)
-        counts = {n: (s["ingest"]["envelopes"], s["queue"]) for n, s in stats.items()}
-        if counts != last or any(q for _, q in counts.values()):
-            last, quiet_since = counts, time.monotonic()
-        elif time.monotonic() - quiet_since >= 1.0:
-            return
-        await asyncio.sleep(0.25)
 
 
 # --- the run ------------------------------------------------------------------
 
 
-async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
-    from ilo_node.dev.netbuilder import build_network
-
+def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
     rng = random.Random(args.seed)
     nodes = node_ids(args.nodes)
     authors = [n for n in nodes if not n.startswith("COM@")]
@@ -750,73 +469,57 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     homes = {n: h.path for n, h in built.nodes.items()}
     for home in homes.values():
         (home / "daemon.json").write_text(json.dumps(config))
-    cluster = Cluster(base, homes, built.passphrase_file, instrumented=not args.plain)
     partition: dict[str, Any] = {}
-    try:
+    with Launcher(
+        built.passphrase_file, log_level=os.environ.get("ILO_NODE_LOG", "WARNING")
+    ) as launcher:
         for node in nodes:
-            cluster.start(node)
-        await cluster.wait_ready(nodes, args.timeout)
+            launcher.start(node, homes[node])
+        launcher.wait_ready(nodes, args.timeout)
         started_s = time.monotonic() - t0
         say(f"  {len(nodes)} nodes listening after {started_s:.1f} s")
         # Let the start-up catch-up finish, then measure what idle gossip costs.
-        await wait_quiet(cluster, nodes, args.timeout)
-        await asyncio.sleep(2.0)
-        cpu0, idle0 = _cpu_seconds(cluster.processes.values()), time.monotonic()
-        await asyncio.sleep(args.idle)
-        idle_cores = (_cpu_seconds(cluster.processes.values()) - cpu0) / (time.monotonic() - idle0)
+        wait_quiet(launcher, nodes, args.timeout)
+        cpu0, idle0 = cpu_seconds(launcher), time.monotonic()
+        time.sleep(args.idle)  # the measurement window itself
+        idle_cores = (cpu_seconds(launcher) - cpu0) / (time.monotonic() - idle0)
         say(f"  idle: the {len(nodes)} nodes use {idle_cores:.2f} cores with no traffic")
 
         # Phase 1: steady publishing, dissemination.
-        before_status = await cluster.status(nodes)
-        before_stats = await cluster.bench_stats(nodes)
+        before = counters(launcher, nodes)
         load_before = os.getloadavg()
-        cpu1, wall1 = _cpu_seconds(cluster.processes.values()), time.monotonic()
+        cpu1, wall1 = cpu_seconds(launcher), time.monotonic()
         say(f"phase 1: {args.envelopes} envelopes at {args.rate:g}/s through random nodes")
-        sent, publish_s = await publish_steady(
-            cluster, authors, args.envelopes, args.rate, rng, say
-        )
+        sent, publish_s = publish_steady(launcher, authors, args.envelopes, args.rate, rng, say)
         errors = [s for s in sent if s.error]
         if errors:
             say(f"  {len(errors)} publish errors, first: {errors[0].error}")
         ok = len(sent) - len(errors)
         say(f"  published {ok} in {publish_s:.1f} s ({ok / publish_s:.1f}/s); converging ...")
-        converge_s = await wait_sizes(cluster, nodes, ok, args.timeout, say)
-        await wait_quiet(cluster, nodes, args.timeout)  # the last relays, for the copies
-        cpu_phase1 = _cpu_seconds(cluster.processes.values()) - cpu1
+        converge_s = wait_sizes(launcher, nodes, ok, args.timeout, say)
+        wait_quiet(launcher, nodes, args.timeout)  # the last relays, for the copies
+        cpu_phase1 = cpu_seconds(launcher) - cpu1
         wall_phase1 = time.monotonic() - wall1
         load_during = os.getloadavg()
-        after_status = await cluster.status(nodes)
-        after_stats = await cluster.bench_stats(nodes)
+        after = counters(launcher, nodes)
         say(f"  every node holds all {ok} envelopes {converge_s:.1f} s after the last publish")
-        gossip_delta = {
-            n: _delta(after_status[n]["gossip"], before_status[n]["gossip"]) for n in nodes
-        }
-        stats_delta = {n: _delta(after_stats[n], before_stats[n]) for n in after_stats}
-        copies = copies_report(stats_delta, gossip_delta, ok, len(nodes))
-        failures: dict[str, int] = {}
-        for delta in stats_delta.values():
-            for reason, n in delta["failures"].items():
-                if n:
-                    failures[reason] = failures.get(reason, 0) + n
-        busy_bytes = {n: bytes_breakdown(s)["total"] for n, s in stats_delta.items()}
+        deltas = {n: delta(after[n], before[n]) for n in nodes}
+        copies = copies_report(deltas, ok)
+        failures = merged(deltas.values(), "peer_failures")
+        busy_bytes = [float(bytes_breakdown(c)["total"]) for c in deltas.values()]
 
-        # Phase 2: partition one node, publish elsewhere, restart it, measure its catch-up.
+        # Phase 2: partition one node, publish elsewhere, restart it, count its catch-up.
         if args.missing > 0:
-            partition = await run_partition(cluster, args, nodes, authors, ok, rng, say)
-    finally:
+            partition = run_partition(launcher, args, nodes, authors, ok, rng, say)
         say("stopping the nodes ...")
-        await cluster.stop(list(cluster.processes))
-        await cluster.close()
-
+    # The nodes are stopped (each signed a last checkpoint): their databases are final.
     logs = read_logs(homes)
     latency = latency_report(sent, logs)
     if partition:
         finish_partition(partition, logs, nodes)
 
-    from bench.protocol_bench import platform_info
-
     p99 = latency["pairs"].get("p99", float("inf"))
-    copies_measured = copies.get("per_node_per_envelope", copies["status_estimate_per_node"])
+    copies_measured = copies["per_node_per_envelope"]
     return {
         "benchmark": "gossip (bench/gossip_bench.py)",
         "platform": {
@@ -833,7 +536,6 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
             "missing": args.missing,
             "missing_rate_per_s": args.missing_rate,
             "daemon_json": config,
-            "instrumented": not args.plain,
             "seed": args.seed,
         },
         "issue": {
@@ -859,7 +561,7 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
             "cpu_ms_per_envelope": 1000 * cpu_phase1 / ok if ok else 0.0,
             "latency_s": latency,
             "copies": copies,
-            "body_bytes_per_node": summary([float(v) for v in busy_bytes.values()]),
+            "body_bytes_per_node": summary(busy_bytes),
             "peer_failures": dict(sorted(failures.items(), key=lambda kv: -kv[1])),
         },
         "partition": partition,
@@ -873,8 +575,7 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
                 "measured": copies_measured,
                 "target": TARGET_COPIES,
                 "flooding": len(nodes) - 1,
-                "verdict": ("PASS" if copies_measured <= TARGET_COPIES else "ABOVE")
-                + ("" if "per_node_per_envelope" in copies else " (pushes only: a lower bound)"),
+                "verdict": "PASS" if copies_measured <= TARGET_COPIES else "ABOVE",
             },
             "anti_entropy": {
                 "measured_bytes": partition.get("measured_bytes"),
@@ -888,95 +589,78 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     }
 
 
-async def run_partition(
-    cluster: Cluster,
+def run_partition(
+    launcher: Launcher,
     args: argparse.Namespace,
     nodes: Sequence[str],
     authors: Sequence[str],
     logged: int,
     rng: random.Random,
-    say: Any,
+    say: Say,
 ) -> dict[str, Any]:
     """Stop one node, publish ``--missing`` elsewhere, restart it and count its catch-up."""
     victim = rng.choice(authors)
     others = [n for n in nodes if n != victim]
     say(f"phase 2: stopping {victim}; {args.missing} envelopes through the others")
-    await cluster.stop([victim])
-    sent, _ = await publish_steady(
-        cluster, [a for a in authors if a != victim], args.missing, args.missing_rate, rng, say
-    )
+    launcher.stop([victim])
+    live = [a for a in authors if a != victim]
+    sent, _ = publish_steady(launcher, live, args.missing, args.missing_rate, rng, say)
     ok = sum(1 for s in sent if not s.error)
-    await wait_sizes(cluster, others, logged + ok, args.timeout, say)
-    await wait_quiet(cluster, others, args.timeout)
-    others_before = await cluster.bench_stats(others)
-    say(f"  the others hold all {logged + ok}; restarting {victim}")
+    want = logged + ok
+    wait_sizes(launcher, others, want, args.timeout, say)
+    wait_quiet(launcher, others, args.timeout)
+    others_before = counters(launcher, others)
+    say(f"  the others hold all {want}; restarting {victim}")
     restart = time.monotonic()
-    cluster.start(victim)
-    await cluster.wait_ready([victim], args.timeout)
+    launcher.start(victim, launcher.homes[victim])
+    launcher.wait_ready([victim], args.timeout)
     ready_s = time.monotonic() - restart
     while True:
-        status = (await cluster.status([victim]))[victim]
-        if status["log_size"] >= logged + ok:
+        status = statuses(launcher, [victim])[victim]
+        if status["log_size"] >= want:
             break
         if time.monotonic() - restart > args.timeout:
             raise SystemExit(f"{victim} did not catch up in {args.timeout:.0f} s")
-        await asyncio.sleep(0.05)
+        time.sleep(0.05)  # a poll, finer than POLL_S: the catch-up takes a few seconds
     caught_up_s = time.monotonic() - restart
-    at_catch_up = (await cluster.bench_stats([victim])).get(victim)
-    # The answers to its other sync requests, and its re-pushes, are still on their way:
-    # count until it is quiet (nothing ingested, nothing queued, for 1 s).
-    await wait_quiet(cluster, [victim], args.timeout)
+    at_catch_up: Counters = status["counters"]
+    # Answers to its last requests, and its relays, may still be on their way: count
+    # until it is quiet.
+    wait_quiet(launcher, [victim], args.timeout)
     quiet_s = time.monotonic() - restart
-    at_quiet = (await cluster.bench_stats([victim])).get(victim)
-    others_after = await cluster.bench_stats(others)
-    gossip = (await cluster.status([victim]))[victim]["gossip"]
-    partition: dict[str, Any] = {
+    at_quiet = counters(launcher, [victim])[victim]
+    others_after = counters(launcher, others)
+    peers = merged((delta(others_after[n], others_before[n]) for n in others), "gossip")
+    return {
         "node": victim,
         "missing_envelopes": ok,
         "ready_s": ready_s,
         "caught_up_s": caught_up_s,
         "quiet_s": quiet_s,
-        "status_gossip": gossip,
+        "at_catch_up": bytes_breakdown(at_catch_up),
+        "at_quiet": bytes_breakdown(at_quiet),
+        "ingest": merged([at_quiet], "ingest"),
+        "gossip": merged([at_quiet], "gossip"),
+        "peers_gossip": peers,
+        "failures": merged([at_quiet], "peer_failures"),
         "sent": sent,
     }
-    if at_catch_up is not None and at_quiet is not None:
-        partition["at_catch_up"] = bytes_breakdown(at_catch_up)
-        partition["at_quiet"] = bytes_breakdown(at_quiet)
-        partition["ingest"] = at_quiet["ingest"]
-        partition["copies_it_pushed"] = {k: v[3] for k, v in at_quiet["client"].items() if v[3]}
-        peers: dict[str, list[int]] = {}
-        served = 0
-        for node, after in others_after.items():
-            delta = _delta(after, others_before[node])
-            served += delta["served_to"].get(victim, 0)
-            for key, row in delta["client"].items():
-                if key.endswith("/v1/envelopes") and row[3]:
-                    got = peers.setdefault(key.split(" ", 1)[0], [0, 0])
-                    got[0] += row[3]
-                    got[1] += row[4]
-        partition["copies_peers_pushed"] = peers
-        # What its peers wrote for its requests (full answers), against what it read.
-        partition["served_by_peers"] = served
-        partition["failures"] = {k: v for k, v in at_quiet["failures"].items() if v}
-    return partition
 
 
 def finish_partition(
-    partition: dict[str, Any], logs: dict[str, dict[str, tuple[int, int]]], nodes: Sequence[str]
+    partition: dict[str, Any],
+    logs: Mapping[str, Mapping[str, tuple[int, int]]],
+    nodes: Sequence[str],
 ) -> None:
-    ids = [s.envelope_id for s in partition.pop("sent") if s.envelope_id]
+    sent: list[Sent] = partition.pop("sent")
+    ids = [s.envelope_id for s in sent if s.envelope_id]
     source = next(n for n in nodes if n != partition["node"])
     missing_bytes = sum(logs[source][i][1] for i in ids)
     limit = TARGET_AE_FACTOR * missing_bytes + TARGET_AE_SLACK
+    measured = partition["at_quiet"]["groups"].get("anti-entropy", 0)
     partition["missing_bytes"] = missing_bytes
     partition["target_bytes"] = limit
     partition["node_has_all"] = all(i in logs[partition["node"]] for i in ids)
-    if "at_quiet" in partition:
-        measured = partition["at_quiet"]["groups"].get("anti-entropy", 0)
-        partition["measured_from"] = "instrumented: anti-entropy body bytes in and out"
-    else:  # --plain: only the node's own client counter, which counts every request
-        measured = partition["status_gossip"]["sync_bytes"]
-        partition["measured_from"] = "/local/status sync_bytes (own requests only)"
     partition["measured_bytes"] = measured
     partition["ratio_to_missing"] = measured / missing_bytes if missing_bytes else None
     partition["verdict"] = "PASS" if measured <= limit else "ABOVE"
@@ -985,7 +669,7 @@ def finish_partition(
 # --- report -------------------------------------------------------------------
 
 
-def _fmt_lat(s: dict[str, float]) -> str:
+def _fmt_lat(s: Mapping[str, float]) -> str:
     if not s:
         return "-"
     return (
@@ -995,8 +679,7 @@ def _fmt_lat(s: dict[str, float]) -> str:
 
 
 def print_text(r: dict[str, Any]) -> None:
-    p, s, ph = r["platform"], r["settings"], r["phase1"]
-    issue = r["issue"]
+    p, s, ph, issue = r["platform"], r["settings"], r["phase1"], r["issue"]
     print("Gossip benchmark (bench/gossip_bench.py)")
     print(f"  date       {p['date']}")
     print(f"  cpu        {p['cpu_model']} ({p['nproc']} usable CPUs), all nodes on this machine")
@@ -1017,12 +700,6 @@ def print_text(r: dict[str, Any]) -> None:
         f"  network    one local network, {s['nodes'] - 1} Member States @{HOST} + COM@EU; "
         f"daemon.json {json.dumps(s['daemon_json'])}"
     )
-    counting = (
-        "instrumented launcher (counters at /bench/stats)"
-        if s["instrumented"]
-        else "plain ilo-node run (status counters only)"
-    )
-    print(f"  counting   {counting}")
     print(
         f"  start-up   {r['startup_s']:.1f} s for all nodes to listen; idle, they use "
         f"{r['idle_cores']:.2f} cores"
@@ -1048,35 +725,32 @@ def print_text(r: dict[str, Any]) -> None:
     print(f"             {_fmt_lat(lat['until_last_node'])}")
     print(f"  publish API call {_fmt_lat(lat['publish_call'])}")
     c = ph["copies"]
-    if "per_node_per_envelope" in c:
-        print(
-            f"  copies received per node per envelope: {c['per_node_per_envelope']:.2f} "
-            f"(pushed to it {c['by_way']['push']:.2f}, in its sync answers "
-            f"{c['by_way']['sync_answers']:.2f}; duplicates "
-            f"{c['duplicates_per_node_per_envelope']:.2f}; per node {c['per_node_min']:.2f}-"
-            f"{c['per_node_max']:.2f}; flooding {s['nodes'] - 1})"
-        )
-        print(f"    copies sent as /v1/envelopes, by gossip role: {c['copies_pushed_by_role']}")
-        fd = c["first_delivery"]
-        print(
-            f"    first delivery of the {fd['deliveries']} (envelope, other node) pairs: "
-            f"push {fd['push']:.1%}, sync push-back {fd['sync_push_back']:.1%}, "
-            f"sync answer {fd['sync_answer']:.1%}; arrived out of order (quarantined first) "
-            f"{fd['out_of_order_quarantined']:.1%}"
-        )
     print(
-        f"  status counters: sum of 'pushed' / (envelopes x nodes) = "
-        f"{c['status_estimate_per_node']:.2f} (push only)"
+        f"  copies received per node per envelope: {c['per_node_per_envelope']:.2f} "
+        f"(pushed to it {c['by_way']['push']:.2f}, in its sync answers "
+        f"{c['by_way']['sync_answers']:.2f}; duplicates "
+        f"{c['duplicates_per_node_per_envelope']:.2f}; per node {c['per_node_min']:.2f}-"
+        f"{c['per_node_max']:.2f}; flooding {s['nodes'] - 1})"
+    )
+    sent = c["sent_per_node_per_envelope"]
+    print(
+        f"    copies sent per node per envelope: push loop {sent['push']:.2f}, "
+        f"sync push-backs {sent['sync_push_back']:.2f}"
+    )
+    fd = c["first_delivery"]
+    print(
+        f"    first delivery of the {fd['deliveries']} (envelope, other node) pairs: "
+        f"push {fd['push']:.1%}, sync push-back {fd['sync_push_back']:.1%}, "
+        f"sync answer {fd['sync_answer']:.1%}; arrived out of order (quarantined first) "
+        f"{fd['out_of_order_quarantined']:.1%}"
     )
     bb = ph["body_bytes_per_node"]
-    if bb:
-        print(
-            f"  peer API body bytes per node: median {bb['p50'] / 1e6:.1f} MB, "
-            f"max {bb['max'] / 1e6:.1f} MB"
-        )
-    failures = ph.get("peer_failures") or {}
-    if s["instrumented"]:
-        print(f"  peer calls that failed (gossip marks the peer down): {sum(failures.values())}")
+    print(
+        f"  peer API body bytes per node: median {bb['p50'] / 1e6:.1f} MB, "
+        f"max {bb['max'] / 1e6:.1f} MB"
+    )
+    failures = ph["peer_failures"]
+    print(f"  peer calls that failed (gossip backs the peer off): {sum(failures.values())}")
     for reason, n in list(failures.items())[:5]:
         print(f"    {n:>6} x {reason[:100]}")
     part = r["partition"]
@@ -1091,38 +765,21 @@ def print_text(r: dict[str, Any]) -> None:
             f"{part['caught_up_s']:.1f} s, quiet after {part['quiet_s']:.1f} s "
             f"(has every missing envelope: {part['node_has_all']})"
         )
-        if "at_quiet" in part:
-            aq, ac = part["at_quiet"], part["at_catch_up"]
-            print(
-                f"  body bytes in and out of {part['node']} from its start until quiet: "
-                f"{aq['total']:,} B in {aq['requests']} requests "
-                f"({ac['total']:,} B when its log first held everything)"
-            )
-            for group, n in aq["groups"].items():
-                print(f"    {group:<40} {n:>12,} B  {n / part['missing_bytes']:6.2f} x missing")
-            for key, n in aq["detail"].items():
-                print(f"      {key:<38} {n:>12,} B")
-            ing = part["ingest"]
-            print(
-                f"  envelopes passed to its ingest: {ing['envelopes']} {ing['statuses']} "
-                f"for {part['missing_envelopes']} missing"
-            )
-            print(f"  copies it pushed on: {part['copies_it_pushed']}")
-            print(
-                f"  body bytes its peers read and wrote for its requests (full answers): "
-                f"{part['served_by_peers']:,} B"
-            )
-            for reason, n in sorted(part["failures"].items(), key=lambda kv: -kv[1])[:5]:
-                print(f"  its failed peer calls: {n} x {reason[:90]}")
-            print(
-                f"  copies its peers sent as /v1/envelopes [sent, accepted]: "
-                f"{part['copies_peers_pushed']}"
-            )
-        g = part["status_gossip"]
+        aq, ac = part["at_quiet"], part["at_catch_up"]
         print(
-            f"  its /local/status gossip: sync_bytes {g['sync_bytes']:,}, "
-            f"synced_envelopes {g['synced_envelopes']}, pushed {g['pushed']}"
+            f"  body bytes in and out of {part['node']} from its start until quiet: "
+            f"{aq['total']:,} B in {aq['requests']} requests "
+            f"({ac['total']:,} B when its log first held everything)"
         )
+        for group, n in aq["groups"].items():
+            print(f"    {group:<40} {n:>12,} B  {n / part['missing_bytes']:6.2f} x missing")
+        for key, n in aq["detail"].items():
+            print(f"      {key:<38} {n:>12,} B")
+        print(f"  its ingest: {part['ingest']} for {part['missing_envelopes']} missing")
+        print(f"  its gossip: {part['gossip']}")
+        print(f"  its peers' gossip meanwhile: {part['peers_gossip']}")
+        for reason, n in sorted(part["failures"].items(), key=lambda kv: -kv[1])[:5]:
+            print(f"  its failed peer calls: {n} x {reason[:90]}")
     print()
     print(f"  {'target':<44} {'measured':>14} {'target':>14}  verdict")
     t = r["targets"]
@@ -1151,72 +808,37 @@ def print_text(r: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--child"]:
-        _child_main(argv[2:] if argv[1:2] == ["--"] else argv[1:])
-        return 0
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument(
-        "--nodes",
-        type=int,
-        default=DEFAULT_NODES,
-        help=f"node processes (default {DEFAULT_NODES}; issue {ISSUE_NODES})",
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--nodes", type=int, default=DEFAULT_NODES, help=f"node processes (issue {ISSUE_NODES})")
+    add(
         "--envelopes",
         type=int,
         default=DEFAULT_ENVELOPES,
-        help=f"envelopes published in phase 1 (default {DEFAULT_ENVELOPES}; issue "
-        f"{ISSUE_ENVELOPES})",
+        help=f"envelopes published in phase 1 (issue {ISSUE_ENVELOPES})",
     )
-    parser.add_argument(
-        "--rate",
-        type=float,
-        default=DEFAULT_RATE,
-        help=f"steady publishing rate, envelopes/s (default {DEFAULT_RATE:g}; issue "
-        f"{ISSUE_RATE:g})",
-    )
-    parser.add_argument(
+    add("--rate", type=float, default=DEFAULT_RATE, help=f"envelopes/s (issue {ISSUE_RATE:g})")
+    add(
         "--missing",
         type=int,
         default=DEFAULT_MISSING,
-        help=f"envelopes published while one node is down (default {DEFAULT_MISSING}; 0 skips "
-        "the partition)",
+        help="envelopes published while one node is down (0 skips the partition)",
     )
-    parser.add_argument(
-        "--missing-rate",
-        type=float,
-        default=None,
-        help="publishing rate while the node is down (default: --rate)",
-    )
-    parser.add_argument("--fanout", type=int, default=2, help="daemon.json fanout (default 2)")
-    parser.add_argument(
-        "--sync-interval", type=float, default=2.0, help="daemon.json sync_interval_s (default 2)"
-    )
-    parser.add_argument(
-        "--checkpoint-interval",
-        type=float,
-        default=5.0,
-        help="daemon.json checkpoint_interval_s (default 5)",
-    )
-    parser.add_argument(
-        "--idle",
-        type=float,
-        default=5.0,
-        help="seconds of no traffic over which the nodes' idle CPU is measured (default 5)",
-    )
-    parser.add_argument("--timeout", type=float, default=600.0, help="per wait (default 600 s)")
-    parser.add_argument("--seed", type=int, default=1, help="seed for the choice of authors")
-    parser.add_argument(
-        "--plain",
-        action="store_true",
-        help="run plain 'python -m ilo_node run' (no counters beyond /local/status)",
-    )
-    parser.add_argument("--dir", type=Path, default=None, help="where the node homes go")
-    parser.add_argument("--keep", action="store_true", help="keep the node homes")
-    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    parser.add_argument("--save", type=Path, default=None, help="also write the JSON object here")
-    args = parser.parse_args(argv)
+    add("--missing-rate", type=float, default=None, help="rate while it is down; None: --rate")
+    add("--fanout", type=int, default=2, help="daemon.json fanout")
+    add("--sync-interval", type=float, default=2.0, help="daemon.json sync_interval_s")
+    add("--checkpoint-interval", type=float, default=5.0, help="daemon.json checkpoint_interval_s")
+    add("--idle", type=float, default=5.0, help="seconds over which idle CPU is measured")
+    add("--timeout", type=float, default=600.0, help="seconds per wait")
+    add("--seed", type=int, default=1, help="seed for the choice of authors and stopped node")
+    add("--dir", type=Path, default=None, help="where the node homes go")
+    add("--keep", action="store_true", help="keep the node homes")
+    add("--json", action="store_true", help="print one JSON object instead of text")
+    add("--save", type=Path, default=None, help="also write the JSON object here")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.envelopes < 1 or args.rate <= 0 or args.missing < 0:
         parser.error("--envelopes must be >= 1, --rate > 0, --missing >= 0")
     if args.missing_rate is None:
@@ -1225,7 +847,12 @@ def main(argv: list[str] | None = None) -> int:
     def say(line: str) -> None:
         print(line, file=sys.stderr if args.json else sys.stdout, flush=True)
 
-    result = asyncio.run(run(args, say))
+    try:
+        result = run(args, say)
+    except LaunchError as exc:
+        raise SystemExit(f"gossip bench: {exc}") from None
+    except IloError as exc:  # a node that stopped answering its local API
+        raise SystemExit(f"gossip bench: {exc.message}") from None
     cleanup = result.pop("_cleanup")
     if cleanup:
         shutil.rmtree(cleanup, ignore_errors=True)

@@ -1,27 +1,20 @@
 """Real ``ilo-node run`` processes for integration tests: start, wait, talk, stop, reap.
 
 A :class:`Cluster` runs node homes made by :func:`ilo_node.dev.netbuilder.build_network`
-as child processes (optionally through a command prefix such as
-``ip netns exec NS``), talks to each one over its local JSON API on the Unix socket
-``HOME/daemon.sock``, and polls for conditions with a deadline; a timeout fails the
-test with the tails of the nodes' ``daemon.log``. :meth:`Cluster.close` always
-ends and reaps every child it started, whatever state the test left it in.
-
-The approach is that of ``ilo-node devnet`` (ilo_node/devnet.py): ``--ready-file``
-to know when a node listens, ``POST /local/stop`` for a clean stop (the node signs
-a last checkpoint), SIGTERM then SIGKILL as a fallback.
+through :class:`ilo_node.dev.launcher.Launcher`, the launcher ``ilo-node devnet``
+and the gossip benchmark use too (``--ready-file`` to know when a node listens,
+``POST /local/stop`` for a clean stop, SIGTERM then SIGKILL as a fallback,
+optionally behind a command prefix such as ``ip netns exec NS``). On top of it,
+the cluster keeps what the test published and polls for conditions with a
+deadline; a timeout, or a node that exits while it should run, fails the test
+with the tails of the nodes' ``daemon.log``. :meth:`Cluster.close` always ends
+and reaps every child it started, whatever state the test left it in.
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,80 +23,22 @@ from typing import Any, NoReturn
 
 import pytest
 
+from ilo_node.dev.launcher import Launcher, LaunchError, free_ports
 from ilo_node.dev.netbuilder import BuiltNetwork
+from ilo_node.errors import ClientError
 from ilo_node.formats.jsoncontent import content_to_json
 from protocol.examples import example
 
-REPO = Path(__file__).resolve().parents[1]
+__all__ = ["FAST_GOSSIP", "Cluster", "Published", "free_ports", "run_cli", "write_daemon_config"]
+
 #: Seconds between two polls of a condition.
 POLL_S = 0.1
 #: Settings written to every node's ``daemon.json``: gossip fast enough for tests.
 FAST_GOSSIP = {"fanout": 2, "sync_interval_s": 0.5, "checkpoint_interval_s": 1.0}
 
 
-def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
-    """``n`` distinct TCP ports that were free on ``host`` a moment ago."""
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind((host, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def child_env() -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "ILO_NODE_LOG": "INFO"}
-    env.pop("ILO_NODE_PASSPHRASE", None)  # every process gets --passphrase-file
-    env.pop("ILO_NODE_DEBUG", None)
-    return env
-
-
 def write_daemon_config(home: Path, **settings: Any) -> None:
     (home / "daemon.json").write_text(json.dumps({**FAST_GOSSIP, **settings}))
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path, timeout: float) -> None:
-        super().__init__("node", timeout=timeout)
-        self.socket_path = str(path)
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(self.socket_path)
-        except OSError:
-            sock.close()
-            raise
-        self.sock = sock
-
-
-class LocalApiError(Exception):
-    """The local API answered with an error status."""
-
-    def __init__(self, status: int, body: Any) -> None:
-        super().__init__(f"HTTP {status}: {body}")
-        self.status, self.body = status, body
-
-
-def local_call(home: Path, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
-    """One JSON request to the node's local API; raises OSError if it is not running."""
-    conn = _UnixConnection(home / "daemon.sock", timeout)
-    try:
-        payload = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
-        conn.request(method, path, body=payload, headers=headers)
-        response = conn.getresponse()
-        data = json.loads(response.read() or b"null")
-        if response.status != 200:
-            raise LocalApiError(response.status, data)
-        return data
-    finally:
-        conn.close()
 
 
 @dataclass(frozen=True)
@@ -120,10 +55,13 @@ class Cluster:
 
     built: BuiltNetwork
     prefixes: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     published: list[Published] = field(default_factory=list)
-    #: Every process ever started (nodes, restarted nodes, CLI runs): close() reaps them.
-    _all: list[subprocess.Popen[Any]] = field(default_factory=list)
+    launcher: Launcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.launcher = Launcher(
+            self.built.passphrase_file, prefixes=self.prefixes, log_level="INFO"
+        )
 
     # -- paths and diagnostics -------------------------------------------------------
 
@@ -137,107 +75,52 @@ class Cluster:
         return f"--- {node} daemon.log (tail) ---\n" + path.read_text(errors="replace")[-chars:]
 
     def fail(self, message: str, nodes: Iterable[str] | None = None) -> NoReturn:
-        tails = "\n".join(self.log_tail(n) for n in (nodes or self.processes))
+        tails = "\n".join(self.log_tail(n) for n in (nodes or self.launcher.nodes))
         pytest.fail(f"{message}\n{tails}")
 
     # -- processes -------------------------------------------------------------------
 
     def running(self, node: str) -> bool:
-        process = self.processes.get(node)
-        return process is not None and process.poll() is None
+        return self.launcher.running(node)
 
     def start(self, *nodes: str) -> None:
         for node in nodes:
             assert not self.running(node), f"{node} is already running"
-            home = self.home(node)
-            ready = home / "ready.json"
-            with contextlib.suppress(FileNotFoundError):
-                ready.unlink()
-            argv = [
-                *self.prefixes.get(node, ()),
-                sys.executable,
-                "-m",
-                "ilo_node",
-                "--home",
-                str(home),
-                "--passphrase-file",
-                str(self.built.passphrase_file),
-                "run",
-                "--ready-file",
-                str(ready),
-            ]
-            with (home / "daemon.log").open("ab") as log:
-                process = subprocess.Popen(
-                    argv,
-                    stdout=log,
-                    stderr=log,
-                    stdin=subprocess.DEVNULL,
-                    cwd=home,
-                    env=child_env(),
-                )
-            self.processes[node] = process
-            self._all.append(process)
+            self.launcher.start(node, self.home(node))
 
     def wait_ready(self, nodes: Iterable[str], timeout: float = 120.0) -> None:
-        pending = set(nodes)
-
-        def check() -> tuple[bool, str]:
-            for node in list(pending):
-                if (self.home(node) / "ready.json").exists():
-                    pending.discard(node)
-                elif self.processes[node].poll() is not None:
-                    self.fail(f"{node} exited while starting", [node])
-            return not pending, f"not ready: {sorted(pending)}"
-
-        self.wait_for(check, timeout, "nodes to start", list(pending))
+        try:
+            self.launcher.wait_ready(nodes, timeout)
+        except LaunchError as exc:  # its message ends with the log tails
+            pytest.fail(str(exc))
 
     def stop(self, *nodes: str, timeout: float = 30.0) -> None:
         """Clean stop through the local API; the process must exit 0 within ``timeout``."""
-        targets = list(nodes or self.processes)
+        targets = list(nodes or self.launcher.nodes)
+        ended = self.launcher.stop(targets, timeout)
         for node in targets:
-            if self.running(node):
-                try:
-                    local_call(self.home(node), "POST", "/local/stop", timeout=10)
-                except (OSError, LocalApiError) as exc:
-                    self.fail(f"{node}: POST /local/stop failed: {exc!r}", [node])
-        deadline = time.monotonic() + timeout
-        for node in targets:
-            process = self.processes[node]
-            try:
-                code = process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            how = ended.get(node)
+            if how is None:
+                self.fail(f"{node} was not running", [node])
+            if how.refused is not None:
+                self.fail(f"{node}: POST /local/stop failed: {how.refused}", [node])
+            if how.signalled:
                 self.fail(f"{node} did not exit within {timeout} s of /local/stop", [node])
-            if code != 0:
-                self.fail(f"{node} exited with status {code} after /local/stop", [node])
-            del self.processes[node]  # stopped on purpose: no longer watched
+            if how.code != 0:
+                self.fail(f"{node} exited with status {how.code} after /local/stop", [node])
             assert not (self.home(node) / "daemon.sock").exists(), f"{node} left its socket"
 
     def close(self) -> None:
         """End every process this cluster started (clean stop, SIGTERM, SIGKILL) and reap it."""
-        for node, process in self.processes.items():
-            if process.poll() is None:
-                with contextlib.suppress(OSError, LocalApiError, ValueError):
-                    local_call(self.home(node), "POST", "/local/stop", timeout=5)
-        deadline = time.monotonic() + 15
-        for process in self._all:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=5)
-            if process.poll() is None:
-                process.kill()
-            process.communicate(timeout=10)  # reaps it and closes its pipes, if any
-        self.processes.clear()
+        self.launcher.close()
 
     # -- the local API -------------------------------------------------------------
 
     def local(self, node: str, method: str, path: str, body: Any = None) -> Any:
         try:
-            return local_call(self.home(node), method, path, body)
-        except (OSError, LocalApiError) as exc:
-            self.fail(f"{node}: {method} {path} failed: {exc!r}", [node])
+            return self.launcher.call(node, method, path, body, timeout_s=30.0)
+        except ClientError as exc:
+            self.fail(f"{node}: {method} {path} failed: {exc.message}", [node])
 
     def publish(
         self,
@@ -261,11 +144,7 @@ class Cluster:
 
     def status(self, node: str) -> dict[str, Any] | None:
         """``/local/status``, or None if the node does not answer (stopped, starting)."""
-        try:
-            result: dict[str, Any] = local_call(self.home(node), "GET", "/local/status")
-        except (OSError, LocalApiError):
-            return None
-        return result
+        return self.launcher.status(node)
 
     def readable(self, node: str, ids: Sequence[str]) -> set[str] | None:
         """Which of ``ids`` the node can decrypt, or None if it does not answer."""
@@ -273,10 +152,10 @@ class Cluster:
         for start in range(0, len(ids), 50):
             chunk = ids[start : start + 50]
             try:
-                answer = local_call(
-                    self.home(node), "GET", "/local/readable?ids=" + ",".join(chunk)
+                answer = self.launcher.call(
+                    node, "GET", "/local/readable?ids=" + ",".join(chunk), timeout_s=30.0
                 )
-            except (OSError, LocalApiError):
+            except ClientError:
                 return None
             found.update(answer["readable"])
         return found
@@ -293,7 +172,7 @@ class Cluster:
         """Poll ``check`` (→ (done, how things stand)) until done; returns the seconds
         it took. Fails with the last state and the logs of ``nodes`` after ``timeout``,
         or at once if one of the nodes expected to run has exited."""
-        watched = list(nodes if nodes is not None else self.processes)
+        watched = list(nodes if nodes is not None else self.launcher.nodes)
         start = time.monotonic()
         detail = "never checked"
         while True:
@@ -301,10 +180,11 @@ class Cluster:
             if done:
                 return time.monotonic() - start
             for node in watched:
-                process = self.processes.get(node)
-                if process is not None and process.poll() is not None:
+                started = self.launcher.nodes.get(node)
+                if started is not None and not started.running():
                     self.fail(
-                        f"{node} exited (status {process.returncode}) while waiting for {what}",
+                        f"{node} exited (status {started.process.returncode}) "
+                        f"while waiting for {what}",
                         [node],
                     )
             if time.monotonic() - start > timeout:
@@ -349,19 +229,7 @@ class Cluster:
     def cli(self, node_or_home: str | Path, *args: str) -> subprocess.Popen[str]:
         """Start ``ilo-node --home H ARGS`` (a short-lived CLI process); the caller waits."""
         home = self.home(node_or_home) if isinstance(node_or_home, str) else node_or_home
-        argv = [sys.executable, "-m", "ilo_node", "--home", str(home)]
-        argv += ["--passphrase-file", str(self.built.passphrase_file), *args]
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=home,
-            env=child_env(),
-        )
-        self._all.append(process)
-        return process
+        return self.launcher.cli(home, *args)
 
 
 def run_cli(cluster: Cluster, home: str | Path, *args: str, timeout: float = 120) -> str:

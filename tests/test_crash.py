@@ -19,7 +19,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -29,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from ilo_node.dev.launcher import child_env, cli_argv
 from ilo_node.dev.netbuilder import BuiltNetwork, build_network
 from ilo_node.home.home import Home
 from ilo_node.node.audit import verify_log
@@ -49,15 +49,7 @@ MIN_KILLS = 12
 MAX_RUNS = 40
 #: Longest wait for any one thing a child process should do; a hung child fails the test.
 IO_TIMEOUT = 30.0
-REPO = Path(__file__).resolve().parents[1]
 STORED = {"accepted", "duplicate", "quarantined"}
-
-
-def _env() -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("ILO_NODE_PASSPHRASE", None)  # every process gets --passphrase-file
-    env.pop("ILO_NODE_DEBUG", None)
-    return env
 
 
 def _clean(stderr: str) -> None:
@@ -91,12 +83,11 @@ class Receiver:
         self.count = 0
 
     def cli(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "ilo_node", "--home", str(self.home)]
-        argv += ["--passphrase-file", str(self.passphrase_file), *args]
+        argv = cli_argv(self.home, self.passphrase_file, *args)
         result = subprocess.run(
             argv,
             cwd=self.workdir,
-            env=_env(),
+            env=child_env(),
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -123,14 +114,12 @@ class Receiver:
         them, let it finish."""
         self.count += 1
         errors = self.workdir / f"stderr-{self.count}.txt"
-        argv = [sys.executable, "-m", "ilo_node", "--home", str(self.home)]
-        argv += ["--passphrase-file", str(self.passphrase_file), "log", "ingest"]
-        argv += ["--batch", str(batch)]
+        argv = cli_argv(self.home, self.passphrase_file, "log", "ingest", "--batch", str(batch))
         with errors.open("wb") as stderr:
             proc = subprocess.Popen(
                 argv,
                 cwd=self.workdir,
-                env=_env(),
+                env=child_env(),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=stderr,

@@ -299,6 +299,30 @@ def test_one_sync_heals_a_partition_both_ways(mesh: Callable[..., Mesh]) -> None
     run(scenario())
 
 
+def test_counters_say_which_copies_peers_accepted_from_push_and_push_back(
+    mesh: Callable[..., Mesh],
+) -> None:
+    m = mesh([DE, FR, IT], GossipConfig(fanout=1))
+
+    def total(name: str) -> int:
+        return sum(m.gossips[n].counters.get("gossip", name) for n in (DE, FR, IT))
+
+    async def scenario() -> None:
+        await m.publish(DE)
+        await m.drain()
+        # DE → one peer → the third → back to DE: three copies, new to two of them.
+        assert total("pushed") == 3
+        assert total("push_accepted") == 2
+        # Envelopes only FR holds reach DE as FR's push-back in FR's sync with DE.
+        await m.publish(FR, 5, push=False)
+        assert await m.gossips[FR].sync_with(DE) == 0
+        assert m.gossips[FR].counters.get("gossip", "pushed_back") == 5
+        assert m.gossips[FR].counters.get("gossip", "pushed_back_accepted") == 5
+        assert m.nodes[DE].counters.get("ingest", "push.accepted") == 5
+
+    run(scenario())
+
+
 def test_sync_bytes_grow_with_the_difference_not_the_log(mesh: Callable[..., Mesh]) -> None:
     m = mesh([DE, FR, IT])
 

@@ -53,11 +53,18 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class LocalApiClient(NodeClient):
-    def __init__(self, home: Home, passphrase: PassphraseSource | None = None) -> None:
+    def __init__(
+        self,
+        home: Home,
+        passphrase: PassphraseSource | None = None,
+        *,
+        timeout_s: float = TIMEOUT_S,
+    ) -> None:
         super().__init__(home, passphrase)
+        self.timeout_s = timeout_s
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        conn = _UnixConnection(_socket_path(self.home), TIMEOUT_S)
+        conn = _UnixConnection(_socket_path(self.home), self.timeout_s)
         try:
             payload = None if body is None else json.dumps(body).encode()
             headers = {"Content-Type": "application/json"} if payload is not None else {}

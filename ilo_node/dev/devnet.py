@@ -11,34 +11,32 @@ node home is checked with the same verification as ``ilo-node log verify``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
+import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import click
 
+from ilo_node.dev.launcher import Launcher, LaunchError, free_ports
 from ilo_node.dev.netbuilder import build_network
+from ilo_node.errors import ClientError
 from ilo_node.formats.jsoncontent import content_to_json
 from ilo_node.home.home import Home
 from ilo_node.node.audit import verify_log
 from protocol.examples import example
 from protocol.kinds import KINDS
 
-__all__ = ["DEVNET_NODES", "free_ports", "run_devnet"]
+__all__ = ["DEVNET_NODES", "run_devnet"]
 
 #: IE holds the Presidency in 2026-H2: half-year contributions go to IE and COM.
 DEVNET_NODES = ("COM@EU", "DE@TR", "FR@TR", "IT@TR", "ES@MA", "IE@MA", "NL@MA")
+#: Seconds the nodes get to start: each derives its key-encryption keys with Argon2id.
+READY_TIMEOUT_S = 90.0
 
 
 @dataclass
@@ -52,96 +50,22 @@ class Published:
 @dataclass
 class Devnet:
     base: Path
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    launcher: Launcher
     published: list[Published] = field(default_factory=list)
 
 
-def free_ports(n: int) -> list[int]:
-    """``n`` loopback ports free right now (another process may take one before use)."""
-    sockets = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def _session(home: Path) -> aiohttp.ClientSession:
-    return aiohttp.ClientSession(
-        connector=aiohttp.UnixConnector(path=str(home / "daemon.sock")),
-        timeout=aiohttp.ClientTimeout(total=30),
-    )
-
-
-async def _local(home: Path, method: str, path: str, body: Any = None) -> Any:
-    async with (
-        _session(home) as session,
-        session.request(method, "http://node" + path, json=body) as response,
-    ):
-        data = await response.json()
-        if response.status != 200:
-            raise click.ClickException(f"{home.name}: {data.get('error', response.status)}")
-        return data
-
-
-def _start(net: Devnet, node: str, passphrase_file: Path) -> None:
-    home = net.base / node
-    ready = home / "ready.json"
-    with contextlib.suppress(FileNotFoundError):
-        ready.unlink()
-    log = (home / "daemon.log").open("ab")
-    net.processes[node] = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "ilo_node",
-            "--home",
-            str(home),
-            "--passphrase-file",
-            str(passphrase_file),
-            "run",
-            "--ready-file",
-            str(ready),
-        ],
-        stdout=log,
-        stderr=log,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, "ILO_NODE_LOG": os.environ.get("ILO_NODE_LOG", "WARNING")},
-    )
-    log.close()
-
-
-async def _wait_ready(net: Devnet, nodes: list[str], timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    pending = set(nodes)
-    while pending:
-        for node in list(pending):
-            if (net.base / node / "ready.json").exists():
-                pending.discard(node)
-            elif net.processes[node].poll() is not None:
-                log = (net.base / node / "daemon.log").read_text(errors="replace")[-2000:]
-                raise click.ClickException(f"node {node} exited at start:\n{log}")
-        if time.monotonic() > deadline:
-            raise click.ClickException(f"nodes not ready after {timeout_s:.0f} s: {pending}")
-        await asyncio.sleep(0.1)
-
-
-async def _publish(net: Devnet, author: str, kind: str, distribution: str) -> None:
+def _publish(net: Devnet, author: str, kind: str, distribution: str) -> None:
     body = {
         "kind": kind,
         "content": content_to_json(example(kind)),
         "distribution": distribution,
         "handling": "H1",
     }
-    result = await _local(net.base / author, "POST", "/local/publish", body)
+    result = net.launcher.call(author, "POST", "/local/publish", body)
     net.published.append(Published(result["id"], kind, author, result["recipients"]))
 
 
-async def _delivery(net: Devnet) -> tuple[int, int]:
+def _delivery(net: Devnet) -> tuple[int, int]:
     expected = sum(len(p.recipients) for p in net.published)
     by_node: dict[str, list[str]] = {}
     for p in net.published:
@@ -152,42 +76,25 @@ async def _delivery(net: Devnet) -> tuple[int, int]:
         found: set[str] = set()
         for start in range(0, len(ids), 100):
             chunk = ids[start : start + 100]
-            with contextlib.suppress(aiohttp.ClientError, OSError, click.ClickException):
-                answer = await _local(
-                    net.base / node, "GET", "/local/readable?ids=" + ",".join(chunk)
-                )
-                found.update(answer["readable"])
+            try:
+                answer = net.launcher.call(node, "GET", "/local/readable?ids=" + ",".join(chunk))
+            except ClientError:
+                continue  # counted as not delivered yet
+            found.update(answer["readable"])
         delivered += len(found)
     return delivered, expected
 
 
-async def _sizes(net: Devnet, nodes: list[str]) -> dict[str, int]:
+def _sizes(net: Devnet, nodes: list[str]) -> dict[str, int]:
     sizes: dict[str, int] = {}
     for node in nodes:
-        with contextlib.suppress(aiohttp.ClientError, OSError, click.ClickException):
-            sizes[node] = (await _local(net.base / node, "GET", "/local/status"))["log_size"]
+        status = net.launcher.status(node)
+        if status is not None:
+            sizes[node] = status["log_size"]
     return sizes
 
 
-async def _stop(net: Devnet) -> None:
-    for node, process in net.processes.items():
-        if process.poll() is None:
-            with contextlib.suppress(aiohttp.ClientError, OSError, click.ClickException):
-                await _local(net.base / node, "POST", "/local/stop")
-    deadline = time.monotonic() + 20
-    for process in net.processes.values():
-        while process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-async def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
+def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
     say = (lambda *_: None) if as_json else click.echo
     nodes = list(DEVNET_NODES)
     ports = free_ports(len(nodes))
@@ -195,19 +102,23 @@ async def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
     started = first_start = time.monotonic()
     say(f"building a network of {len(nodes)} nodes in {base} ...")
     built = build_network(base, nodes, network="devnet.ilo", endpoints=endpoints)
-    net = Devnet(base)
+    launcher = Launcher(built.passphrase_file, log_level=os.environ.get("ILO_NODE_LOG", "WARNING"))
+    net = Devnet(base, launcher)
     say(f"root roster fingerprint {built.fingerprint}")
     try:
         for node in nodes:
-            _start(net, node, built.passphrase_file)
-        await _wait_ready(net, nodes)
+            launcher.start(node, built.nodes[node].path)
+        try:
+            launcher.wait_ready(nodes, READY_TIMEOUT_S)
+        except LaunchError as exc:
+            raise click.ClickException(str(exc)) from None
         say("all nodes listening: " + ", ".join(f"{n} {endpoints[n]}" for n in nodes))
         authors = [n for n in nodes if not n.startswith("COM@")]
         for i, kind in enumerate(sorted(KINDS)):
             author = authors[i % len(authors)]
             distribution = "presidency" if kind == "half_year_contribution" else "local"
-            await _publish(net, author, kind, distribution)
-        await _publish(net, "DE@TR", "smuggling_network_alert", "network")
+            _publish(net, author, kind, distribution)
+        _publish(net, "DE@TR", "smuggling_network_alert", "network")
         say(f"published {len(net.published)} envelopes (every kind; one to the whole network)")
         # The duration runs from when the network is up: start-up time varies with the
         # machine (each node derives its key-encryption keys with Argon2id).
@@ -223,9 +134,9 @@ async def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
                 kind = sorted(KINDS)[wave % len(KINDS)]
                 author = authors[wave % len(authors)]
                 distribution = "presidency" if kind == "half_year_contribution" else "local"
-                await _publish(net, author, kind, distribution)
-            delivered, expected = await _delivery(net)
-            sizes = await _sizes(net, nodes)
+                _publish(net, author, kind, distribution)
+            delivered, expected = _delivery(net)
+            sizes = _sizes(net, nodes)
             say(
                 f"  t={now - started:5.1f}s delivered {delivered}/{expected} "
                 f"envelope-recipient pairs; log sizes "
@@ -235,11 +146,12 @@ async def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
                 converged_at = now - started
             if now >= deadline:
                 break
-            await asyncio.sleep(0.5 if delivered < expected else 1.0)
+            # The pace of the progress lines: the run lasts `duration` whatever happens.
+            time.sleep(0.5 if delivered < expected else 1.0)
     finally:
         say("stopping the nodes ...")
-        await _stop(net)
-    delivered, expected = await _delivery_offline(net)
+        launcher.close()
+    delivered, expected = _delivery_offline(net)
     verified: dict[str, bool] = {}
     for node in nodes:
         home = Home(base / node)
@@ -265,10 +177,8 @@ async def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
     return result
 
 
-async def _delivery_offline(net: Devnet) -> tuple[int, int]:
+def _delivery_offline(net: Devnet) -> tuple[int, int]:
     """Count delivery from the databases after the nodes stopped (the final word)."""
-    import sqlite3
-
     expected = sum(len(p.recipients) for p in net.published)
     delivered = 0
     for p in net.published:
@@ -290,7 +200,7 @@ def run_devnet(home: Path | None, duration: float, as_json: bool) -> bool:
     if home is not None and any(base.iterdir() if base.exists() else []):
         raise click.ClickException(f"{base} is not empty; give a new or empty --home")
     try:
-        result = asyncio.run(_main(base, duration, as_json))
+        result = _main(base, duration, as_json)
     except KeyboardInterrupt:
         click.echo("interrupted; node homes kept in " + str(base), err=True)
         return False

@@ -20,8 +20,13 @@
 The witnessing round is in :mod:`ilo_node.net.witness`. What gossip sends and
 receives is counted in the node's counters, by role (``push``, ``sync``,
 ``witness``, ``announce``): ``requests_out``, ``bytes_out``, ``bytes_in``, and
-``peer_failures`` by reason; ``gossip`` holds ``pushed`` (copies sent),
-``push_dropped``, ``synced_envelopes``, ``cosigned`` and ``split_views``.
+``peer_failures`` by reason; ``gossip`` holds ``pushed`` (copies sent by the
+push loop) and ``push_accepted`` (of those, the ones the peer took as new),
+``pushed_back`` and ``pushed_back_accepted`` (the same for anti-entropy
+push-backs), ``push_dropped``, ``synced_envelopes``, ``cosigned`` and
+``split_views``. The ``*_accepted`` counters say which way an envelope first
+reached a node, which the receiver cannot tell: both arrive as
+``POST /v1/envelopes``.
 """
 
 from __future__ import annotations
@@ -199,13 +204,14 @@ class Gossip:
         ]
         targets = self.rng.sample(candidates, min(self.config.fanout, len(candidates)))
         envelopes = [raw for raw, _ in batch]
-        await asyncio.gather(
+        replies = await asyncio.gather(
             *(
                 self.call(peer, "POST", "/v1/envelopes", {"envelopes": envelopes}, role="push")
                 for peer in targets
             )
         )
         self.count("pushed", len(envelopes) * len(targets))
+        self.count("push_accepted", sum(_accepted(reply) for reply in replies))
 
     # -- anti-entropy ---------------------------------------------------------------
 
@@ -272,6 +278,8 @@ class Gossip:
             reply = await self.call(
                 peer, "POST", "/v1/envelopes", {"envelopes": missing}, role="sync"
             )
+            self.count("pushed_back", len(missing))
+            self.count("pushed_back_accepted", _accepted(reply))
             if reply is None or not more:
                 return
             peer_heads = _heads_after(peer_heads, missing)
@@ -333,6 +341,14 @@ class Gossip:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+
+
+def _accepted(reply: dict[str, Any] | None) -> int:
+    """How many envelopes of a push the peer accepted as new (0 if it did not answer)."""
+    results = reply.get("results") if reply is not None else None
+    if not isinstance(results, list):
+        return 0
+    return sum(1 for r in results if isinstance(r, list) and r and r[0] == "accepted")
 
 
 def _heads_after(heads: dict[bytes, int], sent: list[bytes]) -> dict[bytes, int]:
