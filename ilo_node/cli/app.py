@@ -17,10 +17,13 @@ import click
 
 from ilo_node import __version__
 from ilo_node.cli.bundle import bundle
-from ilo_node.cli.keys import register as register_key_commands
+from ilo_node.cli.cert import cert
+from ilo_node.cli.keys import keys
 from ilo_node.cli.log import log
 from ilo_node.cli.messages import publish, read
+from ilo_node.cli.officer import officer, revoke
 from ilo_node.cli.retention import retention
+from ilo_node.cli.roster import roster
 from ilo_node.cli.run import run
 from ilo_node.cli.status import status
 from protocol.errors import IloError
@@ -87,8 +90,9 @@ def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-register_key_commands(cli)
-for _command in (publish, read, status, log, retention, run, bundle):
+_KEY_COMMANDS = (keys, roster, cert, officer, revoke)
+_NODE_COMMANDS = (publish, read, status, log, retention, run, bundle)
+for _command in (*_KEY_COMMANDS, *_NODE_COMMANDS):
     cli.add_command(_command)
 
 

@@ -21,6 +21,7 @@ from keys.keystore import MAX_KEY_FILE_BYTES, SecretKey, lock_secret, unlock_sec
 
 __all__ = [
     "PASSPHRASE_ENV",
+    "PassphraseFor",
     "delete_private_key",
     "read_private_key",
     "resolve_passphrase",
@@ -29,6 +30,10 @@ __all__ = [
 ]
 
 PASSPHRASE_ENV = "ILO_NODE_PASSPHRASE"  # noqa: S105 (a variable name, not a password)
+#: Gives the passphrase of the key described by its argument ("the node DE@TR keys").
+#: Library functions take one of these rather than the passphrase so that it is asked
+#: for only once the arguments are known to be good, as late as the key is needed.
+PassphraseFor = Callable[[str], bytes]
 MAX_PASSPHRASE_FILE_BYTES = 64 * 1024
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

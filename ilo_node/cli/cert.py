@@ -1,0 +1,82 @@
+"""``ilo-node cert``: issue certificates (authority) and import trust documents (any home)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ilo_node.cli.common import FILE, certificate_options, home_of, passphrases
+from ilo_node.client.documents import import_document_files
+from ilo_node.formats.timefmt import format_ms
+from ilo_node.home.authority import issue_certificate
+from ilo_node.home.home import now_ms
+from ilo_node.home.imports import OWN_KEY_REVOKED, PREKEYS_TO_ANNOUNCE, TrustDocument
+from keys.documents import Certificate, PrekeyAnnouncement, Revocation
+
+__all__ = ["cert"]
+
+_OWN_KEY_NOTE = {
+    OWN_KEY_REVOKED: "this node's own signing key is revoked: re-key with 'ilo-node keys "
+    "rotate --replace-prekeys' and have the new key certified",
+    PREKEYS_TO_ANNOUNCE: "next: announce your prekeys with 'ilo-node keys rotate --prekeys-only'",
+}
+
+
+def _describe(document: TrustDocument) -> str:
+    if isinstance(document, Certificate):
+        officer = " " + document.officer if document.officer else ""
+        return f"certificate for {document.node} ({document.role}{officer})"
+    if isinstance(document, Revocation):
+        return (
+            f"revocation of {document.node} key {document.key.hex()[:16]}… compromised at "
+            + format_ms(document.compromised_at_ms)
+        )
+    if isinstance(document, PrekeyAnnouncement):
+        return f"prekey of {document.node} for epoch {document.epoch}"
+    return f"roster version {document.version}"
+
+
+@click.group()
+def cert() -> None:
+    """Issue (authority) and import (node) certificates."""
+
+
+@cert.command("issue")
+@certificate_options
+@click.pass_context
+def cert_issue(
+    ctx: click.Context, public_file: Path, output: Path, valid_from: str, valid_days: int
+) -> None:
+    """Certify a node's signing key (run in the Member State authority's home)."""
+    certificate = issue_certificate(
+        home_of(ctx),
+        public_file,
+        "node",
+        valid_from=valid_from,
+        valid_days=valid_days,
+        output=output,
+        passphrase=passphrases(ctx),
+        now_ms=now_ms(),
+    )
+    click.echo(
+        f"certified key {certificate.key.hex()[:16]}… for {certificate.node} from "
+        f"{format_ms(certificate.valid_from_ms)} to {format_ms(certificate.valid_until_ms)}; "
+        f"wrote {output}"
+    )
+
+
+@cert.command("import")
+@click.argument("files", nargs=-1, required=True, type=FILE)
+@click.pass_context
+def cert_import(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Verify and store certificates, revocations, prekeys or rosters (in that order given)."""
+    result = import_document_files(home_of(ctx), files, now_ms())
+    for item in result.imported:
+        click.echo("imported " + _describe(item.document))
+    if result.node_answer is not None:
+        click.echo("the running node took them: " + ", ".join(result.node_answer))
+    if result.failure is not None:
+        raise result.failure
+    if result.own_key is not None:
+        click.echo(_OWN_KEY_NOTE[result.own_key])

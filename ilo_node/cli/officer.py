@@ -1,0 +1,155 @@
+"""``ilo-node officer`` (certify, list and revoke officers) and ``ilo-node revoke`` (any key).
+
+Both run in an authority's home and end in revocations, which they report alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ilo_node.cli.common import FILE, certificate_options, emit, home_of, passphrases
+from ilo_node.formats.timefmt import format_ms
+from ilo_node.home.authority import (
+    IssuedRevocation,
+    certified_officers,
+    issue_certificate,
+    revoke_key,
+    revoke_officer,
+)
+from ilo_node.home.home import now_ms
+from protocol.errors import UsageError
+
+__all__ = ["officer", "revoke"]
+
+_COMPROMISED_AT = click.option(
+    "--compromised-at", required=True, help="'now', a date or an ISO time (UTC)."
+)
+
+
+def _echo_revocation(issued: IssuedRevocation) -> None:
+    revocation = issued.revocation
+    click.echo(
+        f"revoked key {revocation.key.hex()[:16]}… of {revocation.node} as compromised from "
+        f"{format_ms(revocation.compromised_at_ms)}; wrote {issued.path}"
+    )
+    click.echo("next: every node imports it ('ilo-node cert import FILE'); gossip spreads it")
+
+
+@click.group()
+def officer() -> None:
+    """Certify, list and revoke officers' keys (run in the authority's home)."""
+
+
+@officer.command("add")
+@certificate_options
+@click.pass_context
+def officer_add(
+    ctx: click.Context, public_file: Path, output: Path, valid_from: str, valid_days: int
+) -> None:
+    """Certify an officer's key (the officer ran 'keys init --role officer' on their machine)."""
+    certificate = issue_certificate(
+        home_of(ctx),
+        public_file,
+        "officer",
+        valid_from=valid_from,
+        valid_days=valid_days,
+        output=output,
+        passphrase=passphrases(ctx),
+        now_ms=now_ms(),
+    )
+    click.echo(
+        f"certified officer {certificate.officer} at {certificate.node} until "
+        f"{format_ms(certificate.valid_until_ms)}; wrote {output}"
+    )
+
+
+@officer.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def officer_list(ctx: click.Context, as_json: bool) -> None:
+    """List the officers this authority certified, and whether they are revoked."""
+    rows = certified_officers(home_of(ctx))
+    text = (
+        "\n".join(
+            f"{r['officer']:<24} {r['node']:<8} {r['key'][:16]}…  {r['valid_from']} → "
+            f"{r['valid_until']}{'  REVOKED' if r['revoked'] else ''}"
+            for r in rows
+        )
+        or "no officers certified by this authority"
+    )
+    emit(rows, as_json, text)
+
+
+@officer.command("revoke")
+@click.argument("name")
+@_COMPROMISED_AT
+@click.option("--reason", default="officer key withdrawn", show_default=True)
+@click.option("-o", "--output", type=FILE, required=True)
+@click.pass_context
+def officer_revoke(
+    ctx: click.Context, name: str, compromised_at: str, reason: str, output: Path
+) -> None:
+    """Revoke every key this authority certified for officer NAME."""
+    result = revoke_officer(
+        home_of(ctx),
+        name,
+        compromised_at=compromised_at,
+        reason=reason,
+        output=output,
+        passphrase=passphrases(ctx),
+        now_ms=now_ms(),
+    )
+    for issued in result.revoked:
+        _echo_revocation(issued)
+    if result.failure is not None:
+        raise result.failure
+
+
+def _public_key(key_hex: str) -> bytes:
+    try:
+        key = bytes.fromhex(key_hex)
+    except ValueError:
+        raise UsageError("--key must be hex") from None
+    if len(key) != 32:
+        raise UsageError("--key must be a 32-byte public key in hex")
+    return key
+
+
+@click.command("revoke")
+@click.option("--key", "key_hex", help="The revoked public key (hex).")
+@click.option(
+    "--public-file",
+    type=FILE,
+    help="Or: the public key file of the revoked key.",
+)
+@click.option("--node", "node_id", help="The node the key belongs to (default: from the file).")
+@_COMPROMISED_AT
+@click.option("--reason", required=True)
+@click.option("-o", "--output", type=FILE, required=True)
+@click.pass_context
+def revoke(
+    ctx: click.Context,
+    key_hex: str | None,
+    public_file: Path | None,
+    node_id: str | None,
+    compromised_at: str,
+    reason: str,
+    output: Path,
+) -> None:
+    """Revoke a key as compromised from a time on (run in the authority's home)."""
+    # --public-file wins over --key, as it always has.
+    key = _public_key(key_hex) if public_file is None and key_hex else None
+    issued = revoke_key(
+        home_of(ctx),
+        passphrases(ctx),
+        key=key,
+        public_file=public_file,
+        node=node_id,
+        compromised_at=compromised_at,
+        reason=reason,
+        output=output,
+        now_ms=now_ms(),
+    )
+    _echo_revocation(issued)

@@ -1,0 +1,187 @@
+"""``ilo-node roster``: propose, sign, combine, verify, show, pin and apply roster versions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ilo_node.cli.common import FILE, emit, home_of, passphrases
+from ilo_node.home.home import now_ms
+from ilo_node.home.rosters import (
+    apply_roster_updates,
+    combine_proposals,
+    pin_root,
+    propose_roster,
+    roster_view,
+    sign_roster,
+    verify_roster,
+)
+from protocol.errors import UsageError
+
+__all__ = ["roster"]
+
+
+def _roster_text(s: dict[str, Any]) -> str:
+    lines = [
+        f"roster {s['network']} version {s['version']}",
+        f"  issued {s['issued']}, expires {s['expires']}",
+        f"  administrators ({s['threshold']} of {len(s['administrators'])} must sign): "
+        + ", ".join(sorted(s["administrators"].values())),
+        f"  signed by: {', '.join(s['signed_by']) or 'nobody yet'}",
+        f"  authorities: {', '.join(s['authorities'])}",
+        f"  nodes ({len(s['nodes'])}): {', '.join(s['nodes'])}",
+        "  presidency: " + ", ".join(f"{h} {p}" for h, p in s["presidency"].items()),
+        f"  digest: {s['digest']}",
+        f"  fingerprint of this file: {s['fingerprint']}",
+    ]
+    return "\n".join(lines)
+
+
+@click.group()
+def roster() -> None:
+    """Propose, sign, combine, verify and apply roster versions."""
+
+
+@roster.command("propose")
+@click.argument("description", type=FILE)
+@click.option("-o", "--output", type=FILE, required=True)
+@click.option(
+    "--previous",
+    type=FILE,
+    help="The current signed roster; checks that the version follows it.",
+)
+def roster_propose(description: Path, output: Path, previous: Path | None) -> None:
+    """Turn a roster description (JSON) into an unsigned proposal file."""
+    summary = propose_roster(description, output, previous, now_ms())
+    click.echo(_roster_text(summary))
+    click.echo(f"wrote proposal {output}; each administrator now runs 'ilo-node roster sign'")
+
+
+@roster.command("sign")
+@click.argument("proposal", type=FILE)
+@click.option(
+    "-o",
+    "--output",
+    type=FILE,
+    help="Write the signed copy here instead of updating PROPOSAL in place.",
+)
+@click.option("--with-retired", is_flag=True, help="Also sign with this home's retired keys.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def roster_sign(
+    ctx: click.Context, proposal: Path, output: Path | None, with_retired: bool, yes: bool
+) -> None:
+    """Add this administrator's signature to a roster proposal (works offline)."""
+
+    def review(summary: dict[str, Any]) -> None:
+        click.echo(_roster_text(summary), err=True)
+        for admin_key, admin in summary["administrators"].items():
+            click.echo(f"  administrator {admin}: {admin_key}", err=True)
+        if yes:
+            return
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise UsageError(
+                "not signing without confirmation",
+                "Read the summary above, then run again with --yes to sign.",
+            )
+        if not click.confirm("Sign this roster?", err=True):
+            raise click.exceptions.Abort()
+
+    signed = sign_roster(
+        home_of(ctx),
+        proposal,
+        output,
+        with_retired=with_retired,
+        review=review,
+        passphrase=passphrases(ctx),
+    )
+    click.echo(f"signed by {signed.signer} ({signed.keys} key(s)); wrote {signed.path}")
+
+
+@roster.command("combine")
+@click.argument("proposals", nargs=-1, required=True, type=FILE)
+@click.option("-o", "--output", type=FILE, required=True)
+def roster_combine(proposals: tuple[Path, ...], output: Path) -> None:
+    """Merge the signatures of copies of one proposal signed on different machines."""
+    combined = combine_proposals(proposals, output)
+    click.echo(_roster_text(combined.summary))
+    click.echo(f"wrote {output} with {combined.signatures} valid signature(s)")
+
+
+@roster.command("verify")
+@click.argument("file", type=FILE)
+@click.option(
+    "--previous",
+    "previous",
+    multiple=True,
+    type=FILE,
+    help="Earlier signed rosters, oldest first, starting from the root.",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def roster_verify(
+    ctx: click.Context, file: Path, previous: tuple[Path, ...], as_json: bool
+) -> None:
+    """Check that FILE is a valid next roster (against --previous or this home's chain)."""
+    check = verify_roster(home_of(ctx), file, previous, now_ms())
+    result, new, before = check.record, check.roster, check.previous
+    if before is None:
+        text = (
+            f"valid root roster version {new.version}\nfingerprint: {result['fingerprint']}\n"
+            "pin it only if this fingerprint matches the one the administrators read out"
+        )
+    else:
+        text = (
+            f"valid: roster version {new.version} follows version {before.version}\n"
+            f"  {result['signatures_from_previous']} of version {before.version}'s administrators "
+            f"signed (threshold {before.threshold}); {result['signatures_from_own']} of its own "
+            f"(threshold {new.threshold})"
+        )
+    emit(result, as_json, text)
+
+
+@roster.command("show")
+@click.argument("file", required=False, type=FILE)
+@click.option("--json", "as_json", is_flag=True, help="Print an editable roster description.")
+@click.pass_context
+def roster_show(ctx: click.Context, file: Path | None, as_json: bool) -> None:
+    """Show a roster file, or this home's current roster."""
+    view = roster_view(home_of(ctx), file, now_ms())
+    if as_json:
+        click.echo(json.dumps(view.description, indent=1))
+        return
+    click.echo(_roster_text(view.summary))
+    if view.status is not None:
+        click.echo("  " + view.status)
+
+
+@roster.command("init")
+@click.argument("root", type=FILE)
+@click.option(
+    "--fingerprint",
+    required=True,
+    help="The root roster fingerprint the administrators read out to you.",
+)
+@click.pass_context
+def roster_init(ctx: click.Context, root: Path, fingerprint: str) -> None:
+    """Pin the root roster: the only trust this home will ever start from."""
+    pinned = pin_root(home_of(ctx), root, fingerprint, now_ms())
+    click.echo(f"pinned root roster version {pinned.version} of {pinned.network}")
+    click.echo("  " + pinned.status)
+
+
+@roster.command("update")
+@click.argument("files", nargs=-1, required=True, type=FILE)
+@click.pass_context
+def roster_update(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Apply the next roster version(s), in order."""
+    updates = apply_roster_updates(home_of(ctx), files, now_ms())
+    for version in updates.applied:
+        click.echo(f"applied roster version {version}")
+    if updates.failure is not None:
+        raise updates.failure
+    click.echo(f"  {updates.status}")

@@ -1,0 +1,225 @@
+"""What a Member State authority's home issues: certificates and revocations.
+
+Each issued document is written where the operator asked and kept under
+``HOME/issued/``, which is how the authority later knows its officers
+(``certified_officers``) and which keys to revoke for one (``revoke_officer``).
+The rules of what may be certified or revoked are ``keys.issuing``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ilo_node.formats.timefmt import format_ms, parse_time
+from ilo_node.home.home import Home, HomeConfig, read_public_record, write_document
+from ilo_node.home.keyfiles import PassphraseFor
+from keys.documents import Certificate, Revocation
+from keys.issuing import (
+    certificate_payload,
+    certificate_subject,
+    check_revocable,
+    revocation_payload,
+    sign_certificate,
+    sign_revocation,
+)
+from protocol.errors import IloError, UsageError
+from protocol.signed import SignedDocument
+
+__all__ = [
+    "IssuedRevocation",
+    "OfficerRevocations",
+    "certified_officers",
+    "issue_certificate",
+    "revoke_key",
+    "revoke_officer",
+]
+
+
+@dataclass(frozen=True)
+class IssuedRevocation:
+    revocation: Revocation
+    path: Path  # where it was written for the nodes
+
+
+@dataclass
+class OfficerRevocations:
+    revoked: list[IssuedRevocation] = field(default_factory=list)
+    failure: IloError | None = None  # stopped part-way; the revocations above were issued
+
+
+def _issued_dir(home: Home, kind: str) -> Path:
+    return home.issued_dir / kind
+
+
+def _authority_seed(home: Home, config: HomeConfig, passphrase: PassphraseFor) -> bytes:
+    return home.signing_key(passphrase(f"the {config.label} key")).reveal()
+
+
+def issue_certificate(
+    home: Home,
+    public_file: Path,
+    role: str,
+    *,
+    valid_from: str,
+    valid_days: int,
+    output: Path,
+    passphrase: PassphraseFor,
+    now_ms: int,
+) -> Certificate:
+    """Certify the key in ``public_file`` as a ``role`` ("node" or "officer") key of one
+    of this authority's nodes; ``valid_from`` as an operator types a time."""
+    config = home.require_role("authority")
+    record = read_public_record(public_file)
+    subject = certificate_subject(config.network, config.party, record, role, str(public_file))
+    payload = certificate_payload(
+        config.network, subject, parse_time(valid_from, now_ms), valid_days, now_ms
+    )
+    seed = _authority_seed(home, config, passphrase)
+    data, certificate = sign_certificate(payload, seed, str(public_file))
+    home.save_document(_issued_dir(home, "certificates"), data, ".cert")
+    write_document(output, data)
+    return certificate
+
+
+def _revoke(
+    home: Home,
+    config: HomeConfig,
+    seed: Callable[[], bytes],
+    key: bytes,
+    node: str,
+    compromised_at: str,
+    reason: str,
+    output: Path,
+    now_ms: int,
+) -> IssuedRevocation:
+    check_revocable(config.party, node)
+    payload = revocation_payload(
+        config.network, node, key, parse_time(compromised_at, now_ms), now_ms, reason
+    )
+    data, revocation = sign_revocation(payload, seed())
+    home.save_document(_issued_dir(home, "revocations"), data, ".rev")
+    write_document(output, data)
+    return IssuedRevocation(revocation, output)
+
+
+def _seed_once(home: Home, config: HomeConfig, passphrase: PassphraseFor) -> Callable[[], bytes]:
+    """The authority's seed, unlocked at the first use (after the checks) and only once."""
+    cached: list[bytes] = []
+
+    def seed() -> bytes:
+        if not cached:
+            cached.append(_authority_seed(home, config, passphrase))
+        return cached[0]
+
+    return seed
+
+
+def revoke_key(
+    home: Home,
+    passphrase: PassphraseFor,
+    *,
+    key: bytes | None,
+    public_file: Path | None,
+    node: str | None,
+    compromised_at: str,
+    reason: str,
+    output: Path,
+    now_ms: int,
+) -> IssuedRevocation:
+    """Revoke a key, given as bytes or by its public key file, as compromised from
+    ``compromised_at`` on; ``node`` defaults to the one the file names."""
+    if public_file is not None:
+        record = read_public_record(public_file)
+        key = bytes.fromhex(record["key"])
+        node = node or record.get("node")
+    elif key is None:
+        raise UsageError("give --key or --public-file")
+    if not node:
+        raise UsageError("give --node (the node the key belongs to)")
+    config = home.require_role("authority")
+    seed = _seed_once(home, config, passphrase)
+    return _revoke(home, config, seed, key, node, compromised_at, reason, output, now_ms)
+
+
+def _issued(home: Home) -> tuple[list[Certificate], list[Revocation]]:
+    certificates, revocations = _issued_dir(home, "certificates"), _issued_dir(home, "revocations")
+    certs = (
+        [
+            Certificate.from_document(SignedDocument.from_bytes(p.read_bytes()))
+            for p in sorted(certificates.glob("*.cert"))
+        ]
+        if certificates.exists()
+        else []
+    )
+    revs = (
+        [
+            Revocation.from_document(SignedDocument.from_bytes(p.read_bytes()))
+            for p in sorted(revocations.glob("*.rev"))
+        ]
+        if revocations.exists()
+        else []
+    )
+    return certs, revs
+
+
+def revoke_officer(
+    home: Home,
+    name: str,
+    *,
+    compromised_at: str,
+    reason: str,
+    output: Path,
+    passphrase: PassphraseFor,
+    now_ms: int,
+) -> OfficerRevocations:
+    """Revoke every key this authority certified for officer ``name``; with several
+    keys, each revocation goes to ``output`` with the key's first 8 hex digits added."""
+    config = home.require_role("authority")
+    certs, _ = _issued(home)
+    mine = [c for c in certs if c.role == "officer" and c.officer == name]
+    if not mine:
+        raise UsageError(
+            f"this authority has certified no officer named {name!r}",
+            "See 'ilo-node officer list'.",
+        )
+    distinct = list({c.key: c for c in mine}.values())
+    seed = _seed_once(home, config, passphrase)
+    result = OfficerRevocations()
+    try:
+        for c in distinct:
+            target = output
+            if len(distinct) > 1:
+                target = output.with_name(f"{output.stem}-{c.key.hex()[:8]}{output.suffix}")
+            result.revoked.append(
+                _revoke(home, config, seed, c.key, c.node, compromised_at, reason, target, now_ms)
+            )
+    except IloError as exc:
+        result.failure = exc
+    return result
+
+
+def certified_officers(home: Home) -> list[dict[str, Any]]:
+    """The officers' certificates this authority issued, each marked revoked or not."""
+    home.require_role("authority")
+    certs, revs = _issued(home)
+    revoked = {r.key: r for r in revs}
+    return [
+        {
+            "officer": c.officer,
+            "node": c.node,
+            "key": c.key.hex(),
+            "valid_from": format_ms(c.valid_from_ms),
+            "valid_until": format_ms(c.valid_until_ms),
+            "revoked": c.key in revoked,
+            **(
+                {"compromised_at": format_ms(revoked[c.key].compromised_at_ms)}
+                if c.key in revoked
+                else {}
+            ),
+        }
+        for c in certs
+        if c.role == "officer"
+    ]

@@ -1,0 +1,250 @@
+"""Roster versions as files and in a home: propose, sign, combine, verify, pin, update.
+
+An administrator turns a description into a proposal (``propose_roster``), each
+administrator signs a copy offline (``sign_roster``) and the copies are merged
+(``combine_proposals``); anyone checks the result (``verify_roster``); a home
+pins the root once (``pin_root``) and then only moves forward
+(``apply_roster_updates``). The decisions themselves are ``keys.roster``'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ilo_node.formats.timefmt import format_ms
+from ilo_node.home.docfiles import read_input, read_roster_file, read_signed_file
+from ilo_node.home.home import Home, write_document
+from ilo_node.home.keyfiles import PassphraseFor, read_private_key
+from ilo_node.home.roster_description import description_from_roster, payload_from_description
+from keys.documents import Roster
+from keys.errors import TrustError
+from keys.roster import RosterChain, count_signers, fingerprint_of
+from protocol.errors import IloError, ProtocolError, UsageError
+from protocol.signed import SignedDocument
+
+__all__ = [
+    "CombinedRoster",
+    "PinnedRoot",
+    "RosterCheck",
+    "RosterUpdates",
+    "RosterView",
+    "SignedRoster",
+    "apply_roster_updates",
+    "combine_proposals",
+    "pin_root",
+    "propose_roster",
+    "roster_summary",
+    "roster_view",
+    "sign_roster",
+    "verify_roster",
+]
+
+
+@dataclass(frozen=True)
+class SignedRoster:
+    signer: str | None  # the administrator's name
+    keys: int  # how many of the administrator's keys signed
+    path: Path
+
+
+@dataclass(frozen=True)
+class CombinedRoster:
+    summary: dict[str, Any]
+    signatures: int  # valid signatures in the merged document
+
+
+@dataclass(frozen=True)
+class RosterCheck:
+    record: dict[str, Any]  # the verdict, as ``roster verify --json`` prints it
+    roster: Roster  # the version checked
+    previous: Roster | None  # the version it was checked against; None for a root
+
+
+@dataclass(frozen=True)
+class RosterView:
+    summary: dict[str, Any]
+    description: dict[str, Any]  # editable, for the next ``propose_roster``
+    status: str | None  # the home's roster state, when the roster is the home's
+
+
+@dataclass(frozen=True)
+class PinnedRoot:
+    network: str
+    version: int
+    status: str
+
+
+@dataclass
+class RosterUpdates:
+    applied: list[int] = field(default_factory=list)  # versions, in order
+    status: str | None = None  # the home's roster state once all are applied
+    failure: IloError | None = None  # stopped at a file; the versions above were applied
+
+
+def roster_summary(roster: Roster, document: SignedDocument | None = None) -> dict[str, Any]:
+    """What an administrator checks before signing, and what ``roster show`` prints.
+
+    ``document``: the copy whose signatures to list, when it is not the roster's own
+    (a proposal being signed or combined)."""
+    doc = document or roster.document
+    return {
+        "network": roster.network,
+        "version": roster.version,
+        "issued": format_ms(roster.issued_ms),
+        "expires": format_ms(roster.expires_ms),
+        "threshold": roster.threshold,
+        "administrators": {key.hex(): name for key, name in roster.administrators.items()},
+        "signed_by": sorted(
+            roster.administrators.get(k, "unknown key " + k.hex()[:16]) for k in doc.signed_keys()
+        ),
+        "authorities": sorted(a.party for a in roster.authorities),
+        "nodes": sorted(roster.nodes),
+        "presidency": dict(sorted(roster.presidency.items())),
+        "digest": doc.digest.hex(),
+        "fingerprint": fingerprint_of(doc.to_bytes()),
+    }
+
+
+def propose_roster(
+    description: Path, output: Path, previous: Path | None, now_ms: int
+) -> dict[str, Any]:
+    """Write the unsigned proposal of ``description`` to ``output``; its summary."""
+    document = SignedDocument.create("roster", payload_from_description(description, now_ms))
+    try:
+        roster = Roster.from_document(document)
+    except ProtocolError as exc:
+        raise UsageError(f"the description is not a valid roster: {exc.message}") from None
+    if previous is not None:
+        before = Roster.from_document(read_signed_file(previous, "roster"))
+        if roster.version != before.version + 1:
+            raise UsageError(
+                f"proposal has version {roster.version}; after version {before.version} "
+                f"it must be {before.version + 1}"
+            )
+    write_document(output, document.to_bytes())
+    return roster_summary(roster)
+
+
+def sign_roster(
+    home: Home,
+    proposal: Path,
+    output: Path | None,
+    *,
+    with_retired: bool,
+    review: Callable[[dict[str, Any]], None],
+    passphrase: PassphraseFor,
+) -> SignedRoster:
+    """Add the signature of the administrator of ``home`` to ``proposal`` (written back
+    in place unless ``output`` is given).
+
+    ``review`` is shown the summary before anything is signed and raises to refuse:
+    an administrator signs what they have read, not a file name."""
+    config = home.require_role("admin")
+    document, roster = read_roster_file(proposal)
+    if roster.network != config.network:
+        raise UsageError(
+            f"the proposal is for network {roster.network!r}, "
+            f"this administrator is in {config.network!r}"
+        )
+    review(roster_summary(roster, document))
+    secret = passphrase(f"the {config.label} key")
+    keys = [home.signing_key(secret)]
+    if with_retired:
+        keys += [read_private_key(p, secret) for p in home.retired_key_paths()]
+    for key in keys:
+        document = document.signed_by(key.reveal())
+    target = output or proposal
+    write_document(target, document.to_bytes())
+    return SignedRoster(config.name, len(keys), target)
+
+
+def combine_proposals(proposals: Sequence[Path], output: Path) -> CombinedRoster:
+    """Merge the signatures of copies of one proposal signed on different machines."""
+    if not proposals:
+        raise UsageError("give at least one signed copy of the proposal")
+    first, *rest = [read_signed_file(p, "roster") for p in proposals]
+    merged = first.merged_with(rest)
+    write_document(output, merged.to_bytes())
+    summary = roster_summary(Roster.from_document(merged), merged)
+    return CombinedRoster(summary, len(merged.signatures))
+
+
+def verify_roster(home: Home, file: Path, previous: Sequence[Path], now_ms: int) -> RosterCheck:
+    """Check ``file`` as the next version of ``previous`` (oldest first, from the root),
+    else of the home's chain, else as a root that must carry its own threshold."""
+    data = read_input(file, "roster")
+    if previous:
+        chain: RosterChain | None = RosterChain.from_history(
+            read_input(p, "roster") for p in previous
+        )
+    elif home.exists() and home.has_roster():
+        chain = home.chain()
+    else:
+        chain = None
+    record: dict[str, Any] = {"file": str(file), "fingerprint": fingerprint_of(data)}
+    if chain is None:
+        new = RosterChain.from_history([data]).current
+        record.update(valid=True, checked_as="root", version=new.version)
+        return RosterCheck(record, new, None)
+    new = chain.check_next(data, now_ms)
+    before = chain.current
+    record.update(
+        valid=True,
+        checked_as="next",
+        version=new.version,
+        signatures_from_previous=count_signers(new.document, before.administrators),
+        signatures_from_own=count_signers(new.document, new.administrators),
+    )
+    return RosterCheck(record, new, before)
+
+
+def roster_view(home: Home, file: Path | None, now_ms: int) -> RosterView:
+    """A roster file, or (``file`` None) the home's current roster with its state."""
+    if file is not None:
+        _, roster = read_roster_file(file)
+        status = None
+    else:
+        chain = home.chain()
+        roster = chain.current
+        status = chain.status(now_ms).message
+    return RosterView(roster_summary(roster), description_from_roster(roster), status)
+
+
+def pin_root(home: Home, root: Path, fingerprint: str, now_ms: int) -> PinnedRoot:
+    """Pin the root roster whose fingerprint the administrators read out: the only
+    trust the home will ever start from, so it is pinned once and never replaced."""
+    config = home.config()
+    if home.has_roster():
+        raise TrustError(
+            f"{home.path} already trusts a roster chain",
+            "Apply newer versions with 'ilo-node roster update'.",
+        )
+    data = read_input(root, "roster")
+    chain = RosterChain.from_pinned_root(data, fingerprint)
+    if chain.current.network != config.network:
+        raise TrustError(
+            f"the root roster is for network {chain.current.network!r}, this home "
+            f"is in {config.network!r}"
+        )
+    home.save_roster(data, chain.current.version)
+    return PinnedRoot(chain.current.network, chain.current.version, chain.status(now_ms).message)
+
+
+def apply_roster_updates(home: Home, files: Sequence[Path], now_ms: int) -> RosterUpdates:
+    """Apply the next roster versions in the order given; stops at the first refused."""
+    chain = home.chain()
+    updates = RosterUpdates()
+    try:
+        for file in files:
+            data = read_input(file, "roster")
+            new = chain.update(data, now_ms)
+            home.save_roster(data, new.version)
+            updates.applied.append(new.version)
+    except IloError as exc:
+        updates.failure = exc
+        return updates
+    updates.status = chain.status(now_ms).message
+    return updates
