@@ -22,6 +22,7 @@ from protocol.errors import ProtocolError
 from protocol.merkle import verify_consistency
 
 __all__ = [
+    "ConsistencyCheck",
     "SplitView",
     "Witnessed",
     "consistency_to_check",
@@ -87,23 +88,31 @@ def judge_same_size(known_note: bytes, other: SignedCheckpoint) -> SplitView | N
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class ConsistencyCheck:
+    """A consistency proof to fetch from ``subject`` (the log's node) between two
+    checkpoints of its log, before they can be judged (:func:`judge_consistency`)."""
+
+    subject: str
+    origin: str
+    small: Witnessed
+    large: Witnessed
+
+
 def consistency_to_check(
-    last: Witnessed, other: SignedCheckpoint
-) -> tuple[Witnessed, Witnessed]:
-    """For checkpoints of different sizes: (smaller, larger), whose consistency proof
-    the caller fetches from the log's node and passes to :func:`judge_consistency`."""
-    theirs = Witnessed.of(other)
-    small, large = sorted([last, theirs], key=lambda w: w.size)
-    return small, large
+    subject: str, last: Witnessed, other: SignedCheckpoint
+) -> ConsistencyCheck:
+    """For checkpoints of different sizes: which proof settles whether both can be true."""
+    small, large = sorted([last, Witnessed.of(other)], key=lambda w: w.size)
+    return ConsistencyCheck(subject, other.checkpoint.origin, small, large)
 
 
-def judge_consistency(
-    origin: str, small: Witnessed, large: Witnessed, proof: Sequence[bytes]
-) -> SplitView | None:
+def judge_consistency(check: ConsistencyCheck, proof: Sequence[bytes]) -> SplitView | None:
+    small, large = check.small, check.large
     try:
         verify_consistency(small.size, large.size, small.root, large.root, list(proof))
     except ProtocolError:
-        return SplitView(origin, small.note, large.note, "no valid consistency proof")
+        return SplitView(check.origin, small.note, large.note, "no valid consistency proof")
     return None
 
 

@@ -16,6 +16,7 @@ from ilo_node.net.peerauth import (
     AuthError,
     NonceCache,
     PeerIdentity,
+    PeerRequest,
     sign_request,
     verify_request,
 )
@@ -60,14 +61,11 @@ def _verify(
     me: str = ME,
 ) -> str:
     return verify_request(
-        trust=trust,
-        me=me,
-        method=method,
-        path=path,
-        body=body,
-        headers=headers,
-        now_ms=now if now is not None else now_ms(),
-        nonces=nonces if nonces is not None else NonceCache(),
+        trust,
+        me,
+        PeerRequest(method, path, body, headers),
+        now if now is not None else now_ms(),
+        nonces if nonces is not None else NonceCache(),
     )
 
 

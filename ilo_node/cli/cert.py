@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from ilo_node.cli.common import FILE, certificate_options, home_of, passphrases
+from ilo_node.cli.common import FILE, certify_command, home_of
 from ilo_node.client.documents import import_document_files
 from ilo_node.formats.timefmt import format_ms
-from ilo_node.home.authority import issue_certificate
 from ilo_node.home.home import now_ms
 from ilo_node.home.imports import OWN_KEY_REVOKED, PREKEYS_TO_ANNOUNCE, TrustDocument
 from keys.documents import Certificate, PrekeyAnnouncement, Revocation
@@ -42,28 +41,17 @@ def cert() -> None:
     """Issue (authority) and import (node) certificates."""
 
 
-@cert.command("issue")
-@certificate_options
-@click.pass_context
-def cert_issue(
-    ctx: click.Context, public_file: Path, output: Path, valid_from: str, valid_days: int
-) -> None:
+@certify_command(
+    cert,
+    "issue",
+    "node",
+    lambda c, output: (
+        f"certified key {c.key.hex()[:16]}… for {c.node} from {format_ms(c.valid_from_ms)} "
+        f"to {format_ms(c.valid_until_ms)}; wrote {output}"
+    ),
+)
+def cert_issue() -> None:
     """Certify a node's signing key (run in the Member State authority's home)."""
-    certificate = issue_certificate(
-        home_of(ctx),
-        public_file,
-        "node",
-        valid_from=valid_from,
-        valid_days=valid_days,
-        output=output,
-        passphrase=passphrases(ctx),
-        now_ms=now_ms(),
-    )
-    click.echo(
-        f"certified key {certificate.key.hex()[:16]}… for {certificate.node} from "
-        f"{format_ms(certificate.valid_from_ms)} to {format_ms(certificate.valid_until_ms)}; "
-        f"wrote {output}"
-    )
 
 
 @cert.command("import")

@@ -8,18 +8,20 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from ilo_node.client import NodeClient, connect
-from ilo_node.home.home import Home
+from ilo_node.home.authority import CertificateOrder, issue_certificate
+from ilo_node.home.home import Home, now_ms
 from ilo_node.home.keyfiles import PassphraseFor, resolve_passphrase
+from keys.documents import Certificate
 from protocol.errors import UsageError
 
 __all__ = [
     "FILE",
-    "certificate_options",
+    "certify_command",
     "emit",
     "envelope_id",
     "home_of",
@@ -30,8 +32,6 @@ __all__ = [
 
 #: A file argument or option (never a directory), as a ``Path``.
 FILE = click.Path(dir_okay=False, path_type=Path)
-
-_Command = TypeVar("_Command", bound=Callable[..., Any])
 
 
 def home_of(ctx: click.Context) -> Home:
@@ -74,21 +74,29 @@ def emit(data: Any, as_json: bool, text: str) -> None:
     click.echo(json.dumps(data, indent=1, sort_keys=True) if as_json else text)
 
 
-def certificate_options(command: _Command) -> _Command:
-    """PUBLIC_FILE, -o, --valid-from and --valid-days, as ``cert issue`` and ``officer add``
-    both take them."""
-    for option in reversed(
-        (
-            click.argument("public_file", type=FILE),
-            click.option("-o", "--output", type=FILE, required=True),
-            click.option("--valid-from", default="now", show_default=True),
-            click.option(
-                "--valid-days", type=click.IntRange(1, 3650), default=365, show_default=True
-            ),
-        )
-    ):
-        command = option(command)
-    return command
+def certify_command(
+    group: click.Group, name: str, role: str, done: Callable[[Certificate, Path], str]
+) -> Callable[[Callable[..., None]], click.Command]:
+    """``cert issue`` and ``officer add``: the same options and the same call, for a node
+    or an officer key; the decorated function only gives the help text."""
+
+    def make(documented: Callable[..., None]) -> click.Command:
+        @group.command(name, help=documented.__doc__)
+        @click.argument("public_file", type=FILE)
+        @click.option("-o", "--output", type=FILE, required=True)
+        @click.option("--valid-from", default="now", show_default=True)
+        @click.option("--valid-days", type=click.IntRange(1, 3650), default=365, show_default=True)
+        @click.pass_context
+        def command(
+            ctx: click.Context, public_file: Path, output: Path, valid_from: str, valid_days: int
+        ) -> None:
+            order = CertificateOrder(public_file, role, valid_from, valid_days, output)
+            certificate = issue_certificate(home_of(ctx), order, passphrases(ctx), now_ms())
+            click.echo(done(certificate, output))
+
+        return command
+
+    return make
 
 
 def envelope_id(text: str) -> bytes:

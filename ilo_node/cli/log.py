@@ -31,6 +31,15 @@ def _progress_printer() -> Callable[[int, int], None]:
     return show
 
 
+def _show_proof(record: dict[str, Any], as_json: bool, heading: str, tail: str) -> None:
+    """A proof as JSON, or as its heading, one base64 hash a line, and ``tail``."""
+    if as_json:
+        click.echo(json.dumps(record, indent=1))
+        return
+    click.echo("\n".join([heading, *(f"  {h}" for h in record["proof"])]))
+    click.echo(tail, nl=False)
+
+
 def _b64(values: list[bytes]) -> list[str]:
     return [base64.b64encode(h).decode() for h in values]
 
@@ -71,13 +80,8 @@ def log_prove(ctx: click.Context, envelope: str, as_json: bool) -> None:
         "proof": _b64(proof["proof"]),
         "checkpoint": proof["note"].decode(),
     }
-    if as_json:
-        click.echo(json.dumps(record, indent=1))
-        return
-    click.echo(f"envelope {wanted.hex()} is leaf {record['index']} of {record['tree_size']}")
-    for h in record["proof"]:
-        click.echo(f"  {h}")
-    click.echo(record["checkpoint"], nl=False)
+    heading = f"envelope {wanted.hex()} is leaf {record['index']} of {record['tree_size']}"
+    _show_proof(record, as_json, heading, record["checkpoint"])
 
 
 @log.command("consistency")
@@ -99,12 +103,7 @@ def log_consistency(ctx: click.Context, old_size: int, new_size: int, as_json: b
         "new_root": _b64([result["new_root"]])[0],
         "proof": _b64(result["proof"]),
     }
-    if as_json:
-        click.echo(json.dumps(record, indent=1))
-        return
-    click.echo(f"log of {old_size} is a prefix of log of {new_size}")
-    for h in record["proof"]:
-        click.echo(f"  {h}")
+    _show_proof(record, as_json, f"log of {old_size} is a prefix of log of {new_size}", "")
 
 
 @log.command("verify")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ilo_node.cli.common import envelope_id, node_client
+from ilo_node.client import Publication
 from ilo_node.formats.jsoncontent import content_from_file
 from protocol.envelope import DISTRIBUTIONS, HANDLING_CODES
 from protocol.errors import UsageError
@@ -49,9 +50,7 @@ def publish(
     content = content_from_file(content_file) if content_file is not None else example(kind)
     client = node_client(ctx)
     try:
-        out = client.publish(
-            kind, content, distribution=distribution, handling=handling, states=states
-        )
+        out = client.publish(Publication(kind, content, distribution, handling, states))
     finally:
         client.close()
     text = (

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-from ilo_node.cli.common import FILE, certificate_options, emit, home_of, passphrases
+from ilo_node.cli.common import FILE, certify_command, emit, home_of, passphrases
 from ilo_node.formats.timefmt import format_ms
 from ilo_node.home.authority import (
     IssuedRevocation,
+    RevocationOrder,
     certified_officers,
-    issue_certificate,
     revoke_key,
     revoke_officer,
 )
@@ -42,27 +42,17 @@ def officer() -> None:
     """Certify, list and revoke officers' keys (run in the authority's home)."""
 
 
-@officer.command("add")
-@certificate_options
-@click.pass_context
-def officer_add(
-    ctx: click.Context, public_file: Path, output: Path, valid_from: str, valid_days: int
-) -> None:
+@certify_command(
+    officer,
+    "add",
+    "officer",
+    lambda c, output: (
+        f"certified officer {c.officer} at {c.node} until {format_ms(c.valid_until_ms)}; "
+        f"wrote {output}"
+    ),
+)
+def officer_add() -> None:
     """Certify an officer's key (the officer ran 'keys init --role officer' on their machine)."""
-    certificate = issue_certificate(
-        home_of(ctx),
-        public_file,
-        "officer",
-        valid_from=valid_from,
-        valid_days=valid_days,
-        output=output,
-        passphrase=passphrases(ctx),
-        now_ms=now_ms(),
-    )
-    click.echo(
-        f"certified officer {certificate.officer} at {certificate.node} until "
-        f"{format_ms(certificate.valid_until_ms)}; wrote {output}"
-    )
 
 
 @officer.command("list")
@@ -92,15 +82,8 @@ def officer_revoke(
     ctx: click.Context, name: str, compromised_at: str, reason: str, output: Path
 ) -> None:
     """Revoke every key this authority certified for officer NAME."""
-    result = revoke_officer(
-        home_of(ctx),
-        name,
-        compromised_at=compromised_at,
-        reason=reason,
-        output=output,
-        passphrase=passphrases(ctx),
-        now_ms=now_ms(),
-    )
+    order = RevocationOrder(compromised_at, reason, output)
+    result = revoke_officer(home_of(ctx), name, order, passphrases(ctx), now_ms())
     for issued in result.revoked:
         _echo_revocation(issued)
     if result.failure is not None:
@@ -141,15 +124,14 @@ def revoke(
     """Revoke a key as compromised from a time on (run in the authority's home)."""
     # --public-file wins over --key, as it always has.
     key = _public_key(key_hex) if public_file is None and key_hex else None
+    order = RevocationOrder(compromised_at, reason, output)
     issued = revoke_key(
         home_of(ctx),
+        order,
         passphrases(ctx),
+        now_ms(),
         key=key,
         public_file=public_file,
         node=node_id,
-        compromised_at=compromised_at,
-        reason=reason,
-        output=output,
-        now_ms=now_ms(),
     )
     _echo_revocation(issued)

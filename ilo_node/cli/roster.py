@@ -61,14 +61,12 @@ def roster_propose(description: Path, output: Path, previous: Path | None) -> No
     click.echo(f"wrote proposal {output}; each administrator now runs 'ilo-node roster sign'")
 
 
+_SIGNED_COPY = "Write the signed copy here instead of updating PROPOSAL in place."
+
+
 @roster.command("sign")
 @click.argument("proposal", type=FILE)
-@click.option(
-    "-o",
-    "--output",
-    type=FILE,
-    help="Write the signed copy here instead of updating PROPOSAL in place.",
-)
+@click.option("-o", "--output", type=FILE, help=_SIGNED_COPY)
 @click.option("--with-retired", is_flag=True, help="Also sign with this home's retired keys.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
@@ -180,8 +178,7 @@ def roster_init(ctx: click.Context, root: Path, fingerprint: str) -> None:
 def roster_update(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """Apply the next roster version(s), in order."""
     updates = apply_roster_updates(home_of(ctx), files, now_ms())
-    for version in updates.applied:
-        click.echo(f"applied roster version {version}")
+    click.echo("".join(f"applied roster version {v}\n" for v in updates.applied), nl=False)
     if updates.failure is not None:
         raise updates.failure
     click.echo(f"  {updates.status}")

@@ -11,5 +11,6 @@ from ilo_node.client.base import NodeClient
 from ilo_node.client.connect import connect
 from ilo_node.client.direct import DirectClient
 from ilo_node.client.local import LocalApiClient, node_running
+from ilo_node.node.publish import Publication
 
-__all__ = ["DirectClient", "LocalApiClient", "NodeClient", "connect", "node_running"]
+__all__ = ["DirectClient", "LocalApiClient", "NodeClient", "Publication", "connect", "node_running"]

@@ -10,6 +10,7 @@ from ilo_node.errors import NodeError
 from ilo_node.home.home import Home
 from ilo_node.node.audit import AuditReport, verify_log
 from ilo_node.node.core import Node
+from ilo_node.node.publish import Publication
 from protocol.canonical import decode_canonical
 from protocol.errors import UsageError
 from protocol.limits import DEFAULT_LIMITS
@@ -50,15 +51,7 @@ class NodeClient(ABC):
     def status(self) -> dict[str, Any]: ...
 
     @abstractmethod
-    def publish(
-        self,
-        kind: str,
-        content: Mapping[str, Any],
-        *,
-        distribution: str,
-        handling: str,
-        states: Sequence[str],
-    ) -> dict[str, Any]:
+    def publish(self, publication: Publication) -> dict[str, Any]:
         """``{id, kind, seq, recipients, log_index}`` of the envelope published."""
 
     def require_keys(self) -> None:  # noqa: B027 (a no-op unless the keys are local)

@@ -8,6 +8,7 @@ from typing import Any
 from ilo_node.client.base import NodeClient, PassphraseSource
 from ilo_node.home.home import Home
 from ilo_node.node.core import Node
+from ilo_node.node.publish import Publication, publish
 
 __all__ = ["DirectClient"]
 
@@ -40,21 +41,12 @@ class DirectClient(NodeClient):
         record["running"] = False
         return record
 
-    def publish(
-        self,
-        kind: str,
-        content: Mapping[str, Any],
-        *,
-        distribution: str,
-        handling: str,
-        states: Sequence[str],
-    ) -> dict[str, Any]:
-        envelope, result = self._node().publish(
-            kind, content, distribution=distribution, handling=handling, states=states
-        )
+    def publish(self, publication: Publication) -> dict[str, Any]:
+        node = self._node()
+        envelope, result = publish(node, node.ingestor, publication)
         return {
             "id": envelope.id.hex(),
-            "kind": kind,
+            "kind": publication.kind,
             "seq": envelope.header.seq,
             "recipients": list(envelope.header.recipients),
             "log_index": result.log_index,

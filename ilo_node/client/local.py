@@ -12,6 +12,7 @@ from ilo_node.client.base import NodeClient, PassphraseSource
 from ilo_node.errors import ClientError
 from ilo_node.formats.jsoncontent import content_to_json
 from ilo_node.home.home import Home
+from ilo_node.node.publish import Publication
 
 __all__ = ["LocalApiClient", "node_running"]
 
@@ -94,26 +95,15 @@ class LocalApiClient(NodeClient):
         result: dict[str, Any] = self.call("GET", "/local/status")
         return result
 
-    def publish(
-        self,
-        kind: str,
-        content: Mapping[str, Any],
-        *,
-        distribution: str,
-        handling: str,
-        states: Sequence[str],
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = self.call(
-            "POST",
-            "/local/publish",
-            {
-                "kind": kind,
-                "content": content_to_json(content),
-                "distribution": distribution,
-                "handling": handling,
-                "states": list(states),
-            },
-        )
+    def publish(self, publication: Publication) -> dict[str, Any]:
+        body = {
+            "kind": publication.kind,
+            "content": content_to_json(publication.content),
+            "distribution": publication.distribution,
+            "handling": publication.handling,
+            "states": list(publication.states),
+        }
+        result: dict[str, Any] = self.call("POST", "/local/publish", body)
         return result
 
     def checkpoint(self) -> str:

@@ -29,8 +29,10 @@ from protocol.errors import IloError, UsageError
 from protocol.signed import SignedDocument
 
 __all__ = [
+    "CertificateOrder",
     "IssuedRevocation",
     "OfficerRevocations",
+    "RevocationOrder",
     "certified_officers",
     "issue_certificate",
     "revoke_key",
@@ -58,29 +60,43 @@ def _authority_seed(home: Home, config: HomeConfig, passphrase: PassphraseFor) -
     return home.signing_key(passphrase(f"the {config.label} key")).reveal()
 
 
+@dataclass(frozen=True)
+class CertificateOrder:
+    """What an authority is asked to certify: the key in ``public_file`` as a ``role``
+    ("node" or "officer") key, from ``valid_from`` (as an operator types a time)."""
+
+    public_file: Path
+    role: str
+    valid_from: str
+    valid_days: int
+    output: Path
+
+
+@dataclass(frozen=True)
+class RevocationOrder:
+    """How a revocation is to read: compromised from ``compromised_at`` (as typed), why,
+    and where to write it for the nodes."""
+
+    compromised_at: str
+    reason: str
+    output: Path
+
+
 def issue_certificate(
-    home: Home,
-    public_file: Path,
-    role: str,
-    *,
-    valid_from: str,
-    valid_days: int,
-    output: Path,
-    passphrase: PassphraseFor,
-    now_ms: int,
+    home: Home, order: CertificateOrder, passphrase: PassphraseFor, now_ms: int
 ) -> Certificate:
-    """Certify the key in ``public_file`` as a ``role`` ("node" or "officer") key of one
-    of this authority's nodes; ``valid_from`` as an operator types a time."""
+    """Certify a key of one of this authority's nodes or officers; written to the order's
+    output and kept under ``HOME/issued/``."""
     config = home.require_role("authority")
-    record = read_public_record(public_file)
-    subject = certificate_subject(config.network, config.party, record, role, str(public_file))
-    payload = certificate_payload(
-        config.network, subject, parse_time(valid_from, now_ms), valid_days, now_ms
-    )
+    where = str(order.public_file)
+    record = read_public_record(order.public_file)
+    subject = certificate_subject(config.network, config.party, record, order.role, where)
+    start = parse_time(order.valid_from, now_ms)
+    payload = certificate_payload(config.network, subject, start, order.valid_days, now_ms)
     seed = _authority_seed(home, config, passphrase)
-    data, certificate = sign_certificate(payload, seed, str(public_file))
+    data, certificate = sign_certificate(payload, seed, where)
     home.save_document(_issued_dir(home, "certificates"), data, ".cert")
-    write_document(output, data)
+    write_document(order.output, data)
     return certificate
 
 
@@ -88,21 +104,18 @@ def _revoke(
     home: Home,
     config: HomeConfig,
     seed: Callable[[], bytes],
-    key: bytes,
-    node: str,
-    compromised_at: str,
-    reason: str,
-    output: Path,
+    target: tuple[bytes, str],
+    order: RevocationOrder,
     now_ms: int,
 ) -> IssuedRevocation:
+    key, node = target
     check_revocable(config.party, node)
-    payload = revocation_payload(
-        config.network, node, key, parse_time(compromised_at, now_ms), now_ms, reason
-    )
+    compromised = parse_time(order.compromised_at, now_ms)
+    payload = revocation_payload(config.network, node, key, compromised, now_ms, order.reason)
     data, revocation = sign_revocation(payload, seed())
     home.save_document(_issued_dir(home, "revocations"), data, ".rev")
-    write_document(output, data)
-    return IssuedRevocation(revocation, output)
+    write_document(order.output, data)
+    return IssuedRevocation(revocation, order.output)
 
 
 def _seed_once(home: Home, config: HomeConfig, passphrase: PassphraseFor) -> Callable[[], bytes]:
@@ -119,18 +132,16 @@ def _seed_once(home: Home, config: HomeConfig, passphrase: PassphraseFor) -> Cal
 
 def revoke_key(
     home: Home,
+    order: RevocationOrder,
     passphrase: PassphraseFor,
+    now_ms: int,
     *,
     key: bytes | None,
     public_file: Path | None,
     node: str | None,
-    compromised_at: str,
-    reason: str,
-    output: Path,
-    now_ms: int,
 ) -> IssuedRevocation:
-    """Revoke a key, given as bytes or by its public key file, as compromised from
-    ``compromised_at`` on; ``node`` defaults to the one the file names."""
+    """Revoke a key, given as bytes or by its public key file; ``node`` defaults to the
+    one the file names."""
     if public_file is not None:
         record = read_public_record(public_file)
         key = bytes.fromhex(record["key"])
@@ -141,7 +152,7 @@ def revoke_key(
         raise UsageError("give --node (the node the key belongs to)")
     config = home.require_role("authority")
     seed = _seed_once(home, config, passphrase)
-    return _revoke(home, config, seed, key, node, compromised_at, reason, output, now_ms)
+    return _revoke(home, config, seed, (key, node), order, now_ms)
 
 
 def _issued(home: Home) -> tuple[list[Certificate], list[Revocation]]:
@@ -166,14 +177,7 @@ def _issued(home: Home) -> tuple[list[Certificate], list[Revocation]]:
 
 
 def revoke_officer(
-    home: Home,
-    name: str,
-    *,
-    compromised_at: str,
-    reason: str,
-    output: Path,
-    passphrase: PassphraseFor,
-    now_ms: int,
+    home: Home, name: str, order: RevocationOrder, passphrase: PassphraseFor, now_ms: int
 ) -> OfficerRevocations:
     """Revoke every key this authority certified for officer ``name``; with several
     keys, each revocation goes to ``output`` with the key's first 8 hex digits added."""
@@ -190,12 +194,11 @@ def revoke_officer(
     result = OfficerRevocations()
     try:
         for c in distinct:
-            target = output
+            out = order.output
             if len(distinct) > 1:
-                target = output.with_name(f"{output.stem}-{c.key.hex()[:8]}{output.suffix}")
-            result.revoked.append(
-                _revoke(home, config, seed, c.key, c.node, compromised_at, reason, target, now_ms)
-            )
+                out = out.with_name(f"{out.stem}-{c.key.hex()[:8]}{out.suffix}")
+            one = RevocationOrder(order.compromised_at, order.reason, out)
+            result.revoked.append(_revoke(home, config, seed, (c.key, c.node), one, now_ms))
     except IloError as exc:
         result.failure = exc
     return result

@@ -39,6 +39,9 @@ _LIMITS = Limits(
 
 @dataclass(frozen=True)
 class Bundle:
+    """A bundle whose signer was found certified; its envelopes and documents are
+    still verified one by one when they are ingested."""
+
     network: str
     exporter: str
     created_ms: int

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ilo_node.errors import HomeError
+from ilo_node.formats.keytext import hex_public_key
 from ilo_node.home.keyfiles import read_private_key, write_public_file
 from keys.errors import KeyStoreError, TrustError
 from keys.keystore import SecretKey
@@ -86,44 +87,16 @@ def _atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
 class Home:
     def __init__(self, path: Path) -> None:
         self.path = path
-
-    # -- layout ---------------------------------------------------------------------
-
-    @property
-    def config_path(self) -> Path:
-        return self.path / "config.json"
-
-    @property
-    def signing_key_path(self) -> Path:
-        return self.path / "keys" / "signing.key"
-
-    @property
-    def retired_dir(self) -> Path:
-        return self.path / "keys" / "retired"
-
-    @property
-    def prekey_dir(self) -> Path:
-        return self.path / "keys" / "prekeys"
-
-    @property
-    def roster_dir(self) -> Path:
-        return self.path / "trust" / "roster"
-
-    @property
-    def certificate_dir(self) -> Path:
-        return self.path / "trust" / "certificates"
-
-    @property
-    def revocation_dir(self) -> Path:
-        return self.path / "trust" / "revocations"
-
-    @property
-    def prekey_announcement_dir(self) -> Path:
-        return self.path / "trust" / "prekeys"
-
-    @property
-    def issued_dir(self) -> Path:
-        return self.path / "issued"
+        # The layout of the module docstring, one attribute per place.
+        self.config_path = path / "config.json"
+        self.signing_key_path = path / "keys" / "signing.key"
+        self.retired_dir = path / "keys" / "retired"
+        self.prekey_dir = path / "keys" / "prekeys"
+        self.roster_dir = path / "trust" / "roster"
+        self.certificate_dir = path / "trust" / "certificates"
+        self.revocation_dir = path / "trust" / "revocations"
+        self.prekey_announcement_dir = path / "trust" / "prekeys"
+        self.issued_dir = path / "issued"
 
     # -- config ---------------------------------------------------------------------
 
@@ -317,10 +290,6 @@ def read_public_record(path: Path) -> dict[str, Any]:
             f"{path} is not a public key file",
             "Public key files are written by 'ilo-node keys export-public'.",
         )
-    try:
-        key = bytes.fromhex(str(raw["key"]))
-    except (KeyError, ValueError):
-        raise HomeError(f"{path}: the 'key' field is not a hex public key") from None
-    if len(key) != 32:
-        raise HomeError(f"{path}: the 'key' field is not a 32-byte public key")
+    if hex_public_key(raw.get("key")) is None:
+        raise HomeError(f"{path}: the 'key' field is not a 32-byte public key in hex")
     return raw

@@ -227,23 +227,36 @@ def _read_limited(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_private_key(path: Path, passphrase: bytes) -> SecretKey:
-    """Read and unlock the key at ``path``; refuses files others can access."""
-    what = "key file"
+def _read_private(
+    path: Path, what: str, limit: int, accept: Callable[[int, os.stat_result], None]
+) -> bytes:
+    """At most ``limit + 1`` bytes of a file only its owner may access; ``accept`` may
+    refuse (or prepare) the open descriptor first."""
     fd, st = _open_checked(path, what)
     try:
+        accept(fd, st)
+        # A file others can write is as bad as one they can read: whoever plants the
+        # passphrase before 'keys init' knows the passphrase of the new key.
+        _check_private_mode(path, st, what)
+        try:
+            return _read_limited(fd, limit)
+        except OSError as exc:
+            raise _os_error(f"read {what}", path, exc) from None
+    finally:
+        os.close(fd)
+
+
+def read_private_key(path: Path, passphrase: bytes) -> SecretKey:
+    """Read and unlock the key at ``path``; refuses files others can access."""
+
+    def regular_file_only(fd: int, st: os.stat_result) -> None:
         if not stat.S_ISREG(st.st_mode):
             raise KeyStoreError(
                 f"{path} is not a regular file",
                 "Pass the path of the key file itself (e.g. HOME/keys/signing.key).",
             )
-        _check_private_mode(path, st, what)
-        try:
-            data = _read_limited(fd, MAX_KEY_FILE_BYTES)
-        except OSError as exc:
-            raise _os_error(f"read {what}", path, exc) from None
-    finally:
-        os.close(fd)
+
+    data = _read_private(path, "key file", MAX_KEY_FILE_BYTES, regular_file_only)
     try:
         return unlock_secret(data, passphrase)
     except KeyStoreError as exc:
@@ -285,22 +298,15 @@ def delete_private_key(path: Path) -> None:
 
 def _read_passphrase_file(path: Path) -> bytes:
     what = "passphrase file"
-    fd, st = _open_checked(path, what)
-    try:
+
+    def file_or_pipe(fd: int, st: os.stat_result) -> None:
         if stat.S_ISDIR(st.st_mode):
             raise KeyStoreError(f"{what} {path} is a directory", "Pass the file itself.")
-        # A file others can write is as bad as one they can read: whoever plants the
-        # passphrase before 'keys init' knows the passphrase of the new key.
-        _check_private_mode(path, st, what)
         if not stat.S_ISREG(st.st_mode):
             # Pipes, e.g. --passphrase-file <(pass show ilo-node): wait for the writer.
             os.set_blocking(fd, True)
-        try:
-            raw = _read_limited(fd, MAX_PASSPHRASE_FILE_BYTES)
-        except OSError as exc:
-            raise _os_error(f"read {what}", path, exc) from None
-    finally:
-        os.close(fd)
+
+    raw = _read_private(path, what, MAX_PASSPHRASE_FILE_BYTES, file_or_pipe)
     if len(raw) > MAX_PASSPHRASE_FILE_BYTES:
         raise KeyStoreError(
             f"{what} {path} is larger than {MAX_PASSPHRASE_FILE_BYTES} bytes",

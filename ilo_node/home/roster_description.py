@@ -12,12 +12,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ilo_node.formats.keytext import hex_public_key
 from ilo_node.formats.timefmt import format_ms, parse_time
 from ilo_node.home.home import read_public_record
 from keys.documents import Roster
 from protocol.errors import UsageError
 
-__all__ = ["description_from_roster", "payload_from_description"]
+__all__ = ["description_from_roster", "payload_from_description", "roster_heading"]
 
 _ROLE_BY_PARTY = {"COM": "commission", "EBCG": "agency"}
 
@@ -25,11 +26,10 @@ _ROLE_BY_PARTY = {"COM": "commission", "EBCG": "agency"}
 def _key(entry: dict[str, Any], base: Path, where: str) -> bytes:
     if "key_file" in entry:
         return bytes.fromhex(read_public_record(base / str(entry["key_file"]))["key"])
-    try:
-        key = bytes.fromhex(str(entry["key"]))
-    except (KeyError, ValueError):
-        raise UsageError(f"{where}: give 'key' (hex) or 'key_file'") from None
-    if len(key) != 32:
+    if "key" not in entry:
+        raise UsageError(f"{where}: give 'key' (hex) or 'key_file'")
+    key = hex_public_key(entry["key"])
+    if key is None:
         raise UsageError(f"{where}: 'key' must be 32 bytes of hex")
     return key
 
@@ -92,13 +92,20 @@ def payload_from_description(path: Path, now_ms: int) -> dict[str, Any]:
         raise UsageError(f"{path}: {exc}") from None
 
 
-def description_from_roster(roster: Roster) -> dict[str, Any]:
+def roster_heading(roster: Roster) -> dict[str, Any]:
+    """The fields every operator-facing view of a roster starts with."""
     return {
         "network": roster.network,
         "version": roster.version,
         "issued": format_ms(roster.issued_ms),
         "expires": format_ms(roster.expires_ms),
         "threshold": roster.threshold,
+    }
+
+
+def description_from_roster(roster: Roster) -> dict[str, Any]:
+    return {
+        **roster_heading(roster),
         "administrators": [
             {"name": name, "key": key.hex()} for key, name in roster.administrators.items()
         ],

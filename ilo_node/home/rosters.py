@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ilo_node.formats.timefmt import format_ms
 from ilo_node.home.docfiles import read_input, read_roster_file, read_signed_file
 from ilo_node.home.home import Home, write_document
 from ilo_node.home.keyfiles import PassphraseFor, read_private_key
-from ilo_node.home.roster_description import description_from_roster, payload_from_description
+from ilo_node.home.roster_description import (
+    description_from_roster,
+    payload_from_description,
+    roster_heading,
+)
 from keys.documents import Roster
 from keys.errors import TrustError
 from keys.roster import RosterChain, count_signers, fingerprint_of
@@ -91,11 +94,7 @@ def roster_summary(roster: Roster, document: SignedDocument | None = None) -> di
     (a proposal being signed or combined)."""
     doc = document or roster.document
     return {
-        "network": roster.network,
-        "version": roster.version,
-        "issued": format_ms(roster.issued_ms),
-        "expires": format_ms(roster.expires_ms),
-        "threshold": roster.threshold,
+        **roster_heading(roster),
         "administrators": {key.hex(): name for key, name in roster.administrators.items()},
         "signed_by": sorted(
             roster.administrators.get(k, "unknown key " + k.hex()[:16]) for k in doc.signed_keys()

@@ -28,6 +28,7 @@ __all__ = [
     "WINDOW_MS",
     "NonceCache",
     "PeerIdentity",
+    "PeerRequest",
     "sign_request",
     "verify_request",
 ]
@@ -97,18 +98,21 @@ class NonceCache:
         return True
 
 
+@dataclass(frozen=True)
+class PeerRequest:
+    """A request as the server received it: the path with its query, exactly as sent."""
+
+    method: str
+    path: str
+    body: bytes
+    headers: Mapping[str, str]
+
+
 def verify_request(
-    *,
-    trust: TrustState,
-    me: str,
-    method: str,
-    path: str,
-    body: bytes,
-    headers: Mapping[str, str],
-    now_ms: int,
-    nonces: NonceCache,
+    trust: TrustState, me: str, request: PeerRequest, now_ms: int, nonces: NonceCache
 ) -> str:
     """Return the authenticated sending node, or raise :class:`AuthError`."""
+    headers = request.headers
     try:
         node = headers[HEADERS["node"]]
         key = bytes.fromhex(headers[HEADERS["key"]])
@@ -128,16 +132,16 @@ def verify_request(
         raise AuthError("request nonce must be 16 bytes")
     try:
         verify(
-            key, DOMAIN, _message(method, path, sha256(body), time_ms, nonce, node, to), signature
+            key,
+            DOMAIN,
+            _message(
+                request.method, request.path, sha256(request.body), time_ms, nonce, node, to
+            ),
+            signature,
         )
     except SignatureError:
         raise AuthError("request signature does not verify") from None
-    # Judged at now, or just before the roster's expiry if it has expired: an expired
-    # roster must not stop nodes from talking, since the next roster arrives by gossip.
-    at = min(now_ms, trust.roster.expires_ms - 1)
-    decision = trust.decide(
-        key=key, node=node, created_ms=at, now_ms=now_ms, witnessed_ms=None, role="node"
-    )
+    decision = trust.decide_node_statement(key, node, now_ms, now_ms)
     if not decision:
         raise AuthError(f"{node} may not use this key: {decision.reason}", 403)
     if not nonces.check_and_add(nonce, time_ms, now_ms):

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ilo_node.errors import AuthError
-from ilo_node.net.peerauth import NonceCache, verify_request
+from ilo_node.net.peerauth import NonceCache, PeerRequest, verify_request
 from ilo_node.net.ratelimit import RateLimiter
 from ilo_node.net.wire import decode_body, encode_body, get_bytes_list, get_pairs
 from ilo_node.net.worker import NodeWorker
@@ -96,17 +96,9 @@ class PeerService:
         if method == "GET" and path == "/v1/health":
             return _ok({"node": self.node_id, "size": node.size()})
         try:
+            request = PeerRequest(method, target, body, headers)
             peer = await self.worker.call(
-                lambda: verify_request(
-                    trust=node.trust,
-                    me=self.node_id,
-                    method=method,
-                    path=target,
-                    body=body,
-                    headers=headers,
-                    now_ms=node.clock(),
-                    nonces=self.nonces,
-                )
+                lambda: verify_request(node.trust, self.node_id, request, node.clock(), self.nonces)
             )
         except AuthError as exc:
             log.info("refused %s %s: %s", method, path, exc.message)

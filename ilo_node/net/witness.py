@@ -13,16 +13,16 @@ between the network and the node; the node decides.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from ilo_node.net.wire import get_bytes_list
-from ilo_node.net.worker import NodeWorker
-from ilo_node.node.core import Node
-from ilo_node.node.witnessing import ConsistencyCheck
 from keys.errors import WitnessError
-from keys.witness import SplitView
+from keys.witness import ConsistencyCheck, SplitView
 from protocol.checkpoint import cosign
 from protocol.errors import ProtocolError
+
+if TYPE_CHECKING:  # gossip owns a Witness; the reverse is a type only
+    from ilo_node.net.gossip import Gossip
 
 __all__ = ["Witness"]
 
@@ -33,27 +33,8 @@ _MAX_RELAYED = 256
 _MAX_EVIDENCE = 64
 
 
-class PeerCaller(Protocol):
-    worker: NodeWorker
-    node: Node
-
-    async def call(
-        self,
-        peer: str,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None = None,
-        *,
-        role: str,
-    ) -> dict[str, Any] | None: ...
-
-    def live_peers(self) -> list[str]: ...
-
-    def count(self, name: str, amount: int = 1) -> None: ...
-
-
 class Witness:
-    def __init__(self, gossip: PeerCaller) -> None:
+    def __init__(self, gossip: Gossip) -> None:
         self.gossip = gossip
         self._turn = 0
 

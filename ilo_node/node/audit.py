@@ -10,6 +10,7 @@ so an edited, deleted, inserted or reordered row shows at its own position.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import sqlite3
 import sys
@@ -205,19 +206,15 @@ def verify_log(
 
     # Signatures on every core, the sequential checks overlapping with them in the
     # main process as each chunk comes back, in order.
-    if workers > 1 and len(raws) > chunk:
-        context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            for results in pool.map(_verify_chunk, _chunks(raws, chunk)):
-                for result in results:
-                    if not stopped and not check(result):
-                        stopped = True
-                done += len(results)
-                if progress:
-                    progress(done, len(raws))
-    else:
-        for part in _chunks(raws, chunk):
-            results = _verify_chunk(part)
+    with contextlib.ExitStack() as stack:
+        verified: Iterable[list[_Row]]
+        if workers > 1 and len(raws) > chunk:
+            context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
+            verified = pool.map(_verify_chunk, _chunks(raws, chunk))
+        else:
+            verified = map(_verify_chunk, _chunks(raws, chunk))
+        for results in verified:
             for result in results:
                 if not stopped and not check(result):
                     stopped = True

@@ -14,12 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import sqlite_utils
-
 from ilo_node.home.home import Home, now_ms
 from ilo_node.home.keyfiles import read_private_key
-from keys.keystore import SecretKey
-from keys.trust import TrustState
 from protocol.checkpoint import origin_for
 from protocol.envelope import Envelope
 from protocol.limits import DEFAULT_LIMITS, Limits
@@ -29,7 +25,7 @@ from .documents import TrustDocuments
 from .ingest import Ingestor, IngestResult
 from .lock import release_writer_lock, take_writer_lock
 from .log import MerkleLog
-from .publish import publish
+from .publish import Publication, publish
 from .queries import LogView
 from .retention import apply_retention
 from .state import NodeState
@@ -39,7 +35,9 @@ from .witnessing import Witnessing
 __all__ = ["Node"]
 
 
-class Node:
+class Node(NodeState):
+    """The shared state of the parts (it is a :class:`NodeState`), and the parts."""
+
     def __init__(
         self,
         home: Home,
@@ -55,7 +53,7 @@ class Node:
         self._lock_fd = take_writer_lock(home) if writer else None
         db = open_store(home.path / "node.db")
         origin = origin_for(config.network, config.node)
-        self.state = NodeState(
+        super().__init__(
             home=home,
             node_id=config.node,
             network=config.network,
@@ -67,13 +65,12 @@ class Node:
             counters=counters or Counters(),
         )
         if passphrase is not None:
-            self.state.signing = home.signing_key(passphrase)
+            self.signing = home.signing_key(passphrase)
             self._load_prekeys(passphrase)
-        self.log = self.state.log
-        self.ingestor = Ingestor(self.state)
-        self.docs = TrustDocuments(self.state)
-        self.witnessing = Witnessing(self.state)
-        self.view = LogView(self.state)
+        self.ingestor = Ingestor(self)
+        self.docs = TrustDocuments(self)
+        self.witnessing = Witnessing(self)
+        self.view = LogView(self)
         if writer:
             # A kill between a batch's commit and the quarantine retry that follows it
             # would otherwise leave placeable envelopes waiting: retry on every start.
@@ -85,59 +82,13 @@ class Node:
             return
         for path in sorted(directory.glob("*.key")):
             key = read_private_key(path, passphrase)
-            self.state.prekey_secrets[key.public] = key.reveal()
+            self.prekey_secrets[key.public] = key.reveal()
 
     def close(self) -> None:
-        self.state.db.conn.close()
+        self.db.conn.close()
         if self._lock_fd is not None:
             release_writer_lock(self._lock_fd)
             self._lock_fd = None
-
-    # -- what the parts share, for callers ----------------------------------------
-
-    @property
-    def home(self) -> Home:
-        return self.state.home
-
-    @property
-    def node_id(self) -> str:
-        return self.state.node_id
-
-    @property
-    def network(self) -> str:
-        return self.state.network
-
-    @property
-    def clock(self) -> Callable[[], int]:
-        return self.state.clock
-
-    @property
-    def counters(self) -> Counters:
-        return self.state.counters
-
-    @property
-    def trust(self) -> TrustState:
-        return self.state.trust
-
-    @trust.setter
-    def trust(self, trust: TrustState) -> None:
-        self.state.trust = trust
-
-    @property
-    def signing(self) -> SecretKey | None:
-        return self.state.signing
-
-    @signing.setter
-    def signing(self, key: SecretKey | None) -> None:
-        self.state.signing = key
-
-    @property
-    def prekey_secrets(self) -> dict[bytes, bytes]:
-        return self.state.prekey_secrets
-
-    @property
-    def db(self) -> sqlite_utils.Database:
-        return self.state.db
 
     def size(self) -> int:
         return self.log.size
@@ -159,19 +110,12 @@ class Node:
         states: Iterable[str] = (),
     ) -> tuple[Envelope, IngestResult]:
         """Seal content as this node and ingest it through the one ingest path."""
-        return publish(
-            self.state,
-            self.ingestor,
-            kind,
-            content,
-            distribution=distribution,
-            handling=handling,
-            states=states,
-        )
+        request = Publication(kind, content, distribution, handling, tuple(states))
+        return publish(self, self.ingestor, request)
 
     def checkpoint(self) -> bytes:
         """Sign a checkpoint of the log now (or return the latest if it did not grow)."""
-        return self.log.checkpoint(self.state.signing)
+        return self.log.checkpoint(self.signing)
 
     def add_documents(self, documents: Iterable[bytes]) -> list[str]:
         """Verify and keep trust documents, then retry the quarantine if any was new."""
@@ -181,4 +125,4 @@ class Node:
         return outcomes
 
     def apply_retention(self, policy: Mapping[str, int], now: int | None = None) -> int:
-        return apply_retention(self.state, policy, now if now is not None else self.clock())
+        return apply_retention(self, policy, now if now is not None else self.clock())

@@ -17,7 +17,7 @@ dropped.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from keys.trust import Outcome
@@ -70,6 +70,17 @@ class _Head:
     held: bool
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What every envelope of one batch is judged with."""
+
+    now: int
+    received: int
+    from_quarantine: bool
+    #: Heads of the authors met in the batch, as they stand after its earlier envelopes.
+    heads: dict[bytes, _Head | None] = field(default_factory=dict)
+
+
 class Ingestor:
     def __init__(self, state: NodeState) -> None:
         self.s = state
@@ -106,15 +117,14 @@ class Ingestor:
         self, batch: Sequence[bytes], received_ms: int | None, from_quarantine: bool
     ) -> list[IngestResult]:
         now = self.s.clock()
-        received = received_ms if received_ms is not None else now
+        judged = _Batch(now, received_ms if received_ms is not None else now, from_quarantine)
         size_before = self.s.log.size
         results: list[IngestResult] = []
-        heads: dict[bytes, _Head | None] = {}
         try:
             with transaction(self.s.db):
                 self._known = self._known_ids(batch)
                 for raw in batch:
-                    results.append(self._ingest_one(raw, now, received, heads, from_quarantine))
+                    results.append(self._ingest_one(raw, judged))
         except BaseException:
             # The transaction rolled back: bring the in-memory tree back in line.
             if self.s.log.size != size_before:
@@ -141,15 +151,10 @@ class Ingestor:
         return logged, held
 
     def _quarantine(
-        self,
-        envelope: Envelope,
-        reason: str,
-        waiting_for: str,
-        now: int,
-        from_quarantine: bool,
+        self, envelope: Envelope, reason: str, waiting_for: str, batch: _Batch
     ) -> IngestResult:
-        db = self.s.db
-        if from_quarantine:
+        db, now = self.s.db, batch.now
+        if batch.from_quarantine:
             db.execute(
                 "UPDATE quarantine SET reason = ?, waiting_for = ?, last_try_ms = ?, "
                 "attempts = attempts + 1 WHERE id = ?",
@@ -178,15 +183,8 @@ class Ingestor:
         self._known[1].add(envelope.id)
         return IngestResult("quarantined", reason, envelope.id)
 
-    def _ingest_one(
-        self,
-        raw: bytes,
-        now: int,
-        received: int,
-        heads: dict[bytes, _Head | None],
-        from_quarantine: bool,
-    ) -> IngestResult:
-        db = self.s.db
+    def _ingest_one(self, raw: bytes, batch: _Batch) -> IngestResult:
+        db, heads, from_quarantine = self.s.db, batch.heads, batch.from_quarantine
         logged, held_ids = self._known
         # A copy of something already stored is the common case in gossip: answer it
         # before paying for a decode and a signature check.
@@ -203,7 +201,7 @@ class Ingestor:
             return IngestResult("rejected", exc.message)
         header = envelope.header
 
-        decision = self.s.trust.decide_envelope(envelope, now)
+        decision = self.s.trust.decide_envelope(envelope, batch.now)
         if decision.outcome is Outcome.REJECT:
             if from_quarantine:
                 db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
@@ -213,8 +211,7 @@ class Ingestor:
                 envelope,
                 decision.reason,
                 f"trust:{header.author_key.hex()}",
-                now,
-                from_quarantine,
+                batch,
             )
 
         if header.author_key not in heads:
@@ -236,19 +233,17 @@ class Ingestor:
                 f"{header.author_node} equivocated; its envelopes are held until an "
                 "administrator acts",
                 f"held:{header.author_key.hex()}",
-                now,
-                from_quarantine,
+                batch,
             )
         expected = 1 if head is None else head.seq + 1
         if head is not None and header.seq <= head.seq:
-            return self._fork_or_duplicate(envelope, now, heads, from_quarantine)
+            return self._fork_or_duplicate(envelope, batch)
         if header.seq > expected:
             return self._quarantine(
                 envelope,
                 f"waiting for seq {header.seq - 1} of {header.author_node}",
                 f"pred:{header.author_key.hex()}:{header.seq - 1}",
-                now,
-                from_quarantine,
+                batch,
             )
         if head is not None and (
             header.prev != head.envelope_id or header.created_ms < head.created_ms
@@ -259,22 +254,14 @@ class Ingestor:
                 envelope,
                 f"names a different predecessor at seq {head.seq} than the one in the log",
                 f"fork-evidence:{header.author_key.hex()}:{head.seq}",
-                now,
-                from_quarantine,
+                batch,
             )
-        return self._append(envelope, raw, now, received, head, heads, from_quarantine)
+        return self._append(envelope, raw, head, batch)
 
     def _append(
-        self,
-        envelope: Envelope,
-        raw: bytes,
-        now: int,
-        received: int,
-        head: _Head | None,
-        heads: dict[bytes, _Head | None],
-        from_quarantine: bool,
+        self, envelope: Envelope, raw: bytes, head: _Head | None, batch: _Batch
     ) -> IngestResult:
-        db = self.s.db
+        db, now = self.s.db, batch.now
         header = envelope.header
         index, root_after = self.s.log.append(envelope.id)
         db.execute(
@@ -292,7 +279,7 @@ class Ingestor:
                 header.distribution,
                 header.handling,
                 header.created_ms,
-                received,
+                batch.received,
                 root_after,
             ],
         )
@@ -312,9 +299,9 @@ class Ingestor:
                 now if forked else None,
             ],
         )
-        heads[header.author_key] = _Head(header.seq, envelope.id, header.created_ms, forked)
+        batch.heads[header.author_key] = _Head(header.seq, envelope.id, header.created_ms, forked)
         self._known[0].add(envelope.id)
-        if from_quarantine:
+        if batch.from_quarantine:
             db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
         note = self._store_content(envelope, now)
         return IngestResult("accepted", note, envelope.id, index)
@@ -338,32 +325,25 @@ class Ingestor:
         )
         return "accepted and decrypted"
 
-    def _fork_or_duplicate(
-        self,
-        envelope: Envelope,
-        now: int,
-        heads: dict[bytes, _Head | None],
-        from_quarantine: bool,
-    ) -> IngestResult:
-        db = self.s.db
-        header = envelope.header
+    def _fork_or_duplicate(self, envelope: Envelope, batch: _Batch) -> IngestResult:
+        db, header = self.s.db, envelope.header
         row = db.execute(
             "SELECT raw FROM envelopes WHERE author_key = ? AND seq = ?",
             [header.author_key, header.seq],
         ).fetchone()
         if row is None:
             return self._quarantine(
-                envelope, "seq below the head but not in the log", "never", now, from_quarantine
+                envelope, "seq below the head but not in the log", "never", batch
             )
         stored = Envelope.from_bytes(row[0], self.s.limits)
         proof = detect_fork(stored, envelope)
         if proof is None:
             return IngestResult("duplicate", "same statement already in the log", envelope.id)
-        self._hold(proof.author_key, proof.seq, proof.to_bytes(), now)
-        head = heads.get(header.author_key)
+        self._hold(proof.author_key, proof.seq, proof.to_bytes(), batch.now)
+        head = batch.heads.get(header.author_key)
         if head is not None:
             head.held = True
-        if from_quarantine:
+        if batch.from_quarantine:
             db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
         return IngestResult(
             "fork",

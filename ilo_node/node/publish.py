@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ilo_node.errors import NodeError
@@ -13,25 +14,33 @@ from protocol.envelope import Envelope, seal
 from .ingest import Ingestor, IngestResult
 from .state import NodeState
 
-__all__ = ["publish"]
+__all__ = ["Publication", "publish"]
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What an author asks to publish: content of a kind, to a distribution level."""
+
+    kind: str
+    content: Mapping[str, Any]
+    distribution: str = "local"
+    handling: str = "H1"
+    #: The Member States named for distribution ``states``.
+    states: tuple[str, ...] = field(default=())
 
 
 def publish(
-    state: NodeState,
-    ingestor: Ingestor,
-    kind: str,
-    content: Mapping[str, Any],
-    *,
-    distribution: str = "local",
-    handling: str = "H1",
-    states: Iterable[str] = (),
+    state: NodeState, ingestor: Ingestor, publication: Publication
 ) -> tuple[Envelope, IngestResult]:
-    """Seal content signed by the node key, to every node ``distribution`` reaches."""
+    """Seal content signed by the node key, to every node its distribution reaches."""
+    distribution = publication.distribution
     if state.signing is None:
         raise NodeError("this node was opened without its passphrase; cannot sign")
     now = state.clock()
     trust = state.trust
-    recipients = recipients_for(trust.roster, state.node_id, distribution, now, states)
+    recipients = recipients_for(
+        trust.roster, state.node_id, distribution, now, publication.states
+    )
     missing: list[str] = []
     keys: dict[str, list[bytes]] = {}
     for node in recipients:
@@ -49,15 +58,15 @@ def publish(
     envelope = seal(
         signing_seed=state.signing.reveal(),
         network=state.network,
-        kind=kind,
+        kind=publication.kind,
         author_node=state.node_id,
         seq=1 if head is None else head.seq + 1,
         prev=None if head is None else head.envelope_id,
         created_ms=max(now, head.created_ms if head else 0),
         distribution=distribution,
         recipient_keys=keys,
-        handling=handling,
-        content=content,
+        handling=publication.handling,
+        content=publication.content,
         limits=state.limits,
     )
     result = ingestor.ingest([envelope.to_bytes()], source="local")[0]

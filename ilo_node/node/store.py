@@ -27,8 +27,9 @@ Tables (created with sqlite-utils; schema version 2):
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
@@ -37,131 +38,78 @@ from ilo_node.errors import StoreError
 
 __all__ = ["SCHEMA_VERSION", "open_store"]
 
-SCHEMA_VERSION = 2
+
+_TYPES: dict[str, type] = {"text": str, "int": int, "blob": bytes}
 
 
+@dataclass(frozen=True)
+class _Table:
+    """A table as ``"name:type ..."`` columns (text, int, blob); ``*`` after a type marks
+    the primary key, ``?`` a column that may be null (every other one is NOT NULL)."""
 
-def _table(
-    db: sqlite_utils.Database,
-    name: str,
-    columns: dict[str, type],
-    pk: str | tuple[str, ...],
-    nullable: tuple[str, ...] = (),
-) -> None:
-    db.table(name).create(columns, pk=pk, not_null={c for c in columns if c not in nullable})
+    name: str
+    columns: str
+    indexes: tuple[tuple[str, str, bool], ...] = ()  # (name, "col col", unique)
 
-
-def _migrate_to_1(db: sqlite_utils.Database) -> None:
-    _table(
-        db,
-        "envelopes",
-        {
-            "idx": int,
-            "id": bytes,
-            "raw": bytes,
-            "author_key": bytes,
-            "author_node": str,
-            "seq": int,
-            "kind": str,
-            "distribution": str,
-            "handling": str,
-            "created_ms": int,
-            "received_ms": int,
-            "root_after": bytes,
-        },
-        pk="idx",
-    )
-    envelopes = db.table("envelopes")
-    envelopes.create_index(["id"], index_name="envelopes_id", unique=True)
-    envelopes.create_index(["author_key", "seq"], index_name="envelopes_author")
-    envelopes.create_index(["kind", "created_ms"], index_name="envelopes_kind")
-    _table(
-        db,
-        "heads",
-        {
-            "author_key": bytes,
-            "author_node": str,
-            "seq": int,
-            "envelope_id": bytes,
-            "held_since_ms": int,
-        },
-        pk="author_key",
-        nullable=("held_since_ms",),
-    )
-    _table(
-        db,
-        "contents",
-        {"envelope_id": bytes, "content": bytes, "content_key": bytes, "opened_ms": int},
-        pk="envelope_id",
-    )
-    _table(
-        db, "erasures", {"envelope_id": bytes, "erased_ms": int, "reason": str}, pk="envelope_id"
-    )
-    _table(
-        db,
-        "quarantine",
-        {
-            "id": bytes,
-            "raw": bytes,
-            "author_key": bytes,
-            "seq": int,
-            "reason": str,
-            "waiting_for": str,
-            "first_seen_ms": int,
-            "last_try_ms": int,
-            "attempts": int,
-        },
-        pk="id",
-    )
-    db.table("quarantine").create_index(["waiting_for"], index_name="quarantine_waiting")
-    _table(
-        db,
-        "forks",
-        {"author_key": bytes, "seq": int, "proof": bytes, "detected_ms": int},
-        pk=("author_key", "seq"),
-    )
-    _table(
-        db,
-        "checkpoints",
-        {"size": int, "root": bytes, "time_ms": int, "signer_key": bytes, "note": bytes},
-        pk="size",
-    )
-    _table(
-        db,
-        "witnessed",
-        {
-            "origin": str,
-            "size": int,
-            "root": bytes,
-            "time_ms": int,
-            "note": bytes,
-            "received_ms": int,
-        },
-        pk=("origin", "size"),
-    )
+    def create(self, db: sqlite_utils.Database) -> None:
+        columns: dict[str, type] = {}
+        pk: list[str] = []
+        not_null: set[str] = set()
+        for column in self.columns.split():
+            name, kind = column.split(":")
+            columns[name] = _TYPES[kind.rstrip("*?")]
+            if kind.endswith("*"):
+                pk.append(name)
+            if not kind.endswith("?"):
+                not_null.add(name)
+        table = db.table(self.name)
+        table.create(columns, pk=pk[0] if len(pk) == 1 else tuple(pk), not_null=not_null)
+        for index, indexed, unique in self.indexes:
+            table.create_index(indexed.split(), index_name=index, unique=unique)
 
 
-def _migrate_to_2(db: sqlite_utils.Database) -> None:
-    """Gossip: witnesses' cosignatures of our checkpoints, and split-view evidence."""
-    _table(
-        db,
-        "cosignatures",
-        {"size": int, "witness": str, "time_s": int, "note": bytes},
-        pk=("size", "witness"),
-    )
-    _table(
-        db,
-        "split_views",
-        {"origin": str, "note_a": bytes, "note_b": bytes, "reason": str, "detected_ms": int},
-        pk=("origin", "note_a", "note_b"),
-    )
+_META = _Table("meta", "key:text* value:text")
 
-
-#: Migration n takes the schema from version n-1 to n. Append, never edit.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {
-    1: _migrate_to_1,
-    2: _migrate_to_2,
+#: The tables each schema version adds. Append a version, never edit one.
+SCHEMA: dict[int, tuple[_Table, ...]] = {
+    1: (
+        _Table(
+            "envelopes",
+            "idx:int* id:blob raw:blob author_key:blob author_node:text seq:int kind:text "
+            "distribution:text handling:text created_ms:int received_ms:int root_after:blob",
+            (
+                ("envelopes_id", "id", True),
+                ("envelopes_author", "author_key seq", False),
+                ("envelopes_kind", "kind created_ms", False),
+            ),
+        ),
+        _Table(
+            "heads",
+            "author_key:blob* author_node:text seq:int envelope_id:blob held_since_ms:int?",
+        ),
+        _Table("contents", "envelope_id:blob* content:blob content_key:blob opened_ms:int"),
+        _Table("erasures", "envelope_id:blob* erased_ms:int reason:text"),
+        _Table(
+            "quarantine",
+            "id:blob* raw:blob author_key:blob seq:int reason:text waiting_for:text "
+            "first_seen_ms:int last_try_ms:int attempts:int",
+            (("quarantine_waiting", "waiting_for", False),),
+        ),
+        _Table("forks", "author_key:blob* seq:int* proof:blob detected_ms:int"),
+        _Table("checkpoints", "size:int* root:blob time_ms:int signer_key:blob note:blob"),
+        _Table(
+            "witnessed", "origin:text* size:int* root:blob time_ms:int note:blob received_ms:int"
+        ),
+    ),
+    # Gossip: witnesses' cosignatures of our checkpoints, and split-view evidence.
+    2: (
+        _Table("cosignatures", "size:int* witness:text* time_s:int note:blob"),
+        _Table(
+            "split_views", "origin:text* note_a:blob* note_b:blob* reason:text detected_ms:int"
+        ),
+    ),
 }
+SCHEMA_VERSION = max(SCHEMA)
 
 
 def _version(db: sqlite_utils.Database) -> int:
@@ -191,9 +139,8 @@ def open_store(path: Path) -> sqlite_utils.Database:
             )
         for target in range(current + 1, SCHEMA_VERSION + 1):
             with transaction(db):
-                if target == 1:
-                    _table(db, "meta", {"key": str, "value": str}, pk="key")
-                MIGRATIONS[target](db)
+                for table in ((_META,) if target == 1 else ()) + SCHEMA[target]:
+                    table.create(db)
                 db.table("meta").upsert({"key": "schema_version", "value": str(target)}, pk="key")
     except sqlite3.Error as exc:
         raise StoreError(f"cannot use the node database {path}: {exc}") from None

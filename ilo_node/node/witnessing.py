@@ -12,10 +12,10 @@ Tables: ``witnessed`` (other nodes' checkpoints accepted), ``cosignatures``
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from keys.errors import WitnessError
 from keys.witness import (
+    ConsistencyCheck,
     SplitView,
     Witnessed,
     consistency_to_check,
@@ -30,18 +30,7 @@ from protocol.errors import ProtocolError
 from .state import NodeState
 from .store import transaction
 
-__all__ = ["ConsistencyCheck", "Witnessing"]
-
-
-@dataclass(frozen=True, slots=True)
-class ConsistencyCheck:
-    """A consistency proof to fetch from ``subject`` before a relayed checkpoint can be
-    judged (then :meth:`Witnessing.judge_consistency`)."""
-
-    subject: str
-    origin: str
-    small: Witnessed
-    large: Witnessed
+__all__ = ["Witnessing"]
 
 
 class Witnessing:
@@ -137,13 +126,12 @@ class Witnessing:
         last = self.last(subject)
         if last is None or subject == self.s.node_id:
             return None
-        small, large = consistency_to_check(last, signed)
-        return ConsistencyCheck(subject, origin, small, large)
+        return consistency_to_check(subject, last, signed)
 
     def judge_consistency(
         self, check: ConsistencyCheck, proof: Sequence[bytes]
     ) -> SplitView | None:
-        return judge_consistency(check.origin, check.small, check.large, proof)
+        return judge_consistency(check, proof)
 
     def judge_evidence(self, origin: str, note_a: bytes, note_b: bytes) -> SplitView | None:
         """Split-view evidence from a peer, adopted only if it proves itself."""
