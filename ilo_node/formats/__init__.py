@@ -1,0 +1,2 @@
+"""Formats people and files use around the protocol: times, JSON content, key text,
+length-prefixed frames."""

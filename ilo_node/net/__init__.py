@@ -1,0 +1,2 @@
+"""The network side of a running node: peer API bodies and authentication, the peer
+service, transports, gossip and witnessing, the daemon and its local API."""
