@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import NODES, derive, make
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,6 +74,7 @@ from protocol.merkle import (
     verify_inclusion,
 )
 from protocol.schema import Country, Enum, Field, FieldType, List, Struct
+from tests.support.helpers import NODES, derive, make
 
 # --- test vectors and originals -----------------------------------------------
 

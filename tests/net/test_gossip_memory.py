@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from memkeys import Built, build_in_memory
 
 from ilo_node.home.home import Home, now_ms
 from ilo_node.net.gossip import Gossip, GossipConfig
@@ -41,6 +40,7 @@ from protocol.crypto import sha256
 from protocol.envelope import Envelope, seal
 from protocol.examples import example
 from protocol.signed import SignedDocument
+from tests.support.memkeys import Built, build_in_memory
 
 T = TypeVar("T")
 

@@ -7,7 +7,6 @@ import os
 from collections.abc import Callable, Mapping
 
 import pytest
-from memkeys import Built, build_in_memory
 
 from ilo_node.home.home import now_ms
 from ilo_node.net.peerauth import (
@@ -22,6 +21,7 @@ from ilo_node.net.peerauth import (
 from keys.keystore import generate_signing_key
 from keys.trust import TrustState
 from protocol.signed import SignedDocument
+from tests.support.memkeys import Built, build_in_memory
 
 NODES = ["COM@EU", "DE@TR", "FR@TR"]
 ME = "FR@TR"

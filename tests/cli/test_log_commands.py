@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 
 PASS = "cli log passphrase"
 NODES = ["DE@TR", "FR@TR", "IT@TR", "COM@EU"]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ZERO_ID = "00" * 32
 
 

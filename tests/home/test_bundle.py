@@ -30,7 +30,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> BuiltNetwork:
 
 
 def _cli(network: BuiltNetwork, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     result = subprocess.run(
         [
             sys.executable,

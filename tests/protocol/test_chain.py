@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from helpers import NODES, make
 
 from protocol.chain import ForkProof, check_link, detect_fork
 from protocol.errors import (
@@ -14,6 +13,7 @@ from protocol.errors import (
     PrevHashError,
     SequenceError,
 )
+from tests.support.helpers import NODES, make
 
 
 def _chain(n: int) -> list:

@@ -19,7 +19,7 @@ class Cli:
         self.env = {
             **os.environ,
             "ILO_NODE_PASSPHRASE": PASS,
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
         }
         self.env.pop("ILO_NODE_DEBUG", None)
 
