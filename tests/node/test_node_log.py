@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -107,8 +107,9 @@ def test_envelope_before_its_authors_certificate_is_held_then_placed(
 
 def test_equivocation_becomes_a_fork_proof_and_holds_the_author(de: Node, fr: Node) -> None:
     first = _publish(de, 1)[0]
+    assert de.signing is not None
     twin = seal(  # DE signs a second, different envelope at seq 1
-        signing_seed=de.signing.reveal(),  # type: ignore[union-attr]
+        signing_seed=de.signing.reveal(),
         network=de.network,
         kind="incident_alert",
         author_node="DE@TR",
@@ -142,10 +143,10 @@ def test_equivocation_becomes_a_fork_proof_and_holds_the_author(de: Node, fr: No
     ],
 )
 def test_bad_input_is_refused_and_nothing_else_changes(
-    de: Node, fr: Node, name: str, mutate: object, reason: str
+    de: Node, fr: Node, name: str, mutate: Callable[[bytes], bytes], reason: str
 ) -> None:
     raw = _publish(de, 1)[0]
-    result = fr.ingest([mutate(raw)])[0]  # type: ignore[operator]
+    result = fr.ingest([mutate(raw)])[0]
     assert result.status == "rejected"
     assert reason in result.reason
     assert fr.size() == 0 and fr.view.counts()["quarantined"] == 0
@@ -192,11 +193,12 @@ def test_revoked_key_refused(network: BuiltNetwork, de: Node, fr: Node) -> None:
     compromised = Envelope.from_bytes(raw).header.created_ms - 1
     from keys.documents import Revocation
 
+    assert de.signing is not None
     revocation = Revocation(
         document=SignedDocument.create("revocation", {}),
         network=network.network,
         node="DE@TR",
-        key=de.signing.public,  # type: ignore[union-attr]
+        key=de.signing.public,
         compromised_at_ms=compromised,
         issued_ms=compromised + 1,
         reason="stolen",

@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from protocol.chain import ForkProof, check_link, detect_fork
+from protocol.envelope import Envelope
 from protocol.errors import (
     EquivocationError,
     ForkProofError,
@@ -16,7 +17,7 @@ from protocol.errors import (
 from tests.support.helpers import NODES, make
 
 
-def _chain(n: int) -> list:
+def _chain(n: int) -> list[Envelope]:
     out = []
     prev = None
     for seq in range(1, n + 1):

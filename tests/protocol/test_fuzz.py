@@ -799,7 +799,8 @@ def test_envelope_from_non_bytes_is_a_usage_error(value: object) -> None:
 _AUTHOR = NODES["DE@TR"]
 _RECIPIENTS = ("COM@EU", "DE@TR", "FR@TR")
 _CONTENT_KEY = derive("fuzz open content key")
-_WRAPPED = {
+# [node, prekey, sealed key] as on the wire: a list of mixed types.
+_WRAPPED: dict[str, list[Any]] = {
     node: [node, NODES[node].prekey, wrap_key(NODES[node].prekey, _CONTENT_KEY, derive(node))]
     for node in _RECIPIENTS
 }
