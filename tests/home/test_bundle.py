@@ -52,6 +52,7 @@ def _cli(network: BuiltNetwork, home: Path, *args: str) -> subprocess.CompletedP
     return result
 
 
+@pytest.mark.slow
 def test_offline_posting_catches_up_by_bundle(network: BuiltNetwork, tmp_path: Path) -> None:
     de_home = Home(tmp_path / "DE@TR")
     fr_home = Home(tmp_path / "FR@TR")

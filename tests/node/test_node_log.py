@@ -277,6 +277,7 @@ def _problems(db: Path, big_log: Path) -> list[tuple[int | None, str]]:
     return verify_log(db, [key], "FR@TR", workers=2).problems
 
 
+@pytest.mark.slow
 def test_big_log_verifies(big_log: Path) -> None:
     key = Home(big_log).public_key()
     report = verify_log(big_log / "node.db", [key], "FR@TR", workers=2)
@@ -286,6 +287,7 @@ def test_big_log_verifies(big_log: Path) -> None:
     assert report.checkpoints == 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("position", [0, 777, 1400])
 def test_edited_row_is_named(big_log: Path, tmp_path: Path, position: int) -> None:
     raw = (
@@ -303,6 +305,7 @@ def test_edited_row_is_named(big_log: Path, tmp_path: Path, position: int) -> No
     assert f"position {position}" in problems[0][1]
 
 
+@pytest.mark.slow
 def test_edited_row_with_recomputed_id_is_named(big_log: Path, tmp_path: Path) -> None:
     """An attacker who also fixes the id column is caught by the signature."""
     conn = sqlite3.connect(big_log / "node.db")
@@ -324,18 +327,21 @@ def test_edited_row_with_recomputed_id_is_named(big_log: Path, tmp_path: Path) -
     assert problems[0][0] == 500 and "signature" in problems[0][1]
 
 
+@pytest.mark.slow
 def test_deleted_row_is_named(big_log: Path, tmp_path: Path) -> None:
     db = _tampered(big_log, tmp_path, ("DELETE FROM envelopes WHERE idx = 321", []))
     problems = _problems(db, big_log)
     assert problems[0][0] == 321 and "missing" in problems[0][1]
 
 
+@pytest.mark.slow
 def test_deleted_last_row_is_caught_by_the_checkpoint(big_log: Path, tmp_path: Path) -> None:
     db = _tampered(big_log, tmp_path, ("DELETE FROM envelopes WHERE idx = 1400", []))
     problems = _problems(db, big_log)
     assert problems and problems[0][0] == 1400
 
 
+@pytest.mark.slow
 def test_inserted_row_is_named(big_log: Path, tmp_path: Path) -> None:
     # Shift rows up from 600 and re-insert a copy of row 10 there.
     conn = sqlite3.connect(big_log / "node.db")
@@ -359,6 +365,7 @@ def test_inserted_row_is_named(big_log: Path, tmp_path: Path) -> None:
     assert problems and problems[0][0] in (10, 600)
 
 
+@pytest.mark.slow
 def test_reordered_rows_are_named(big_log: Path, tmp_path: Path) -> None:
     db = _tampered(
         big_log,
@@ -371,6 +378,7 @@ def test_reordered_rows_are_named(big_log: Path, tmp_path: Path) -> None:
     assert problems and problems[0][0] == 900
 
 
+@pytest.mark.slow
 def test_edited_checkpoint_and_content_key_are_caught(big_log: Path, tmp_path: Path) -> None:
     db = _tampered(
         big_log,
