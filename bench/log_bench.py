@@ -91,6 +91,7 @@ from ilo_node.dev.netbuilder import BuiltNetwork, build_network  # noqa: E402
 from ilo_node.home.home import Home, now_ms  # noqa: E402
 from ilo_node.node.audit import verify_log  # noqa: E402
 from ilo_node.node.core import Node  # noqa: E402
+from keys.distribution import recipients_for  # noqa: E402
 from protocol.envelope import CONTENT_DOMAIN, SIGNATURE_DOMAIN, Envelope, seal  # noqa: E402
 from protocol.examples import EXAMPLES, example  # noqa: E402
 from protocol.identifiers import MEMBER_STATES  # noqa: E402
@@ -138,12 +139,19 @@ def build_fixture(base: Path, count: int, recipients: int) -> Fixture:
     )
     now = now_ms()
     authors = {a: Node(network.nodes[a], PASSPHRASE) for a in AUTHORS}
+
+    def local_of(node: Node) -> list[str]:
+        return recipients_for(node.trust.roster, node.node_id, "local", now)
+
     try:
-        to = authors[AUTHORS[0]].recipients_for("local")
-        if RECEIVER not in to or any(a.recipients_for("local") != to for a in authors.values()):
+        to = local_of(authors[AUTHORS[0]])
+        if RECEIVER not in to or any(local_of(a) != to for a in authors.values()):
             raise SystemExit("bench fixture: authors and receiver must share a local network")
         keys = authors[AUTHORS[0]].trust.recipient_keys(to, now)
-        seeds = {a: n.signing.reveal() for a, n in authors.items()}  # type: ignore[union-attr]
+        seeds: dict[str, bytes] = {}
+        for a, n in authors.items():
+            assert n.signing is not None  # opened with the passphrase
+            seeds[a] = n.signing.reveal()
     finally:
         for n in authors.values():
             n.close()

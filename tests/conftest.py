@@ -1,6 +1,7 @@
-import sys
-from pathlib import Path
+"""Shared by every test folder.
 
-# Tests import their helpers module from this folder; the packages under test
-# come from the installed distribution.
-sys.path.insert(0, str(Path(__file__).parent))
+``tests`` is a package (every folder has an ``__init__.py``), so pytest's default
+("prepend") import mode puts the repository root on ``sys.path``: the tests import their
+helpers as ``tests.support.*`` with plain ``python -m pytest``, under xdist, and in mypy
+alike, and the packages under test come from the checkout.
+"""

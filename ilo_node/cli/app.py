@@ -4,6 +4,10 @@ Every error the project raises carries its own advice (``IloError.diagnostics``)
 this module prints it and exits non-zero. No traceback reaches a user: an
 unexpected exception is reported in one line (set ``ILO_NODE_DEBUG=1`` to see
 the traceback when reporting a bug).
+
+That handling lives in the group itself (:class:`IloGroup`), so that the installed
+``ilo-node`` and ``click.testing.CliRunner().invoke(cli, ...)`` end every run the same
+way.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -28,7 +34,7 @@ from ilo_node.cli.run import run
 from ilo_node.cli.status import status
 from protocol.errors import IloError
 
-__all__ = ["main"]
+__all__ = ["IloGroup", "cli", "main"]
 
 
 def default_home() -> Path:
@@ -36,7 +42,53 @@ def default_home() -> Path:
     return Path(env) if env else Path.home() / ".ilo-node"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class IloGroup(click.Group):
+    """The top-level group: ``main`` ends every run as a user should see it.
+
+    A project error (:class:`IloError`) prints its diagnostics (``error: ...`` and
+    ``hint: ...``) on stderr and exits 1; a click usage error exits 2 as click shows it;
+    an abort or an interrupt exits 130; any other exception is an internal error, one
+    line, exit 70 (the traceback only with ``ILO_NODE_DEBUG`` set). With
+    ``standalone_mode=False`` it is click's own ``main``: errors propagate to the caller.
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except IloError as exc:
+            click.echo(exc.diagnostics(), err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # the last line of defence: never a traceback to a user
+            if os.environ.get("ILO_NODE_DEBUG"):
+                traceback.print_exc()
+            click.echo(
+                f"internal error: {type(exc).__name__}. This is a bug in ilo-node; run again "
+                "with ILO_NODE_DEBUG=1 and report the output.",
+                err=True,
+            )
+            sys.exit(70)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group("ilo-node", cls=IloGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="ilo-node")
 @click.option(
     "--home",
@@ -97,27 +149,5 @@ for _command in (*_KEY_COMMANDS, *_NODE_COMMANDS):
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        code = cli.main(args=argv, prog_name="ilo-node", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except IloError as exc:
-        click.echo(exc.diagnostics(), err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # the last line of defence: never a traceback to a user
-        if os.environ.get("ILO_NODE_DEBUG"):
-            traceback.print_exc()
-        click.echo(
-            f"internal error: {type(exc).__name__}. This is a bug in ilo-node; run again "
-            "with ILO_NODE_DEBUG=1 and report the output.",
-            err=True,
-        )
-        sys.exit(70)
-    sys.exit(code if isinstance(code, int) else 0)
+    """The ``ilo-node`` entry point (``argv`` defaults to ``sys.argv[1:]``); never returns."""
+    cli.main(args=argv, prog_name="ilo-node")

@@ -1,6 +1,6 @@
 """Real ``ilo-node run`` processes: start them, wait until they listen, call them, stop them.
 
-``ilo-node devnet``, the integration tests (``tests/netproc.py``) and the gossip
+``ilo-node devnet``, the integration tests (``tests/support/netproc.py``) and the gossip
 benchmark (``bench/gossip_bench.py``) all run node homes as child processes
 through this one :class:`Launcher`:
 

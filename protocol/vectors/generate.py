@@ -2,7 +2,7 @@
 
 Every key, content key, nonce and ephemeral secret is derived from a fixed
 label, and Ed25519 signatures are deterministic, so the output is the same on
-every run; ``tests/test_vectors.py`` regenerates the vectors and fails on any
+every run; ``tests/protocol/test_vectors.py`` regenerates the vectors and fails on any
 difference from the checked-in files.
 
 ``valid.json`` holds one envelope per message kind (plus chain and fork cases);

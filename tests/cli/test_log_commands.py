@@ -1,17 +1,14 @@
-"""The node's log commands (publish, read, status, log, retention), run as real processes
-on a built network, as an operator would."""
+"""The node's log commands (publish, read, status, log, retention), run in process on a
+built network, as an operator would."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import sqlite3
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,23 +21,19 @@ from protocol.checkpoint import SignedCheckpoint
 from protocol.errors import ProofError
 from protocol.examples import example
 from protocol.merkle import leaf_hash, verify_consistency, verify_inclusion
-
-pytestmark = pytest.mark.slow
+from tests.support.clirun import Ran, check, invoke
 
 PASS = "cli log passphrase"
 NODES = ["DE@TR", "FR@TR", "IT@TR", "COM@EU"]
-REPO = Path(__file__).resolve().parents[1]
 ZERO_ID = "00" * 32
 
 
 class Cli:
-    """Runs ``python -m ilo_node`` on homes under ``base`` and checks how it ended."""
+    """Runs ``ilo-node`` (in process) on homes under ``base`` and checks how it ended."""
 
     def __init__(self, network: BuiltNetwork, workdir: Path) -> None:
         self.network = network
         self.workdir = workdir
-        self.env = {**os.environ, "PYTHONPATH": str(REPO), "ILO_NODE_PASSPHRASE": PASS}
-        self.env.pop("ILO_NODE_DEBUG", None)
 
     def run(
         self,
@@ -51,42 +44,19 @@ class Cli:
         passphrase: str | None = "env",
         stdin: bytes = b"",
         env: dict[str, str] | None = None,
-    ) -> subprocess.CompletedProcess[str]:
+    ) -> Ran:
         """``passphrase``: "env" (ILO_NODE_PASSPHRASE), "file" (--passphrase-file) or None
         (neither, and no terminal to ask on). ``ok=False``: a project error ("error: ..."
         and a hint); ``usage=True``: a command-line usage error from click."""
         path = home if isinstance(home, Path) else self.network.base / home
-        argv = [sys.executable, "-m", "ilo_node", "--home", str(path)]
-        environ = dict(self.env)
-        if passphrase != "env":
-            environ.pop("ILO_NODE_PASSPHRASE")
+        argv = ["--home", str(path)]
+        environ = {"ILO_NODE_PASSPHRASE": PASS} if passphrase == "env" else {}
         if passphrase == "file":
             argv += ["--passphrase-file", str(self.network.passphrase_file)]
-        done = subprocess.run(
-            [*argv, *args],
-            cwd=self.workdir,
-            env={**environ, **(env or {})},
-            input=stdin,
-            capture_output=True,
-            timeout=120,
-            check=False,
+        result = invoke(
+            [*argv, *args], cwd=self.workdir, env={**environ, **(env or {})}, stdin=stdin
         )
-        result = subprocess.CompletedProcess(
-            done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
-        )
-        # Never a traceback, whatever happened.
-        assert "Traceback" not in result.stderr, result.stderr
-        assert "internal error" not in result.stderr, result.stderr
-        if usage:
-            assert result.returncode == 2, f"{args}: {result.returncode} {result.stderr}"
-            assert "Usage: ilo-node" in result.stderr and "Error: " in result.stderr
-        elif ok:
-            assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
-        else:
-            assert result.returncode != 0, f"{args} unexpectedly succeeded: {result.stdout}"
-            assert result.stderr.startswith("error: "), result.stderr
-            assert "\nhint: " in result.stderr, result.stderr
-        return result
+        return check(result, ok=ok, usage=usage)
 
     def json(self, *args: str, home: Path | str, **kwargs: Any) -> Any:
         return json.loads(self.run(*args, "--json", home=home, **kwargs).stdout)

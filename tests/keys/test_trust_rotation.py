@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-import trustkit as tk
 
 from keys.errors import (
     CertificateError,
@@ -18,6 +17,7 @@ from keys.errors import (
 )
 from keys.roster import RosterChain, fingerprint_of
 from keys.trust import Outcome, TrustState
+from tests.support import trustkit as tk
 
 # ---------------------------------------------------------------------------------
 # Roster updates

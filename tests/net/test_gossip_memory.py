@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from memkeys import Built, build_in_memory
 
 from ilo_node.home.home import Home, now_ms
 from ilo_node.net.gossip import Gossip, GossipConfig
@@ -41,6 +40,7 @@ from protocol.crypto import sha256
 from protocol.envelope import Envelope, seal
 from protocol.examples import example
 from protocol.signed import SignedDocument
+from tests.support.memkeys import Built, build_in_memory
 
 T = TypeVar("T")
 
@@ -513,8 +513,9 @@ async def _push_settled(m: Mesh, sender: str, receiver: str, size: int) -> bool:
 def _twin(m: Mesh, first: bytes) -> bytes:
     """A second envelope DE signs at the seq of ``first``: an equivocation."""
     de, header = m.nodes[DE], Envelope.from_bytes(first).header
+    assert de.signing is not None
     return seal(
-        signing_seed=de.signing.reveal(),  # type: ignore[union-attr]
+        signing_seed=de.signing.reveal(),
         network=de.network,
         kind="incident_alert",
         author_node=DE,
@@ -740,6 +741,8 @@ def test_witness_stores_checkpoints_and_cosignatures_reach_the_origin(
 async def _serve(m: Mesh, name: str, *notes: bytes) -> None:
     """Make ``name`` serve exactly these (signed) checkpoints: a lying origin."""
     node = m.nodes[name]
+    assert node.signing is not None
+    signer_key = node.signing.public
 
     def replace() -> None:
         with node.db.conn:
@@ -749,7 +752,7 @@ async def _serve(m: Mesh, name: str, *notes: bytes) -> None:
                 node.db.execute(
                     "INSERT INTO checkpoints (size, root, time_ms, signer_key, note) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    [cp.size, cp.root, cp.time_ms, node.signing.public, note],  # type: ignore[union-attr]
+                    [cp.size, cp.root, cp.time_ms, signer_key, note],
                 )
 
     await m.on(name, replace)
@@ -870,13 +873,15 @@ def test_inconsistent_checkpoints_of_different_sizes_are_a_split_view(
         await m.publish(DE, 2, push=False)
         bogus = Checkpoint(de.log.origin, 6, sha256(b"rewritten history"), now_ms())
         forged = sign_checkpoint(bogus, DE, built.signing(DE).reveal())
+        assert de.signing is not None
+        signer_key = de.signing.public
 
         def serve_forged() -> None:
             with de.db.conn:
                 de.db.execute(
                     "INSERT INTO checkpoints (size, root, time_ms, signer_key, note) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    [6, bogus.root, bogus.time_ms, de.signing.public, forged],  # type: ignore[union-attr]
+                    [6, bogus.root, bogus.time_ms, signer_key, forged],
                 )
 
         await m.on(DE, serve_forged)

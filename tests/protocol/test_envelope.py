@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from helpers import NODES, NOW_MS, derive, make
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,7 @@ from protocol.errors import (
 from protocol.examples import example
 from protocol.kinds import KINDS
 from protocol.limits import Limits
+from tests.support.helpers import NODES, NOW_MS, derive, make
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

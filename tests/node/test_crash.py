@@ -239,7 +239,7 @@ def stream(network: BuiltNetwork, tmp_path_factory: pytest.TempPathFactory) -> l
     base = tmp_path_factory.mktemp("authors")
     rng = random.Random(SEED)
     per_author: list[list[bytes]] = []
-    plans = {
+    plans: dict[str, list[tuple[str, tuple[str, ...]]]] = {
         "DE@TR": [("local", ())],
         "IT@TR": [("states", ("IT", "DE")), ("local", ())],
         "COM@EU": [("presidency", ()), ("network", ())],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -107,8 +107,9 @@ def test_envelope_before_its_authors_certificate_is_held_then_placed(
 
 def test_equivocation_becomes_a_fork_proof_and_holds_the_author(de: Node, fr: Node) -> None:
     first = _publish(de, 1)[0]
+    assert de.signing is not None
     twin = seal(  # DE signs a second, different envelope at seq 1
-        signing_seed=de.signing.reveal(),  # type: ignore[union-attr]
+        signing_seed=de.signing.reveal(),
         network=de.network,
         kind="incident_alert",
         author_node="DE@TR",
@@ -142,10 +143,10 @@ def test_equivocation_becomes_a_fork_proof_and_holds_the_author(de: Node, fr: No
     ],
 )
 def test_bad_input_is_refused_and_nothing_else_changes(
-    de: Node, fr: Node, name: str, mutate: object, reason: str
+    de: Node, fr: Node, name: str, mutate: Callable[[bytes], bytes], reason: str
 ) -> None:
     raw = _publish(de, 1)[0]
-    result = fr.ingest([mutate(raw)])[0]  # type: ignore[operator]
+    result = fr.ingest([mutate(raw)])[0]
     assert result.status == "rejected"
     assert reason in result.reason
     assert fr.size() == 0 and fr.view.counts()["quarantined"] == 0
@@ -192,11 +193,12 @@ def test_revoked_key_refused(network: BuiltNetwork, de: Node, fr: Node) -> None:
     compromised = Envelope.from_bytes(raw).header.created_ms - 1
     from keys.documents import Revocation
 
+    assert de.signing is not None
     revocation = Revocation(
         document=SignedDocument.create("revocation", {}),
         network=network.network,
         node="DE@TR",
-        key=de.signing.public,  # type: ignore[union-attr]
+        key=de.signing.public,
         compromised_at_ms=compromised,
         issued_ms=compromised + 1,
         reason="stolen",
@@ -275,6 +277,7 @@ def _problems(db: Path, big_log: Path) -> list[tuple[int | None, str]]:
     return verify_log(db, [key], "FR@TR", workers=2).problems
 
 
+@pytest.mark.slow
 def test_big_log_verifies(big_log: Path) -> None:
     key = Home(big_log).public_key()
     report = verify_log(big_log / "node.db", [key], "FR@TR", workers=2)
@@ -284,6 +287,7 @@ def test_big_log_verifies(big_log: Path) -> None:
     assert report.checkpoints == 8
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("position", [0, 777, 1400])
 def test_edited_row_is_named(big_log: Path, tmp_path: Path, position: int) -> None:
     raw = (
@@ -301,6 +305,7 @@ def test_edited_row_is_named(big_log: Path, tmp_path: Path, position: int) -> No
     assert f"position {position}" in problems[0][1]
 
 
+@pytest.mark.slow
 def test_edited_row_with_recomputed_id_is_named(big_log: Path, tmp_path: Path) -> None:
     """An attacker who also fixes the id column is caught by the signature."""
     conn = sqlite3.connect(big_log / "node.db")
@@ -322,18 +327,21 @@ def test_edited_row_with_recomputed_id_is_named(big_log: Path, tmp_path: Path) -
     assert problems[0][0] == 500 and "signature" in problems[0][1]
 
 
+@pytest.mark.slow
 def test_deleted_row_is_named(big_log: Path, tmp_path: Path) -> None:
     db = _tampered(big_log, tmp_path, ("DELETE FROM envelopes WHERE idx = 321", []))
     problems = _problems(db, big_log)
     assert problems[0][0] == 321 and "missing" in problems[0][1]
 
 
+@pytest.mark.slow
 def test_deleted_last_row_is_caught_by_the_checkpoint(big_log: Path, tmp_path: Path) -> None:
     db = _tampered(big_log, tmp_path, ("DELETE FROM envelopes WHERE idx = 1400", []))
     problems = _problems(db, big_log)
     assert problems and problems[0][0] == 1400
 
 
+@pytest.mark.slow
 def test_inserted_row_is_named(big_log: Path, tmp_path: Path) -> None:
     # Shift rows up from 600 and re-insert a copy of row 10 there.
     conn = sqlite3.connect(big_log / "node.db")
@@ -357,6 +365,7 @@ def test_inserted_row_is_named(big_log: Path, tmp_path: Path) -> None:
     assert problems and problems[0][0] in (10, 600)
 
 
+@pytest.mark.slow
 def test_reordered_rows_are_named(big_log: Path, tmp_path: Path) -> None:
     db = _tampered(
         big_log,
@@ -369,6 +378,7 @@ def test_reordered_rows_are_named(big_log: Path, tmp_path: Path) -> None:
     assert problems and problems[0][0] == 900
 
 
+@pytest.mark.slow
 def test_edited_checkpoint_and_content_key_are_caught(big_log: Path, tmp_path: Path) -> None:
     db = _tampered(
         big_log,

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustkit
-from trustkit import DAY, NETWORK, T0, pub, seed
 
 from ilo_node.home.home import Home, HomeConfig
 from ilo_node.home.imports import import_files
@@ -25,6 +23,8 @@ from keys.issuing import (
 from keys.roster import RosterChain
 from keys.trust import TrustState
 from protocol.errors import UsageError
+from tests.support import trustkit
+from tests.support.trustkit import DAY, NETWORK, T0, pub, seed
 
 
 def _record(**over: Any) -> dict[str, Any]:

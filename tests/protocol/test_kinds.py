@@ -528,6 +528,7 @@ def _assert_only_content_errors(kind: str, value: object) -> None:
 _FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ALL_KINDS)
 @_FUZZ
 @given(value=_json_like)
@@ -535,6 +536,7 @@ def test_fuzz_random_values(kind: str, value: object) -> None:
     _assert_only_content_errors(kind, value)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ALL_KINDS)
 @_FUZZ
 @given(data=st.data())

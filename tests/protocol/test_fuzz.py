@@ -17,6 +17,9 @@ every byte, so a mutation that changed anything must never verify.
 Protocol bugs this file found are pinned by minimal regression tests at the end.
 A bug found but not yet fixed gets its reproduction there marked
 ``xfail(strict=True)``, so the file stays green until the fix makes it pass.
+
+Every fuzzing test is marked ``slow`` (the fast loop, ``-m "not slow"``, skips them);
+the regression tests are not.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import NODES, derive, make
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,6 +77,7 @@ from protocol.merkle import (
     verify_inclusion,
 )
 from protocol.schema import Country, Enum, Field, FieldType, List, Struct
+from tests.support.helpers import NODES, derive, make
 
 # --- test vectors and originals -----------------------------------------------
 
@@ -657,6 +660,7 @@ def fuzz_envelope_bytes(
 # === 1. Envelope.from_bytes (and .open on anything it accepts) ========================
 
 
+@pytest.mark.slow
 def test_envelope_truncated_at_every_length() -> None:
     fuzz = Fuzz("envelope truncation", 0)
     for data in (ORIGINAL_BYTES[0], ORIGINAL_BYTES[-3]):
@@ -668,6 +672,7 @@ def test_envelope_truncated_at_every_length() -> None:
     fuzz.done(2500)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", sorted(ALL_MUTATORS))
 def test_envelope_mutations(strategy: str) -> None:
     seed = 1000 + sorted(ALL_MUTATORS).index(strategy)
@@ -682,6 +687,7 @@ def test_envelope_mutations(strategy: str) -> None:
     fuzz.done(800)
 
 
+@pytest.mark.slow
 def test_envelope_random_bytes() -> None:
     rng = random.Random(2)
     fuzz = Fuzz("envelope random bytes", 2)
@@ -703,6 +709,7 @@ def _original_parts(data: bytes) -> list[Any]:
     return value
 
 
+@pytest.mark.slow
 def test_envelope_shaped_random_structures() -> None:
     rng = random.Random(3)
     fuzz = Fuzz("envelope-shaped", 3)
@@ -737,6 +744,7 @@ def _resign(header: list[Any], ciphertext: bytes, seed: bytes) -> bytes:
     return unsigned + encode_canonical(sign(seed, SIGNATURE_DOMAIN, unsigned))
 
 
+@pytest.mark.slow
 def test_envelope_resigned_header_mutations() -> None:
     """Correctly signed envelopes with mutated header fields: every field check runs."""
     rng = random.Random(4)
@@ -770,6 +778,7 @@ def test_envelope_resigned_header_mutations() -> None:
     fuzz.done(2400)
 
 
+@pytest.mark.slow
 @FUZZ_SETTINGS
 @given(values_strategy())
 def test_envelope_hypothesis_msgpack(value: Any) -> None:
@@ -778,6 +787,7 @@ def test_envelope_hypothesis_msgpack(value: Any) -> None:
     fuzz.done(1)
 
 
+@pytest.mark.slow
 @FUZZ_SETTINGS
 @given(envelope_shaped_strategy())
 def test_envelope_hypothesis_envelope_shaped(parts: list[Any]) -> None:
@@ -799,7 +809,8 @@ def test_envelope_from_non_bytes_is_a_usage_error(value: object) -> None:
 _AUTHOR = NODES["DE@TR"]
 _RECIPIENTS = ("COM@EU", "DE@TR", "FR@TR")
 _CONTENT_KEY = derive("fuzz open content key")
-_WRAPPED = {
+# [node, prekey, sealed key] as on the wire: a list of mixed types.
+_WRAPPED: dict[str, list[Any]] = {
     node: [node, NODES[node].prekey, wrap_key(NODES[node].prekey, _CONTENT_KEY, derive(node))]
     for node in _RECIPIENTS
 }
@@ -845,6 +856,7 @@ def _hostile_plaintext(rng: random.Random, kind: str) -> bytes:
     return random_bytes(rng)
 
 
+@pytest.mark.slow
 def test_open_forged_envelopes() -> None:
     rng = random.Random(5)
     fuzz = Fuzz("open forged", 5)
@@ -914,6 +926,7 @@ def fuzz_fork_proof(
             assert data == FORK_PROOF, "a mutated fork proof verified"
 
 
+@pytest.mark.slow
 def test_fork_proof_truncated_at_every_length() -> None:
     fuzz = Fuzz("fork proof truncation", 0)
     for end in range(len(FORK_PROOF) + 1):
@@ -922,6 +935,7 @@ def test_fork_proof_truncated_at_every_length() -> None:
     fuzz.done(len(FORK_PROOF))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", sorted(ALL_MUTATORS))
 def test_fork_proof_mutations(strategy: str) -> None:
     seed = 2000 + sorted(ALL_MUTATORS).index(strategy)
@@ -933,6 +947,7 @@ def test_fork_proof_mutations(strategy: str) -> None:
     fuzz.done(400)
 
 
+@pytest.mark.slow
 def test_fork_proof_structures() -> None:
     rng = random.Random(6)
     fuzz = Fuzz("fork proof structures", 6)
@@ -971,6 +986,7 @@ def test_fork_proof_structures() -> None:
     fuzz.done(2000)
 
 
+@pytest.mark.slow
 @FUZZ_SETTINGS
 @given(values_strategy())
 def test_fork_proof_hypothesis_msgpack(value: Any) -> None:
@@ -982,6 +998,7 @@ def test_fork_proof_hypothesis_msgpack(value: Any) -> None:
 # === 3. parse_content, for every kind =================================================
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_parse_content(kind: str) -> None:
     seed = 3000 + sorted(KINDS).index(kind)
@@ -1028,6 +1045,7 @@ def _max_bytes(rng: random.Random, data: bytes) -> int:
     return rng.choice((1 << 20, 1 << 20, len(data), len(data) + 1, max(len(data) - 1, 1), 16))
 
 
+@pytest.mark.slow
 def test_decode_canonical_mutated() -> None:
     rng = random.Random(7)
     fuzz = Fuzz("decode_canonical mutated", 7)
@@ -1065,6 +1083,7 @@ def extension_object(rng: random.Random) -> tuple[int, bytes]:
     return code, head + payload[:size]
 
 
+@pytest.mark.slow
 def test_decode_canonical_encodings() -> None:
     """Canonical bytes are accepted as their value; any other encoding is refused."""
     rng = random.Random(8)
@@ -1089,6 +1108,7 @@ def test_decode_canonical_encodings() -> None:
     fuzz.done(5000)
 
 
+@pytest.mark.slow
 @FUZZ_SETTINGS
 @given(values_strategy(), st.integers(min_value=0, max_value=6), st.randoms(use_true_random=False))
 def test_decode_canonical_hypothesis(value: Any, cut: int, rnd: random.Random) -> None:
@@ -1174,6 +1194,7 @@ def fuzz_merkle(
             fuzz.accepted += 1
 
 
+@pytest.mark.slow
 def test_verify_inclusion_fuzz() -> None:
     rng = random.Random(9)
     fuzz = Fuzz("verify_inclusion", 9)
@@ -1211,6 +1232,7 @@ def test_verify_inclusion_fuzz() -> None:
     fuzz.done(6000)
 
 
+@pytest.mark.slow
 def test_verify_consistency_fuzz() -> None:
     rng = random.Random(10)
     fuzz = Fuzz("verify_consistency", 10)
@@ -1258,6 +1280,7 @@ def test_verify_consistency_fuzz() -> None:
 # === 6. KindSpec.validate =============================================================
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_kind_validate(kind: str) -> None:
     seed = 4000 + sorted(KINDS).index(kind)

@@ -44,7 +44,6 @@ from typing import Any
 import msgpack
 import pytest
 from aiohttp import web
-from netproc import Cluster, Published, free_ports, run_cli, write_daemon_config
 
 from ilo_node.dev.netbuilder import BuiltNetwork, build_network
 from ilo_node.home.home import Home
@@ -54,6 +53,7 @@ from ilo_node.net.wire import decode_body, encode_body
 from protocol.checkpoint import Checkpoint, sign_checkpoint
 from protocol.envelope import Envelope
 from protocol.errors import ProtocolError
+from tests.support.netproc import Cluster, Published, free_ports, run_cli, write_daemon_config
 
 pytestmark = pytest.mark.slow
 

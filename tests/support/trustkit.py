@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from helpers import derive
-
 from protocol.crypto import ed25519_public
 from protocol.signed import SignedDocument
+from tests.support.helpers import derive
 
 NETWORK = "test.ilo"
 DAY = 86_400_000

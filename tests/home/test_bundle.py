@@ -30,7 +30,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> BuiltNetwork:
 
 
 def _cli(network: BuiltNetwork, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     result = subprocess.run(
         [
             sys.executable,
@@ -52,6 +52,7 @@ def _cli(network: BuiltNetwork, home: Path, *args: str) -> subprocess.CompletedP
     return result
 
 
+@pytest.mark.slow
 def test_offline_posting_catches_up_by_bundle(network: BuiltNetwork, tmp_path: Path) -> None:
     de_home = Home(tmp_path / "DE@TR")
     fr_home = Home(tmp_path / "FR@TR")

@@ -1,27 +1,22 @@
-"""The key and roster CLI, run as real processes on a scratch network, as an operator would."""
+"""The key and roster CLI, run in process on a scratch network, as an operator would."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.clirun import Ran, check, invoke
 
 PASS = "correct horse battery staple"
 
 
 class Cli:
+    """Runs ``ilo-node`` (in process) in ``workdir`` and checks how it ended."""
+
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.env = {
-            **os.environ,
-            "ILO_NODE_PASSPHRASE": PASS,
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-        }
-        self.env.pop("ILO_NODE_DEBUG", None)
 
     def run(
         self,
@@ -29,29 +24,16 @@ class Cli:
         home: str | None = None,
         ok: bool = True,
         env: dict[str, str] | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "ilo_node"]
+    ) -> Ran:
+        argv: list[str] = []
         if home:
             argv += ["--home", str(self.workdir / home)]
-        result = subprocess.run(
+        result = invoke(
             [*argv, *args],
             cwd=self.workdir,
-            env={**self.env, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+            env={"ILO_NODE_PASSPHRASE": PASS, **(env or {})},
         )
-        # Never a traceback, whatever happened.
-        assert "Traceback" not in result.stderr, result.stderr
-        assert "internal error" not in result.stderr, result.stderr
-        if ok:
-            assert result.returncode == 0, f"{args}: {result.stdout}\n{result.stderr}"
-        else:
-            assert result.returncode != 0, f"{args} unexpectedly succeeded: {result.stdout}"
-            assert result.stderr.startswith("error: "), result.stderr
-            assert "\nhint: " in result.stderr, result.stderr
-        return result
+        return check(result, ok=ok)
 
 
 @pytest.fixture(scope="module")

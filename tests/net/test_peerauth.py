@@ -5,15 +5,15 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
-from memkeys import Built, build_in_memory
 
+from ilo_node.errors import AuthError
 from ilo_node.home.home import now_ms
 from ilo_node.net.peerauth import (
     HEADERS,
     WINDOW_MS,
-    AuthError,
     NonceCache,
     PeerIdentity,
     PeerRequest,
@@ -23,6 +23,7 @@ from ilo_node.net.peerauth import (
 from keys.keystore import generate_signing_key
 from keys.trust import TrustState
 from protocol.signed import SignedDocument
+from tests.support.memkeys import Built, build_in_memory
 
 NODES = ["COM@EU", "DE@TR", "FR@TR"]
 ME = "FR@TR"
@@ -201,10 +202,10 @@ def test_refused_request_does_not_burn_its_nonce(trust: TrustState, de: PeerIden
     ids=lambda c: next(iter(c)) + "=" + str(next(iter(c.values())))[:20],
 )
 def test_altered_request_is_401(
-    trust: TrustState, de: PeerIdentity, change: dict[str, object]
+    trust: TrustState, de: PeerIdentity, change: dict[str, Any]
 ) -> None:
     headers = _sign(de)
-    _refused(lambda: _verify(trust, headers, **change), 401, "does not verify")  # type: ignore[arg-type]
+    _refused(lambda: _verify(trust, headers, **change), 401, "does not verify")
 
 
 @pytest.mark.parametrize("field", ["time", "nonce", "node"])

@@ -746,6 +746,7 @@ def _mutate(original: bytes, kind: int, position: int, value: int) -> bytes:
     return original[:position] + original[position : position + value % 40] + original[position:]
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     steps=st.lists(

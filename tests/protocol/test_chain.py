@@ -5,18 +5,19 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from helpers import NODES, make
 
 from protocol.chain import ForkProof, check_link, detect_fork
+from protocol.envelope import Envelope
 from protocol.errors import (
     EquivocationError,
     ForkProofError,
     PrevHashError,
     SequenceError,
 )
+from tests.support.helpers import NODES, make
 
 
-def _chain(n: int) -> list:
+def _chain(n: int) -> list[Envelope]:
     out = []
     prev = None
     for seq in range(1, n + 1):

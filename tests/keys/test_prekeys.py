@@ -9,8 +9,6 @@ from typing import Any
 
 import nacl.bindings as sodium
 import pytest
-import trustkit as tk
-from helpers import derive
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,6 +29,8 @@ from protocol.envelope import Envelope, seal
 from protocol.errors import DecryptionError, NotARecipientError, UsageError
 from protocol.examples import example
 from protocol.signed import SignedDocument
+from tests.support import trustkit as tk
+from tests.support.helpers import derive
 
 MINUTE_MS = 60_000
 

@@ -1,0 +1,1 @@
+"""ilo-node's tests, in folders that mirror the packages (see README.md)."""
