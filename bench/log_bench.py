@@ -11,7 +11,7 @@ dependencies)::
 
 What is measured, in one process (``log verify`` also uses a process pool):
 
-* **ingest**: a scratch network is built with :func:`ilo_node.netbuilder.build_network`
+* **ingest**: a scratch network is built with :func:`ilo_node.dev.netbuilder.build_network`
   (``DE@TR``, ``FR@TR``, ``IT@TR`` and ``COM@EU`` by default). ``--envelopes``
   envelopes are sealed beforehand by ``DE@TR`` and ``IT@TR`` in turn (two hash
   chains), cycling through the example content of every message kind in
@@ -43,7 +43,7 @@ What is measured, in one process (``log verify`` also uses a process pool):
   the wall-clock p99 is the scheduler's time slice (about 4 ms) rather than the
   code. Consistency proofs (from a random older size) are timed the same way,
   for reference.
-* **log verify**: :func:`ilo_node.audit.verify_log` on the receiver's database after
+* **log verify**: :func:`ilo_node.node.audit.verify_log` on the receiver's database after
   an ingest with decryption and a signed checkpoint (:meth:`Node.checkpoint`),
   with ``workers=os.cpu_count()`` and with ``workers=1``. Floor: the raw
   verifications/s measured above (one thread) times the cores; target >= 0.8.

@@ -1,4 +1,4 @@
-"""Peer request signing (ilo_node/peerauth.py): one test per rule the receiver enforces."""
+"""Peer request signing (ilo_node/net/peerauth.py): one test per rule the receiver enforces."""
 
 from __future__ import annotations
 
