@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ilo_node.errors import AuthError
+from ilo_node.net.logs import QuietLog
 from ilo_node.net.peerauth import NonceCache, PeerRequest, verify_request
 from ilo_node.net.ratelimit import RateLimiter
 from ilo_node.net.wire import decode_body, encode_body, get_bytes_list, get_pairs
@@ -30,6 +31,8 @@ from protocol.errors import IloError, LimitExceededError, ProtocolError
 __all__ = ["SYNC_PAGE_BYTES", "PeerService"]
 
 log = logging.getLogger("ilo_node.service")
+#: Refusals are the outside world's doing: a few lines a minute, then a count.
+refusals = QuietLog(log)
 
 #: Most envelope bytes one sync response carries; the requester asks again for more.
 SYNC_PAGE_BYTES = 4 * 1024 * 1024
@@ -101,7 +104,7 @@ class PeerService:
                 lambda: verify_request(node.trust, self.node_id, request, node.clock(), self.nonces)
             )
         except AuthError as exc:
-            log.info("refused %s %s: %s", method, path, exc.message)
+            refusals.info("peer auth", "refused %s %s: %s", method, path[:80], exc.message)
             return _error(exc.status, exc.message)
         if not self.peer_limits.allow(peer):
             return _error(429, f"{peer} exceeds its request rate; slow down")
