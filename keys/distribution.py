@@ -12,7 +12,8 @@ level          the nodes it may reach (always: the author's own node as well)
                country, and the EU bodies' nodes (``local_network`` of the
                roster)
 ``states``     the nodes of the named Member States; a receiver, which does not
-               learn the names, checks that every recipient is a roster node
+               learn the names, checks that every recipient is a node of a
+               Member State (not of an EU body)
 ``presidency`` the nodes of the Member State holding the Council Presidency at
                the envelope's time, and the Commission's
 ``network``    every node of the roster
@@ -27,7 +28,7 @@ from collections.abc import Iterable, Sequence
 
 from protocol.envelope import DISTRIBUTIONS
 from protocol.errors import UsageError
-from protocol.identifiers import split_node_id
+from protocol.identifiers import MEMBER_STATES, split_node_id
 
 from .documents import Roster
 
@@ -51,7 +52,7 @@ def allowed_recipients(
     """The nodes an envelope of ``level`` by ``author_node`` at ``at_ms`` may reach.
 
     ``states`` are the Member States named for level ``states``; ``None`` means
-    "not known" (a receiver's view), which allows every roster node.
+    "not known" (a receiver's view), which allows every Member State's node.
     """
     if level not in DISTRIBUTIONS:
         raise UsageError(f"unknown distribution {level!r}; use one of {', '.join(DISTRIBUTIONS)}")
@@ -68,7 +69,7 @@ def allowed_recipients(
         parties = {"COM"} | ({presidency} if presidency else set())
         nodes = {n for n in roster.nodes if _party(n) in parties}
     elif states is None:
-        nodes = set(roster.nodes)
+        nodes = {n for n in roster.nodes if _party(n) in MEMBER_STATES}
     else:
         wanted = set(states)
         if not wanted:

@@ -109,6 +109,12 @@ def _check_roster(content: Mapping[str, Any], path: str) -> None:
         until = entry.get("valid_until_ms")
         if until is not None and until <= entry["valid_from_ms"]:
             raise ContentError(f"{path}.authorities[{i}].valid_until_ms: must be after valid_from")
+        compromised = entry.get("compromised_at_ms")
+        if compromised is not None and until is not None and compromised > until:
+            raise ContentError(
+                f"{path}.authorities[{i}].compromised_at_ms: after valid_until_ms; a key that "
+                "was stolen must end no later than the theft"
+            )
 
 
 ROSTER_SCHEMA = KindSpec(
@@ -132,6 +138,9 @@ ROSTER_SCHEMA = KindSpec(
                         Field("key", PublicKey()),
                         Field("valid_from_ms", _TIME),
                         Field("valid_until_ms", _TIME, required=False),
+                        # Set when the key was stolen: what it certified is honoured only
+                        # by nodes that held it before this time (keys/trust.py).
+                        Field("compromised_at_ms", _TIME, required=False),
                     )
                 ),
                 200,
@@ -240,6 +249,7 @@ class Authority:
     key: bytes
     valid_from_ms: int
     valid_until_ms: int | None
+    compromised_at_ms: int | None = None
 
     def valid_at(self, time_ms: int) -> bool:
         return self.valid_from_ms <= time_ms and (
@@ -281,7 +291,13 @@ class Roster:
             threshold=p["threshold"],
             administrators={a["key"]: a["name"] for a in p["administrators"]},
             authorities=tuple(
-                Authority(a["party"], a["key"], a["valid_from_ms"], a.get("valid_until_ms"))
+                Authority(
+                    a["party"],
+                    a["key"],
+                    a["valid_from_ms"],
+                    a.get("valid_until_ms"),
+                    a.get("compromised_at_ms"),
+                )
                 for a in p["authorities"]
             ),
             nodes={n["node"]: NodeEntry(n["node"], n["endpoint"], n["role"]) for n in p["nodes"]},

@@ -19,18 +19,19 @@ or raises; persisting the accepted documents is the node's job.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from protocol.crypto import sha256
 from protocol.errors import ProtocolError
 from protocol.signed import SignedDocument
 
-from .documents import Roster
+from .documents import Roster, when
 from .errors import (
     RollbackError,
     RootOfTrustError,
     RosterError,
+    RosterExpiredError,
     ThresholdError,
 )
 
@@ -68,6 +69,43 @@ def _check_threshold(roster: Roster, by: Roster, role: str) -> None:
         raise ThresholdError(
             f"roster version {roster.version} has {got} valid signature(s) from {role} "
             f"administrators; {by.threshold} are required"
+        )
+
+
+def _next_after(current: Roster, data: bytes) -> Roster:
+    """``data`` as the version after ``current``, by TUF's root-rotation rules."""
+    new = _parse(data)
+    if new.network != current.network:
+        raise RosterError(
+            f"roster is for network {new.network!r}, this node is in {current.network!r}"
+        )
+    if new.version <= current.version:
+        if new.version == current.version and new.document.body != current.document.body:
+            raise RollbackError(
+                f"a different roster claims version {new.version}: the roster has forked; "
+                "report it to the administrators"
+            )
+        raise RollbackError(
+            f"roster version {new.version} is not newer than the current version "
+            f"{current.version}"
+        )
+    if new.version != current.version + 1:
+        raise RollbackError(
+            f"roster version {new.version} skips versions after {current.version}: apply "
+            f"version {current.version + 1} first"
+        )
+    _check_threshold(new, current, f"version {current.version}'s")
+    _check_threshold(new, new, "its own")
+    return new
+
+
+def _check_not_expired(roster: Roster, now_ms: int) -> None:
+    if roster.expires_ms <= now_ms:
+        raise RosterExpiredError(
+            f"roster version {roster.version} expired on {when(roster.expires_ms)}, before "
+            "it arrived; it was not applied",
+            "Ask the administrators for the current version, and apply the versions in "
+            "between together with it ('ilo-node roster update V1 V2 ...').",
         )
 
 
@@ -155,44 +193,58 @@ class RosterChain:
                 window = (start, dropped if end is None else min(end, dropped))
         return window
 
+    def authority_compromised_at(self, party: str, key: bytes) -> int | None:
+        """When an authority key was stolen, if any roster version ever said so (the
+        earliest time said: a later version cannot take the statement back)."""
+        times = [
+            a.compromised_at_ms
+            for roster in self._versions
+            for a in roster.authorities
+            if a.party == party and a.key == key and a.compromised_at_ms is not None
+        ]
+        return min(times) if times else None
+
     def check_next(self, data: bytes, now_ms: int | None) -> Roster:
-        """Decide whether ``data`` is the valid next roster, without applying it."""
-        new = _parse(data)
-        current = self.current
-        if data == current.document.to_bytes():
-            return current  # re-applying the current version is a no-op
-        if new.network != current.network:
-            raise RosterError(
-                f"roster is for network {new.network!r}, this node is in {current.network!r}"
-            )
-        if new.version <= current.version:
-            if new.version == current.version and new.document.body != current.document.body:
-                raise RollbackError(
-                    f"a different roster claims version {new.version}: the roster has forked; "
-                    "report it to the administrators"
-                )
-            raise RollbackError(
-                f"roster version {new.version} is not newer than the current version "
-                f"{current.version}"
-            )
-        if new.version != current.version + 1:
-            raise RollbackError(
-                f"roster version {new.version} skips versions after {current.version}: apply "
-                f"version {current.version + 1} first"
-            )
-        _check_threshold(new, current, f"version {current.version}'s")
-        _check_threshold(new, new, "its own")
-        # Expiry is judged on the newest version only (status()), as TUF clients do:
-        # an intermediate version that expired while a node was offline must not
-        # stop it from catching up to the current one.
+        """Decide whether ``data`` is the valid next roster, without applying it; with
+        ``now_ms``, an already expired version is refused too."""
+        if data == self.current.document.to_bytes():
+            return self.current  # re-applying the current version is a no-op
+        new = _next_after(self.current, data)
+        if now_ms is not None:
+            _check_not_expired(new, now_ms)
         return new
 
     def update(self, data: bytes, now_ms: int | None) -> Roster:
-        """Apply the next roster version; returns it. ``now_ms=None`` replays stored history."""
-        new = self.check_next(data, now_ms)
-        if new is not self.current:
-            self._versions.append(new)
-        return new
+        """Apply the next roster version; returns it. ``now_ms=None`` replays stored history.
+
+        A version that has already expired when it arrives is refused
+        (:class:`RosterExpiredError`): applied, one relayed old version would hold
+        every node's new envelopes until administrators act. :meth:`update_all`
+        catches up through versions that expired while this node was away.
+        """
+        if data == self.current.document.to_bytes():
+            return self.current
+        return self.update_all([data], now_ms)[-1]
+
+    def update_all(self, documents: Sequence[bytes], now_ms: int | None) -> list[Roster]:
+        """Apply consecutive versions, in order; returns the versions applied.
+
+        With ``now_ms``, the newest version applied must not have expired: versions
+        that did are applied only on the way to a later one that has not (as TUF
+        clients catch up through expired intermediate roots); otherwise nothing is
+        applied.
+        """
+        pending: list[Roster] = []
+        current = self.current
+        for data in documents:
+            if data == current.document.to_bytes():
+                continue
+            current = _next_after(current, data)
+            pending.append(current)
+        if now_ms is not None and pending:
+            _check_not_expired(pending[-1], now_ms)
+        self._versions.extend(pending)
+        return pending
 
     def status(self, now_ms: int) -> RosterStatus:
         current = self.current

@@ -1,31 +1,37 @@
-"""Trust decisions: may this key speak for this node, for this envelope, now?
+"""The evidence a node holds, and the trust decisions it feeds.
 
-:func:`decide_key` is the one pure function that makes the decision; the clock
-(``now_ms``) and the evidence (roster, certificates, revocations, and when the
-envelope was first witnessed in a checkpoint) are passed in. :class:`TrustState`
-is an I/O-free holder for that evidence: it verifies certificates, revocations
-and prekey announcements against the roster chain as they arrive, and asks
-:func:`decide_key` about envelopes.
+:class:`TrustState` is an I/O-free holder of verified evidence: the roster
+chain, certificates (with when this holder first saw each), revocations and
+prekey announcements. It checks each document as it is added, and asks the
+pure :func:`keys.decide.decide_key` about keys, choosing what evidence counts:
 
-Revocation rule. A revocation names the time the key was compromised. Nothing
-the key signed is accepted if it is dated at or after that time. Something dated
-*before* it is accepted only if it had been witnessed in a checkpoint before the
-revocation was issued: a thief holding the key can write any date, but cannot
-make an envelope appear in a checkpoint that was signed before it existed.
+* **Revocation scope.** A revocation counts only for keys of the revoking
+  authority's own Member State (it names one of that state's nodes, and only
+  for that node's key), or when a threshold of the roster's administrators
+  signed it. A Member State authority cannot silence another state.
+* **Stolen authority keys.** When a roster version declares an authority key
+  compromised from a time C, what the key certified is honoured only by a
+  holder that had the certificate before C: a certificate's issue time is the
+  signer's word, and a thief can write any. Everyone else needs the authority
+  to certify the key again with its new key.
+* **Roster expiry.** With the current roster expired, statements dated after
+  the expiry wait for the next version, and peer requests are refused
+  (:meth:`TrustState.decide_peer`); nodes still pull the next version from
+  peers that have it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 
 from protocol.checkpoint import SignedCheckpoint, node_of_origin, verify_cosignature
 from protocol.envelope import Envelope
 from protocol.errors import ProtocolError
-from protocol.limits import DEFAULT_LIMITS, Limits
+from protocol.identifiers import split_node_id
 from protocol.signed import SignedDocument
 
+from .decide import KeyDecision, Outcome, decide_key
 from .distribution import distribution_problem
 from .documents import Certificate, PrekeyAnnouncement, Revocation, Roster, when
 from .errors import (
@@ -35,91 +41,14 @@ from .errors import (
     WitnessError,
 )
 from .prekeys import select_prekey
-from .roster import RosterChain
+from .roster import RosterChain, count_signers
 
 __all__ = ["KeyDecision", "Outcome", "TrustState", "decide_key", "when"]
 
 
-class Outcome(Enum):
-    ACCEPT = "accept"
-    #: Cannot be decided yet (unknown key, roster expired, dated in the future):
-    #: keep the envelope and try again when evidence arrives.
-    RETRY = "retry"
-    REJECT = "reject"
-
-
-@dataclass(frozen=True, slots=True)
-class KeyDecision:
-    outcome: Outcome
-    reason: str
-    certificate: Certificate | None = None
-
-    def __bool__(self) -> bool:
-        return self.outcome is Outcome.ACCEPT
-
-
-
-def decide_key(
-    *,
-    roster: Roster,
-    key: bytes,
-    node: str,
-    created_ms: int,
-    now_ms: int,
-    certificates: Iterable[Certificate],
-    revocations: Iterable[Revocation],
-    witnessed_ms: int | None,
-    limits: Limits = DEFAULT_LIMITS,
-) -> KeyDecision:
-    """Decide whether ``key`` may sign for ``node`` something dated ``created_ms``.
-
-    ``certificates`` and ``revocations`` must already be verified against the
-    roster chain (``TrustState`` does this); only those about ``key`` matter.
-    ``witnessed_ms`` is the time of the earliest checkpoint that included the
-    envelope, or ``None`` if none did yet.
-    """
-    short = key.hex()[:16]
-    if created_ms > now_ms + limits.max_future_skew_ms:
-        return KeyDecision(
-            Outcome.RETRY, f"dated {(created_ms - now_ms) // 1000} s in the future; check clocks"
-        )
-    if node not in roster.nodes:
-        return KeyDecision(
-            Outcome.REJECT, f"{node} is not a member of the network in roster v{roster.version}"
-        )
-    if created_ms >= roster.expires_ms:
-        return KeyDecision(
-            Outcome.RETRY,
-            f"dated after roster v{roster.version} expired; held until a new roster arrives",
-        )
-    for revocation in revocations:
-        if revocation.key != key:
-            continue
-        if created_ms >= revocation.compromised_at_ms:
-            return KeyDecision(
-                Outcome.REJECT,
-                f"key {short}… was revoked as compromised from "
-                f"{when(revocation.compromised_at_ms)} and the envelope is dated "
-                f"{when(created_ms)}",
-            )
-        if witnessed_ms is None or witnessed_ms >= revocation.issued_ms:
-            return KeyDecision(
-                Outcome.REJECT,
-                f"key {short}… is revoked; the envelope is dated before the compromise but "
-                "was not witnessed in a checkpoint before the revocation, so it may be back-dated",
-            )
-    matching = [c for c in certificates if c.key == key and c.node == node]
-    if not matching:
-        return KeyDecision(
-            Outcome.RETRY, f"no certificate for key {short}… of {node} yet; held until one arrives"
-        )
-    for certificate in matching:
-        if certificate.valid_at(created_ms):
-            return KeyDecision(Outcome.ACCEPT, "certified and not revoked", certificate)
-    return KeyDecision(
-        Outcome.REJECT,
-        f"key {short}… of {node} was not certified at the envelope's time {when(created_ms)}",
-    )
+def _party(node: str) -> str:
+    parsed = split_node_id(node)
+    return parsed[0] if parsed is not None else ""
 
 
 @dataclass
@@ -130,6 +59,10 @@ class TrustState:
     certificates: dict[bytes, list[Certificate]] = field(default_factory=dict)
     revocations: dict[bytes, list[Revocation]] = field(default_factory=dict)
     prekeys: dict[str, list[PrekeyAnnouncement]] = field(default_factory=dict)
+    #: When this holder first had each certificate (by document digest).
+    first_seen: dict[bytes, int] = field(default_factory=dict)
+    #: Revocations signed by a threshold of administrators (by document digest).
+    root_revocations: set[bytes] = field(default_factory=set)
 
     @property
     def roster(self) -> Roster:
@@ -147,7 +80,9 @@ class TrustState:
                 return True
         return False
 
-    def add_certificate(self, data: bytes) -> Certificate:
+    def add_certificate(self, data: bytes, seen_ms: int | None = None) -> Certificate:
+        """Verify and keep a certificate; ``seen_ms`` is when this holder first had it
+        (default: it has it now, which only matters once its signer is declared stolen)."""
         try:
             certificate = Certificate.from_document(SignedDocument.from_bytes(data, "certificate"))
         except ProtocolError as exc:
@@ -166,7 +101,30 @@ class TrustState:
         existing = self.certificates.setdefault(certificate.key, [])
         if certificate not in existing:
             existing.append(certificate)
+        digest = certificate.document.digest
+        if seen_ms is not None:
+            self.first_seen[digest] = min(seen_ms, self.first_seen.get(digest, seen_ms))
+        else:
+            self.first_seen.setdefault(digest, 1 << 62)
         return certificate
+
+    def honoured(self, certificate: Certificate) -> bool:
+        """Whether a verified certificate still counts: not if every authority key that
+        signed it (valid at its issue time) was declared stolen before this holder had it."""
+        seen = self.first_seen.get(certificate.document.digest, 1 << 62)
+        for key in certificate.document.signed_keys():
+            window = self.chain.authority_window(certificate.party, key)
+            if window is None:
+                continue
+            start, end = window
+            if not (
+                start <= certificate.issued_ms and (end is None or certificate.issued_ms < end)
+            ):
+                continue
+            stolen = self.chain.authority_compromised_at(certificate.party, key)
+            if stolen is None or seen < stolen:
+                return True
+        return False
 
     def add_revocation(self, data: bytes) -> Revocation:
         try:
@@ -175,11 +133,17 @@ class TrustState:
             raise RevocationError(f"revocation is malformed: {exc.message}") from None
         if revocation.network != self.roster.network:
             raise RevocationError(f"revocation is for network {revocation.network!r}")
-        if not self._authority_signed(revocation.document, revocation.party, revocation.issued_ms):
+        roster = self.roster
+        by_root = count_signers(revocation.document, roster.administrators) >= roster.threshold
+        if not by_root and not self._authority_signed(
+            revocation.document, revocation.party, revocation.issued_ms
+        ):
             raise RevocationError(
                 f"revocation of a {revocation.node} key is not signed by a {revocation.party} "
-                "authority key"
+                "authority key, nor by a threshold of the administrators"
             )
+        if by_root:
+            self.root_revocations.add(revocation.document.digest)
         existing = self.revocations.setdefault(revocation.key, [])
         if revocation not in existing:
             existing.append(revocation)
@@ -235,17 +199,30 @@ class TrustState:
         witnessed_ms: int | None,
         role: str | None = None,
     ) -> KeyDecision:
-        certificates = [c for c in self.certificates.get(key, []) if role is None or c.role == role]
         return decide_key(
             roster=self.roster,
             key=key,
             node=node,
             created_ms=created_ms,
             now_ms=now_ms,
-            certificates=certificates,
-            revocations=self.revocations.get(key, []),
+            certificates=[c for c in self.certificates.get(key, []) if self.honoured(c)],
+            revocations=self.revocations_of(key, node),
             witnessed_ms=witnessed_ms,
+            role=role,
         )
+
+    def revocations_of(self, key: bytes, node: str) -> list[Revocation]:
+        """The revocations of ``key`` that count for ``node``: by its own state's
+        authority for its own key, or by the administrators."""
+        return [
+            r
+            for r in self.revocations.get(key, [])
+            if r.document.digest in self.root_revocations
+            or (r.party == _party(node) and r.node == node)
+        ]
+
+    def is_revoked(self, key: bytes) -> bool:
+        return bool(self.revocations.get(key))
 
     def decide_node_key(self, key: bytes, node: str, at_ms: int, now_ms: int) -> KeyDecision:
         """May ``key`` speak as node ``node`` (its node key, not an officer's) at ``at_ms``?"""
@@ -253,15 +230,25 @@ class TrustState:
             key=key, node=node, created_ms=at_ms, now_ms=now_ms, witnessed_ms=None, role="node"
         )
 
-    def decide_node_statement(
-        self, key: bytes, node: str, at_ms: int, now_ms: int
-    ) -> KeyDecision:
+    def decide_peer(self, key: bytes, node: str, now_ms: int) -> KeyDecision:
+        """May ``node`` make requests of this node now with ``key``? Not while this
+        node's roster has expired: it cannot tell who is still a member."""
+        roster = self.roster
+        if roster.expires_ms <= now_ms:
+            return KeyDecision(
+                Outcome.REJECT,
+                f"this node's roster v{roster.version} expired on {when(roster.expires_ms)}; "
+                "it refuses peer requests until it has the next version",
+            )
+        return self.decide_node_key(key, node, now_ms, now_ms)
+
+    def decide_node_statement(self, key: bytes, node: str, at_ms: int, now_ms: int) -> KeyDecision:
         """:meth:`decide_node_key` for what nodes say to each other about the present
         (peer requests, checkpoints, cosignatures).
 
         Once the roster has expired these are judged just before its expiry: the
-        expiry holds back new envelopes, but nodes must go on talking so that the
-        next roster version can reach them by gossip.
+        expiry holds back new envelopes, but what a node fetched from its peers
+        (checkpoints, cosignatures) stays usable while the next version travels.
         """
         return self.decide_node_key(key, node, min(at_ms, self.roster.expires_ms - 1), now_ms)
 
@@ -325,7 +312,10 @@ class TrustState:
         if not decision:
             return decision
         problem = distribution_problem(
-            self.roster, header.author_node, header.distribution, header.created_ms,
+            self.roster,
+            header.author_node,
+            header.distribution,
+            header.created_ms,
             header.recipients,
         )
         if problem:

@@ -34,6 +34,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
     )
     for reason, n in record["quarantine_reasons"].items():
         click.echo(f"    {n} x {reason}")
+    refused = record.get("counters", {}).get("quarantine_refused", {})
+    if refused:
+        click.echo(
+            "  not kept, the quarantine being full for them (their senders retry): "
+            + ", ".join(f"{n} by bound {bound}" for bound, n in sorted(refused.items()))
+        )
     click.echo(f"  latest checkpoint: size {record['latest_checkpoint']}")
     for view in record["split_views"]:
         click.echo(

@@ -67,11 +67,25 @@ class HomeConfig:
         return f"administrator {self.name}"
 
 
-def _atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+def _private_dirs(directory: Path, top: Path) -> None:
+    """Create ``directory`` and its parents up to ``top`` as 0700 (the umask may not)."""
+    missing = []
+    for parent in (directory, *directory.parents):
+        if parent.exists() or parent == top.parent:
+            break
+        missing.append(parent)
+    for parent in reversed(missing):
+        parent.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(parent, 0o700)
+
+
+def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     try:
+        # O_CREAT's mode is filtered by the umask: set exactly the mode promised.
+        os.fchmod(fd, mode)
         os.write(fd, data)
         os.fsync(fd)
     finally:
@@ -97,6 +111,8 @@ class Home:
         self.revocation_dir = path / "trust" / "revocations"
         self.prekey_announcement_dir = path / "trust" / "prekeys"
         self.issued_dir = path / "issued"
+        #: When each trust document was first held (what stolen-authority rules need).
+        self.seen_index = path / "trust" / "seen.json"
 
     # -- config ---------------------------------------------------------------------
 
@@ -111,7 +127,7 @@ class Home:
             )
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.path, 0o700)
-        _atomic_write(self.config_path, json.dumps(asdict(config), indent=1).encode() + b"\n")
+        self._write(self.config_path, json.dumps(asdict(config), indent=1).encode() + b"\n")
 
     def config(self) -> HomeConfig:
         try:
@@ -175,9 +191,15 @@ class Home:
             )
         return RosterChain.from_history(f.read_bytes() for f in files)
 
+    def _write(self, path: Path, data: bytes) -> None:
+        """Every file of a home is 0600 in 0700 directories: trust documents are public,
+        but what a node holds, and since when, is nobody else's business."""
+        _private_dirs(path.parent, self.path)
+        _atomic_write(path, data)
+
     def save_roster(self, data: bytes, version: int) -> Path:
         path = self.roster_dir / f"{version:06d}.roster"
-        _atomic_write(path, data)
+        self._write(path, data)
         return path
 
     @staticmethod
@@ -185,10 +207,34 @@ class Home:
         return sha256(data).hex()[:24] + suffix
 
     def save_document(self, directory: Path, data: bytes, suffix: str) -> Path:
+        """Keep a verified document; the first time, also record when it was first held."""
         path = directory / self._doc_name(data, suffix)
         if not path.exists():
-            _atomic_write(path, data)
+            self._write(path, data)
+            seen = self._seen()
+            seen.setdefault(path.name, now_ms())
+            self._write(self.seen_index, json.dumps(seen, sort_keys=True).encode())
         return path
+
+    def _seen(self) -> dict[str, int]:
+        try:
+            raw = json.loads(self.seen_index.read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(raw, dict):
+            return {}
+        return {k: v for k, v in raw.items() if isinstance(k, str) and type(v) is int}
+
+    def first_seen(self, path: Path) -> int:
+        """When this home first held the document at ``path`` (its file's time if the
+        index has no entry, as for homes written before the index existed)."""
+        seen = self._seen().get(path.name)
+        if seen is not None:
+            return seen
+        try:
+            return int(path.stat().st_mtime * 1000)
+        except OSError:
+            return now_ms()
 
     def trust_state(self) -> TrustState:
         """The roster chain plus every stored certificate, revocation and prekey, re-verified.
@@ -200,7 +246,7 @@ class Home:
         state = TrustState(self.chain())
         self.trust_warnings: list[str] = []
         loaders = (
-            (self.certificate_dir, "*.cert", state.add_certificate),
+            (self.certificate_dir, "*.cert", None),
             (self.revocation_dir, "*.rev", state.add_revocation),
             (self.prekey_announcement_dir, "*.prekey", lambda d: state.add_prekey(d, now_ms())),
         )
@@ -209,7 +255,10 @@ class Home:
                 continue
             for path in sorted(directory.glob(pattern)):
                 try:
-                    add(path.read_bytes())
+                    if add is None:
+                        state.add_certificate(path.read_bytes(), self.first_seen(path))
+                    else:
+                        add(path.read_bytes())
                 except (TrustError, ProtocolError) as exc:
                     self.trust_warnings.append(f"{path.name}: {exc.message}")
         return state
@@ -271,8 +320,9 @@ class Home:
 
 
 def write_document(path: Path, data: bytes) -> None:
-    """Write a public signed document (roster, certificate, revocation) atomically."""
-    _atomic_write(path, data)
+    """Write a public signed document (roster, certificate, revocation) to hand over,
+    atomically; readable by others, as it is meant to travel."""
+    _atomic_write(path, data, 0o644)
 
 
 def read_public_record(path: Path) -> dict[str, Any]:

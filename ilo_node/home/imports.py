@@ -68,7 +68,7 @@ def import_document(
     except ProtocolError as exc:
         raise UsageError(f"{name} is not a signed document: {exc.message}") from None
     if doc_type == "certificate":
-        certificate = state.add_certificate(data)
+        certificate = state.add_certificate(data, now_ms)
         home.save_document(home.certificate_dir, data, ".cert")
         return certificate
     if doc_type == "revocation":

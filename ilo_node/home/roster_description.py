@@ -60,6 +60,10 @@ def payload_from_description(path: Path, now_ms: int) -> dict[str, Any]:
             }
             if a.get("valid_until"):
                 entry["valid_until_ms"] = _time(a, "valid_until", now_ms, f"authorities[{i}]")
+            if a.get("compromised_at"):
+                entry["compromised_at_ms"] = _time(
+                    a, "compromised_at", now_ms, f"authorities[{i}]"
+                )
             authorities.append(entry)
         presidency = raw.get("presidency", {})
         return {
@@ -115,6 +119,11 @@ def description_from_roster(roster: Roster) -> dict[str, Any]:
                 "key": a.key.hex(),
                 "valid_from": format_ms(a.valid_from_ms),
                 **({"valid_until": format_ms(a.valid_until_ms)} if a.valid_until_ms else {}),
+                **(
+                    {"compromised_at": format_ms(a.compromised_at_ms)}
+                    if a.compromised_at_ms is not None
+                    else {}
+                ),
             }
             for a in roster.authorities
         ],

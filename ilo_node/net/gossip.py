@@ -246,6 +246,7 @@ class Gossip:
                 await self._sync_documents(peer)
             new = await self._ingest_synced(peer, envelopes)
             received += len(new)
+            await self._fetch_evidence(peer)
             for proof in forks:
                 await self.worker.call(self.node.ingestor.add_fork_proof, proof)
             await self.witness.adopt_evidence(answer.get("split_views"))
@@ -259,13 +260,28 @@ class Gossip:
         if not envelopes:
             return []
         node = self.node
-        results = await self.worker.call(node.ingest, envelopes, None, "sync")
+        results = await self.worker.call(node.ingest, envelopes, None, "sync", peer)
         new = [raw for raw, r in zip(envelopes, results, strict=True) if r.status == "accepted"]
         new += await self.worker.call(node.ingestor.take_placed_from_quarantine)
         self.count("synced_envelopes", len(new))
         if new:
             await self.push(new, peer)
         return new
+
+    async def _fetch_evidence(self, peer: str) -> None:
+        """Ask ``peer`` to prove that envelopes of revoked keys waiting here were
+        witnessed before the compromise (docs/api.md, /v1/evidence)."""
+        node = self.node
+        ids = await self.worker.call(node.ingestor.quarantine.waiting_for_evidence)
+        if not ids:
+            return
+        answer = await self.call(peer, "POST", "/v1/evidence", {"ids": ids}, role="sync")
+        try:
+            items = get_bytes_list(answer or {}, "evidence", required=False)
+        except ProtocolError:
+            return
+        if items:
+            self.count("evidence_added", await self.worker.call(node.add_evidence, items))
 
     async def _push_back(self, peer: str, peer_heads: dict[bytes, int]) -> None:
         """Push back what the peer lacks, in pages."""

@@ -141,7 +141,7 @@ def verify_request(
         )
     except SignatureError:
         raise AuthError("request signature does not verify") from None
-    decision = trust.decide_node_statement(key, node, now_ms, now_ms)
+    decision = trust.decide_peer(key, node, now_ms)
     if not decision:
         raise AuthError(f"{node} may not use this key: {decision.reason}", 403)
     if not nonces.check_and_add(nonce, time_ms, now_ms):

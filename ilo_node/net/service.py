@@ -48,6 +48,7 @@ _ROUTES = frozenset(
         "/v1/consistency",
         "/v1/cosign",
         "/v1/witnessed",
+        "/v1/evidence",
     }
 )
 
@@ -155,6 +156,9 @@ class PeerService:
                 return _error(400, "field 'note' must be bytes")
             stored = await self.worker.call(node.witnessing.record_cosignature, note, peer)
             return _ok({"stored": stored})
+        if method == "POST" and path == "/v1/evidence":
+            ids = get_bytes_list(decode_body(body, "evidence"), "ids")
+            return _ok({"evidence": await self.worker.call(node.evidence.for_ids, ids)})
         if method == "GET" and path == "/v1/witnessed":
             return _ok({"notes": await self.worker.call(node.witnessing.latest_notes)})
         return _error(404, f"no such peer API route: {method} {path}")
@@ -163,7 +167,7 @@ class PeerService:
         node = self.node
         envelopes = get_bytes_list(decode_body(body, "push"), "envelopes")
         self.counters.add("push_copies", "received", len(envelopes))
-        results = await self.worker.call(node.ingest, envelopes, None, "push")
+        results = await self.worker.call(node.ingest, envelopes, None, "push", peer)
         accepted = [
             raw for raw, r in zip(envelopes, results, strict=True) if r.status == "accepted"
         ] + await self.worker.call(node.ingestor.take_placed_from_quarantine)

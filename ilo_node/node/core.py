@@ -22,13 +22,14 @@ from protocol.limits import DEFAULT_LIMITS, Limits
 
 from .counters import Counters
 from .documents import TrustDocuments
+from .evidence import MAX_EVIDENCE_ASKED, EvidenceStore
 from .ingest import Ingestor, IngestResult
 from .lock import release_writer_lock, take_writer_lock
 from .log import MerkleLog
 from .publish import Publication, publish
 from .queries import LogView
 from .retention import apply_retention
-from .state import NodeState
+from .state import NodeState, QuarantineLimits
 from .store import open_store
 from .witnessing import Witnessing
 
@@ -47,6 +48,7 @@ class Node(NodeState):
         clock: Callable[[], int] = now_ms,
         writer: bool = True,
         counters: Counters | None = None,
+        quarantine_limits: QuarantineLimits | None = None,
     ) -> None:
         config = home.require_role("node")
         assert config.node is not None
@@ -63,6 +65,7 @@ class Node(NodeState):
             log=MerkleLog(db, origin, config.node, clock),
             trust=home.trust_state(),
             counters=counters or Counters(),
+            quarantine_limits=quarantine_limits or QuarantineLimits(),
         )
         if passphrase is not None:
             self.signing = home.signing_key(passphrase)
@@ -70,6 +73,7 @@ class Node(NodeState):
         self.ingestor = Ingestor(self)
         self.docs = TrustDocuments(self)
         self.witnessing = Witnessing(self)
+        self.evidence = EvidenceStore(self)
         self.view = LogView(self)
         if writer:
             # A kill between a batch's commit and the quarantine retry that follows it
@@ -96,9 +100,13 @@ class Node(NodeState):
     # -- the operations that combine parts ------------------------------------------
 
     def ingest(
-        self, batch: Sequence[bytes], received_ms: int | None = None, source: str = "local"
+        self,
+        batch: Sequence[bytes],
+        received_ms: int | None = None,
+        source: str = "local",
+        sender: str = "",
     ) -> list[IngestResult]:
-        return self.ingestor.ingest(batch, received_ms, source)
+        return self.ingestor.ingest(batch, received_ms, source, sender)
 
     def publish(
         self,
@@ -123,6 +131,20 @@ class Node(NodeState):
         if "added" in outcomes:
             self.ingestor.retry_quarantine(everything=True)
         return outcomes
+
+    def add_evidence(self, items: Iterable[bytes]) -> int:
+        """Keep peers' evidence that quarantined envelopes were witnessed, and retry those
+        it proves; returns how many envelopes got an earlier witnessed time."""
+        quarantine = self.ingestor.quarantine
+        waiting = {
+            envelope_id: raw
+            for envelope_id in quarantine.waiting_for_evidence(MAX_EVIDENCE_ASKED)
+            if (raw := quarantine.raw(envelope_id)) is not None
+        }
+        improved = self.evidence.add(items, waiting)
+        if improved:
+            self.ingestor.retry_quarantine(first=list(waiting.values()))
+        return improved
 
     def apply_retention(self, policy: Mapping[str, int], now: int | None = None) -> int:
         return apply_retention(self, policy, now if now is not None else self.clock())

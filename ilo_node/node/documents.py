@@ -74,13 +74,9 @@ class TrustDocuments:
         trust, home = self.s.trust, self.s.home
         try:
             if document.doc_type == "roster":
-                before = trust.chain.current.version
-                roster = trust.chain.update(data, self.s.clock())
-                if roster.version == before:
-                    return "known"
-                home.save_roster(data, roster.version)
-            elif document.doc_type == "certificate":
-                trust.add_certificate(data)
+                return self.add_rosters([data])[0]
+            if document.doc_type == "certificate":
+                trust.add_certificate(data, self.s.clock())
                 home.save_document(home.certificate_dir, data, ".cert")
             elif document.doc_type == "revocation":
                 trust.add_revocation(data)
@@ -94,7 +90,37 @@ class TrustDocuments:
             return f"refused: {exc.message}"
         return "added"
 
+    def add_rosters(self, documents: list[bytes]) -> list[str]:
+        """Roster versions, in version order, applied together: versions that expired
+        while this node was away are applied on the way to a current one, and an
+        expired version on its own is refused (keys/roster.py)."""
+        chain, home = self.s.trust.chain, self.s.home
+        held = {r.document.to_bytes() for r in chain.versions}
+        outcomes: dict[bytes, str] = {}
+        newer: list[bytes] = []
+        for data in documents:
+            if data in held:
+                outcomes[data] = "known"
+                continue
+            try:
+                version = _rank(data)[1]
+                if version <= chain.current.version:
+                    chain.check_next(data, None)  # raises: a rollback or a fork
+                newer.append(data)
+            except IloError as exc:
+                outcomes[data] = f"refused: {exc.message}"
+        try:
+            for roster in chain.update_all(newer, self.s.clock()):
+                home.save_roster(roster.document.to_bytes(), roster.version)
+                outcomes[roster.document.to_bytes()] = "added"
+        except IloError as exc:
+            for data in newer:
+                outcomes[data] = f"refused: {exc.message}"
+        return [outcomes.get(d, "refused: not the next version") for d in documents]
+
     def add_all(self, documents: Iterable[bytes]) -> list[str]:
         """Add several documents in the order they depend on each other; results are in
         processing order."""
-        return [self.add(d) for d in sorted(documents, key=_rank)]
+        ordered = sorted(documents, key=_rank)
+        rosters = [d for d in ordered if _rank(d)[0] == _ORDER["roster"]]
+        return self.add_rosters(rosters) + [self.add(d) for d in ordered[len(rosters) :]]

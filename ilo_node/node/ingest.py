@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from keys.trust import Outcome
 from protocol.chain import ForkProof, detect_fork
@@ -26,40 +25,15 @@ from protocol.crypto import sha256
 from protocol.envelope import Envelope, parse_content
 from protocol.errors import ProtocolError
 
+from .quarantine import Quarantine
+from .results import IngestResult
 from .state import NodeState
 from .store import transaction
 
-__all__ = ["MAX_QUARANTINE", "IngestResult", "Ingestor"]
+__all__ = ["IngestResult", "Ingestor"]
 
-#: Quarantine capacity; beyond it new unplaceable envelopes are refused (the
-#: sender keeps them and retries), never dropped once acknowledged.
-MAX_QUARANTINE = 20_000
 #: Most envelopes placed from the quarantine kept for gossip to relay.
 _MAX_PLACED_KEPT = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    """What happened to one envelope. Every status but ``rejected`` and ``deferred``
-    means the envelope is stored durably."""
-
-    status: str  # accepted | duplicate | quarantined | fork | rejected | deferred
-    reason: str
-    envelope_id: bytes | None = None
-    log_index: int | None = None
-
-    @property
-    def stored(self) -> bool:
-        return self.status in ("accepted", "duplicate", "quarantined", "fork")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "stored": self.stored,
-            "reason": self.reason,
-            "id": self.envelope_id.hex() if self.envelope_id else None,
-            "log_index": self.log_index,
-        }
 
 
 @dataclass(slots=True)
@@ -77,6 +51,8 @@ class _Batch:
     now: int
     received: int
     from_quarantine: bool
+    #: The peer that sent the batch ("" for this node's own), for the quarantine bounds.
+    sender: str = ""
     #: Heads of the authors met in the batch, as they stand after its earlier envelopes.
     heads: dict[bytes, _Head | None] = field(default_factory=dict)
 
@@ -84,6 +60,7 @@ class _Batch:
 class Ingestor:
     def __init__(self, state: NodeState) -> None:
         self.s = state
+        self.quarantine = Quarantine(state, state.quarantine_limits)
         # Ids of the batch being ingested already logged / quarantined (one query each).
         self._known: tuple[set[bytes], set[bytes]] = (set(), set())
         self.placed_from_quarantine: list[bytes] = []
@@ -100,13 +77,18 @@ class Ingestor:
         return _Head(row[0], row[1], row[3] or 0, row[2] is not None)
 
     def ingest(
-        self, batch: Sequence[bytes], received_ms: int | None = None, source: str = "local"
+        self,
+        batch: Sequence[bytes],
+        received_ms: int | None = None,
+        source: str = "local",
+        sender: str = "",
     ) -> list[IngestResult]:
         """Ingest a batch in one transaction; then retry what it may have unblocked.
 
-        ``source`` (push, sync, bundle, local…) only labels the counters.
+        ``source`` (push, sync, bundle, local…) labels the counters; ``sender`` is the
+        peer that sent the batch, whose share of the quarantine is bounded.
         """
-        results = self._ingest_batch(batch, received_ms, from_quarantine=False)
+        results = self._ingest_batch(batch, received_ms, from_quarantine=False, sender=sender)
         for result in results:
             self.s.counters.add("ingest", f"{source}.{result.status}")
         if any(r.status == "accepted" for r in results):
@@ -114,10 +96,15 @@ class Ingestor:
         return results
 
     def _ingest_batch(
-        self, batch: Sequence[bytes], received_ms: int | None, from_quarantine: bool
+        self,
+        batch: Sequence[bytes],
+        received_ms: int | None,
+        from_quarantine: bool,
+        sender: str = "",
     ) -> list[IngestResult]:
         now = self.s.clock()
-        judged = _Batch(now, received_ms if received_ms is not None else now, from_quarantine)
+        received = received_ms if received_ms is not None else now
+        judged = _Batch(now, received, from_quarantine, sender)
         size_before = self.s.log.size
         results: list[IngestResult] = []
         try:
@@ -153,35 +140,22 @@ class Ingestor:
     def _quarantine(
         self, envelope: Envelope, reason: str, waiting_for: str, batch: _Batch
     ) -> IngestResult:
-        db, now = self.s.db, batch.now
         if batch.from_quarantine:
-            db.execute(
-                "UPDATE quarantine SET reason = ?, waiting_for = ?, last_try_ms = ?, "
-                "attempts = attempts + 1 WHERE id = ?",
-                [reason, waiting_for, now, envelope.id],
-            )
-            return IngestResult("quarantined", reason, envelope.id)
-        count = db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0]
-        if count >= MAX_QUARANTINE:
-            return IngestResult(
-                "deferred", f"quarantine is full ({count}); send again later", envelope.id
-            )
-        db.execute(
-            "INSERT OR IGNORE INTO quarantine (id, raw, author_key, seq, reason, waiting_for, "
-            "first_seen_ms, last_try_ms, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
-            [
-                envelope.id,
-                envelope.to_bytes(),
-                envelope.header.author_key,
-                envelope.header.seq,
-                reason,
-                waiting_for,
-                now,
-                now,
-            ],
-        )
-        self._known[1].add(envelope.id)
-        return IngestResult("quarantined", reason, envelope.id)
+            return self.quarantine.still_waiting(envelope, reason, waiting_for, batch.now)
+        result = self.quarantine.hold(envelope, reason, waiting_for, batch.now, batch.sender)
+        if result.stored:
+            self._known[1].add(envelope.id)
+        return result
+
+    def _witnessed(self, envelope: Envelope) -> int | None:
+        """The earliest time this envelope is proven witnessed, if its key is revoked
+        (the only case where it matters; a lookup per envelope otherwise saved)."""
+        if not self.s.trust.is_revoked(envelope.header.author_key):
+            return None
+        row = self.s.db.execute(
+            "SELECT witnessed_ms FROM evidence WHERE envelope_id = ?", [envelope.id]
+        ).fetchone()
+        return int(row[0]) if row else None
 
     def _ingest_one(self, raw: bytes, batch: _Batch) -> IngestResult:
         db, heads, from_quarantine = self.s.db, batch.heads, batch.from_quarantine
@@ -191,7 +165,7 @@ class Ingestor:
         envelope_id = sha256(raw) if isinstance(raw, bytes) else b""
         if envelope_id in logged:
             if from_quarantine:
-                db.execute("DELETE FROM quarantine WHERE id = ?", [envelope_id])
+                self.quarantine.remove(envelope_id)
             return IngestResult("duplicate", "already in the log", envelope_id)
         if envelope_id in held_ids and not from_quarantine:
             return IngestResult("duplicate", "already in quarantine", envelope_id)
@@ -201,18 +175,18 @@ class Ingestor:
             return IngestResult("rejected", exc.message)
         header = envelope.header
 
-        decision = self.s.trust.decide_envelope(envelope, batch.now)
+        decision = self.s.trust.decide_envelope(envelope, batch.now, self._witnessed(envelope))
         if decision.outcome is Outcome.REJECT:
             if from_quarantine:
-                db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
+                self.quarantine.remove(envelope.id)
             return IngestResult("rejected", decision.reason, envelope.id)
         if decision.outcome is Outcome.RETRY:
-            return self._quarantine(
-                envelope,
-                decision.reason,
-                f"trust:{header.author_key.hex()}",
-                batch,
+            waiting = (
+                f"witness:{envelope.id.hex()}"
+                if decision.needs_evidence
+                else f"trust:{header.author_key.hex()}"
             )
+            return self._quarantine(envelope, decision.reason, waiting, batch)
 
         if header.author_key not in heads:
             heads[header.author_key] = self.head(header.author_key)
@@ -302,7 +276,7 @@ class Ingestor:
         batch.heads[header.author_key] = _Head(header.seq, envelope.id, header.created_ms, forked)
         self._known[0].add(envelope.id)
         if batch.from_quarantine:
-            db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
+            self.quarantine.remove(envelope.id)
         note = self._store_content(envelope, now)
         return IngestResult("accepted", note, envelope.id, index)
 
@@ -344,7 +318,7 @@ class Ingestor:
         if head is not None:
             head.held = True
         if batch.from_quarantine:
-            db.execute("DELETE FROM quarantine WHERE id = ?", [envelope.id])
+            self.quarantine.remove(envelope.id)
         return IngestResult(
             "fork",
             f"{header.author_node} signed two different envelopes at seq {header.seq}: fork "
@@ -377,25 +351,16 @@ class Ingestor:
         taken, self.placed_from_quarantine = self.placed_from_quarantine, []
         return taken
 
-    def retry_quarantine(self, everything: bool = False) -> int:
+    def retry_quarantine(self, everything: bool = False, first: Sequence[bytes] = ()) -> int:
         """Retry quarantined envelopes whose missing piece may have arrived; returns how
-        many were placed. ``everything`` retries all (after a trust update)."""
+        many were placed. ``everything`` retries all (after a trust update); ``first``
+        retries those (after their evidence arrived), then what they unblock."""
         placed_total = 0
         while True:
-            if everything:
-                rows = self.s.db.execute(
-                    "SELECT raw FROM quarantine WHERE waiting_for != 'never' "
-                    "ORDER BY author_key, seq"
-                ).fetchall()
-            else:
-                rows = self.s.db.execute(
-                    "SELECT q.raw FROM quarantine q JOIN heads h ON q.author_key = h.author_key "
-                    "WHERE q.waiting_for LIKE 'pred:%' AND q.seq = h.seq + 1 "
-                    "AND h.held_since_ms IS NULL ORDER BY q.author_key, q.seq"
-                ).fetchall()
-            if not rows:
+            raws = list(first) or self.quarantine.ready(everything)
+            first = ()
+            if not raws:
                 return placed_total
-            raws = [bytes(r[0]) for r in rows]
             results = self._ingest_batch(raws, None, from_quarantine=True)
             newly = [raw for raw, r in zip(raws, results, strict=True) if r.status == "accepted"]
             self.s.counters.add("ingest", "quarantine.accepted", len(newly))

@@ -12,6 +12,7 @@ from typing import Any
 
 from protocol.envelope import Content, Envelope
 
+from .quarantine import Quarantine
 from .state import NodeState
 
 __all__ = ["LogView"]
@@ -88,13 +89,6 @@ class LogView:
             "authors_held": one("SELECT COUNT(*) FROM heads WHERE held_since_ms IS NOT NULL"),
         }
 
-    def quarantine_reasons(self, limit: int = 5) -> dict[str, int]:
-        rows = self.s.db.execute(
-            "SELECT reason, COUNT(*) FROM quarantine GROUP BY reason ORDER BY 2 DESC LIMIT ?",
-            [limit],
-        ).fetchall()
-        return {str(r): int(n) for r, n in rows}
-
     def status(self) -> dict[str, Any]:
         """What ``ilo-node status`` shows of the log, whether or not the node runs."""
         s = self.s
@@ -109,7 +103,7 @@ class LogView:
             "latest_checkpoint": latest.checkpoint.size if latest else None,
             "split_views": [{"origin": o, "reason": r} for o, r in splits],
             "roster": {"version": roster.version, "state": roster.state, "message": roster.message},
-            "quarantine_reasons": self.quarantine_reasons(),
+            "quarantine_reasons": Quarantine(s, s.quarantine_limits).reasons(),
         }
 
     # -- for gossip -------------------------------------------------------------

@@ -15,7 +15,16 @@ from protocol.limits import Limits
 from .counters import Counters
 from .log import MerkleLog
 
-__all__ = ["NodeState"]
+__all__ = ["NodeState", "QuarantineLimits"]
+
+
+@dataclass(frozen=True)
+class QuarantineLimits:
+    """How many envelopes may wait: in all, per author key, per sending peer."""
+
+    total: int = 20_000
+    per_author: int = 1_000
+    per_sender: int = 5_000
 
 
 @dataclass
@@ -31,6 +40,7 @@ class NodeState:
     log: MerkleLog
     trust: TrustState
     counters: Counters
+    quarantine_limits: QuarantineLimits = field(default_factory=QuarantineLimits)
     signing: SecretKey | None = None
     #: X25519 public prekey -> secret, for every prekey this node still holds.
     prekey_secrets: dict[bytes, bytes] = field(default_factory=dict, repr=False)

@@ -5,7 +5,7 @@ One database per node home (``HOME/node.db``), in WAL mode with
 node acknowledged survives ``kill -9`` and power loss. ``secure_delete`` makes
 SQLite overwrite erased content instead of leaving it in free pages.
 
-Tables (created with sqlite-utils; schema version 2):
+Tables (created with sqlite-utils; schema version 3):
 
 ``envelopes``   every accepted envelope, in log order: ``idx`` is its Merkle leaf
                 index; ``raw`` the exact bytes received; ``root_after`` the log
@@ -16,12 +16,15 @@ Tables (created with sqlite-utils; schema version 2):
 ``contents``    decrypted content and its content key, only for envelopes
                 addressed to this node, until retention erases them.
 ``erasures``    what was erased, when and why (the envelope itself stays).
-``quarantine``  envelopes that cannot be placed yet, with what they wait for.
+``quarantine``  envelopes that cannot be placed yet, with what they wait for and
+                (v3) the peer that sent them.
 ``forks``       fork proofs (two envelopes at one author seq).
 ``checkpoints`` this node's signed checkpoints (C2SP signed notes).
 ``witnessed``   other nodes' checkpoints this node saw (filled by gossip).
 ``cosignatures`` (v2) witnesses' cosignatures of this node's checkpoints.
 ``split_views`` (v2) two checkpoints of one origin that cannot both be true.
+``evidence``    (v3) per envelope, the earliest proof that it was witnessed: a
+                cosigned checkpoint of some node's log with an inclusion proof.
 """
 
 from __future__ import annotations
@@ -68,10 +71,33 @@ class _Table:
             table.create_index(indexed.split(), index_name=index, unique=unique)
 
 
+@dataclass(frozen=True)
+class _Column:
+    """A column added to an existing table; existing rows get ``default``."""
+
+    table: str
+    name: str
+    kind: str
+    default: str | int
+
+    def create(self, db: sqlite_utils.Database) -> None:
+        db.table(self.table).add_column(self.name, _TYPES[self.kind], not_null_default=self.default)
+
+
+@dataclass(frozen=True)
+class _Index:
+    table: str
+    name: str
+    columns: str
+
+    def create(self, db: sqlite_utils.Database) -> None:
+        db.table(self.table).create_index(self.columns.split(), index_name=self.name)
+
+
 _META = _Table("meta", "key:text* value:text")
 
 #: The tables each schema version adds. Append a version, never edit one.
-SCHEMA: dict[int, tuple[_Table, ...]] = {
+SCHEMA: dict[int, tuple[_Table | _Column | _Index, ...]] = {
     1: (
         _Table(
             "envelopes",
@@ -107,6 +133,14 @@ SCHEMA: dict[int, tuple[_Table, ...]] = {
         _Table(
             "split_views", "origin:text* note_a:blob* note_b:blob* reason:text detected_ms:int"
         ),
+    ),
+    # Hardening: who sent what waits (quarantine bounded per sender), and evidence
+    # that an envelope was witnessed (cosigned checkpoints of any node's log).
+    3: (
+        _Column("quarantine", "sender", "text", ""),
+        _Index("quarantine", "quarantine_author", "author_key seq"),
+        _Index("quarantine", "quarantine_sender", "sender"),
+        _Table("evidence", "envelope_id:blob* witnessed_ms:int evidence:blob received_ms:int"),
     ),
 }
 SCHEMA_VERSION = max(SCHEMA)

@@ -13,6 +13,7 @@ from keys.errors import (
     RollbackError,
     RootOfTrustError,
     RosterError,
+    RosterExpiredError,
     ThresholdError,
 )
 from keys.roster import RosterChain, fingerprint_of
@@ -137,10 +138,23 @@ def test_expired_intermediate_version_does_not_block_catching_up() -> None:
     root = tk.roster()
     chain = RosterChain.from_pinned_root(root, fingerprint_of(root))
     expired = tk.roster(version=2, expires_ms=tk.T0 - tk.DAY, issued_ms=tk.T0 - 2 * tk.DAY)
-    chain.update(expired, now_ms=tk.T0)
-    assert chain.status(tk.T0).state == "expired"
-    chain.update(tk.roster(version=3), now_ms=tk.T0)
+    applied = chain.update_all([expired, tk.roster(version=3)], now_ms=tk.T0)
+    assert [r.version for r in applied] == [2, 3]
     assert chain.status(tk.T0).state == "ok"
+
+
+def test_a_version_already_expired_when_it_arrives_is_not_applied() -> None:
+    # Applied, one relayed old version would hold every node's new envelopes.
+    root = tk.roster()
+    chain = RosterChain.from_pinned_root(root, fingerprint_of(root))
+    expired = tk.roster(version=2, expires_ms=tk.T0 - tk.DAY, issued_ms=tk.T0 - 2 * tk.DAY)
+    with pytest.raises(RosterExpiredError, match=r"expired .* before it arrived"):
+        chain.update(expired, now_ms=tk.T0)
+    with pytest.raises(RosterExpiredError):
+        chain.update_all([expired], now_ms=tk.T0)
+    assert chain.current.version == 1 and chain.status(tk.T0).state == "ok"
+    # Stored history is replayed without a clock: what was accepted stays accepted.
+    assert RosterChain.from_history([root, expired]).current.version == 2
 
 
 def test_reapplying_the_current_version_is_a_no_op() -> None:
@@ -230,8 +244,8 @@ KEY_CASES: dict[str, KeyCase] = {
         tk.T0 + 91 * tk.DAY, Outcome.REJECT, now_ms=tk.T0 + 91 * tk.DAY
     ),
     "unknown key → held for retry": KeyCase(tk.T0, Outcome.RETRY, key_name="node other"),
-    "key certified for another node → held (no certificate for that pair)": KeyCase(
-        tk.T0, Outcome.RETRY, node="FR@TR"
+    "key certified for another node → rejected (an impostor)": KeyCase(
+        tk.T0, Outcome.REJECT, node="FR@TR"
     ),
     "node not in the roster → rejected": KeyCase(tk.T0, Outcome.REJECT, node="ES@TR"),
     "dated far in the future → held for retry": KeyCase(
@@ -243,17 +257,21 @@ KEY_CASES: dict[str, KeyCase] = {
     "envelope signed exactly at compromise time → rejected": KeyCase(
         tk.T0 + 10 * tk.DAY, Outcome.REJECT, revoked=True, witnessed_ms=tk.T0 + 10 * tk.DAY
     ),
-    "envelope dated before compromise but first seen after revocation → rejected": KeyCase(
-        tk.T0 + 5 * tk.DAY, Outcome.REJECT, revoked=True, witnessed_ms=tk.T0 + 13 * tk.DAY
+    "dated before compromise, witnessed only after the revocation → held for evidence": KeyCase(
+        tk.T0 + 5 * tk.DAY, Outcome.RETRY, revoked=True, witnessed_ms=tk.T0 + 13 * tk.DAY
     ),
-    "envelope dated before compromise, never witnessed → rejected": KeyCase(
-        tk.T0 + 5 * tk.DAY, Outcome.REJECT, revoked=True, witnessed_ms=None
+    "dated before compromise, never witnessed → held for evidence": KeyCase(
+        tk.T0 + 5 * tk.DAY, Outcome.RETRY, revoked=True, witnessed_ms=None
     ),
-    "witnessed before revocation → kept": KeyCase(
+    "witnessed before the compromise → kept": KeyCase(
         tk.T0 + 5 * tk.DAY, Outcome.ACCEPT, revoked=True, witnessed_ms=tk.T0 + 6 * tk.DAY
     ),
-    "witnessed between compromise and revocation, dated before → kept": KeyCase(
-        tk.T0 + 5 * tk.DAY, Outcome.ACCEPT, revoked=True, witnessed_ms=tk.T0 + 11 * tk.DAY
+    # The thief's case: dated before the theft, but first witnessed after it.
+    "back-dated: witnessed between compromise and revocation → held for evidence": KeyCase(
+        tk.T0 + 5 * tk.DAY, Outcome.RETRY, revoked=True, witnessed_ms=tk.T0 + 11 * tk.DAY
+    ),
+    "witnessed exactly at the compromise time → held for evidence": KeyCase(
+        tk.T0 + 5 * tk.DAY, Outcome.RETRY, revoked=True, witnessed_ms=tk.T0 + 10 * tk.DAY
     ),
 }
 

@@ -220,10 +220,13 @@ def test_altered_signed_header_is_refused(trust: TrustState, de: PeerIdentity, f
     _refused(lambda: _verify(trust, headers), 401, "does not verify")
 
 
-def test_expired_roster_does_not_stop_peers_talking(trust: TrustState, de: PeerIdentity) -> None:
-    """The next roster arrives by gossip, so an expired one must not silence the nodes."""
+def test_expired_roster_refuses_peer_requests_with_403(
+    trust: TrustState, de: PeerIdentity
+) -> None:
+    """With its roster expired a node cannot tell who is still a member: it refuses
+    requests (its own syncs still pull the next version from peers that have it)."""
     later = trust.roster.expires_ms + 86_400_000
-    assert _verify(trust, _sign(de, at=later), now=later) == "DE@TR"
+    _refused(lambda: _verify(trust, _sign(de, at=later), now=later), 403, "roster v1 expired")
 
 
 # -- keys and the roster -------------------------------------------------------------------
@@ -241,9 +244,9 @@ def test_key_not_certified_for_the_claimed_node_is_403(built: Keys, trust: Trust
     # A fresh key nobody certified.
     stranger = PeerIdentity("DE@TR", generate_signing_key().reveal())
     _refused(lambda: _verify(trust, _sign(stranger)), 403, "no certificate")
-    # COM's real, certified key used to speak for DE.
+    # COM's real, certified key used to speak for DE: an impostor, refused outright.
     impostor = PeerIdentity("DE@TR", built.node("COM@EU").reveal())
-    _refused(lambda: _verify(trust, _sign(impostor)), 403, "no certificate")
+    _refused(lambda: _verify(trust, _sign(impostor)), 403, "certified for COM@EU, not for DE@TR")
 
 
 def test_node_not_in_the_roster_is_403(built: Keys, trust: TrustState) -> None:
