@@ -80,6 +80,9 @@ class Node(NodeState):
             # would otherwise leave placeable envelopes waiting: retry on every start.
             self.ingestor.retry_quarantine()
 
+    def __repr__(self) -> str:
+        return f"Node({self.node_id} in {self.network}, {self.log.size} envelopes)"
+
     def _load_prekeys(self, passphrase: bytes) -> None:
         directory = self.home.prekey_dir
         if not directory.exists():

@@ -28,6 +28,7 @@ from ilo_node.net.transport import MemoryTransport
 from ilo_node.net.wire import MAX_BODY_BYTES, decode_body, encode_body
 from ilo_node.net.worker import NodeWorker
 from ilo_node.node.core import Node
+from ilo_node.node.state import QuarantineLimits
 from keys.keystore import generate_encryption_key
 from keys.prekeys import PrekeySchedule, announce_prekey
 from protocol.checkpoint import (
@@ -446,6 +447,121 @@ def test_revocation_spreads_and_refuses_the_authors_later_envelopes(
         assert len({frozenset(d) for d in docs.values()}) == 1
 
     run(scenario())
+
+
+def test_envelope_first_seen_after_its_keys_revocation_passes_with_evidence(
+    built: Built, mesh: Callable[..., Mesh]
+) -> None:
+    """FR's key is stolen. IT, offline meanwhile, hears of FR's earlier envelope only
+    after the revocation: it holds it until DE proves (its checkpoint, signed before
+    the compromise) that the envelope existed before; the thief's back-dated one has
+    no such proof and is never accepted."""
+    m = mesh([DE, FR, IT])
+
+    async def scenario() -> None:
+        m.down(IT)
+        (before,) = await m.publish(FR)
+        await m.drain()
+        before_id = Envelope.from_bytes(before).id
+        assert before_id in await m.ids(DE)
+        await m.on(DE, m.nodes[DE].checkpoint)
+        compromised = now_ms() + 1_000
+        # The thief, holding FR's key after the theft, writes as if before it.
+        fr = m.nodes[FR]
+        assert fr.signing is not None
+        back_dated = seal(
+            signing_seed=fr.signing.reveal(),
+            network=fr.network,
+            kind="incident_alert",
+            author_node=FR,
+            seq=2,
+            prev=before_id,
+            created_ms=Envelope.from_bytes(before).header.created_ms + 1,
+            distribution="local",
+            recipient_keys={FR: [fr.trust.current_prekey(FR, fr.clock()).key]},
+            handling="H1",
+            content=example("incident_alert"),
+        ).to_bytes()
+        revocation = _revocation(built, FR, compromised)
+        for name in (DE, IT):
+            assert await m.on(name, m.nodes[name].docs.add, revocation) == "added"
+        m.heal(IT)
+        results = await m.on(DE, m.nodes[DE].ingest, [back_dated])
+        assert results[0].status == "quarantined" and "witnessed" in results[0].reason
+        await m.gossips[IT].sync_with(DE)
+        assert before_id in await m.ids(IT)
+        assert m.gossips[IT].counters.get("gossip", "evidence_added") == 1
+        assert Envelope.from_bytes(back_dated).id not in await m.ids(DE) | await m.ids(IT)
+        # What IT kept proves the time with DE's word, not FR's.
+        row = await m.on(
+            IT,
+            lambda: m.nodes[IT].db.execute(
+                "SELECT witnessed_ms FROM evidence WHERE envelope_id = ?", [before_id]
+            ).fetchone(),
+        )
+        assert row is not None and row[0] < compromised
+
+    run(scenario())
+
+
+def test_quarantine_is_bounded_per_author_and_per_sender(
+    built: Built, tmp_path: Path
+) -> None:
+    """A flood from one author or one peer cannot fill the quarantine for the others;
+    what does not fit is not stored (the sender keeps it) and is counted."""
+    base = tmp_path / "node"
+    shutil.copytree(built.network.nodes[IT].path, base, ignore=shutil.ignore_patterns("node.db*"))
+    limits = QuarantineLimits(total=100, per_author=3, per_sender=5)
+    node = Node(Home(base), None, quarantine_limits=limits)
+    try:
+        author = built.signing(DE)
+        # Out-of-order envelopes (seq 2, 3, ...) of one author wait for seq 1.
+        chain = _chain(built, DE, 8)
+        results = node.ingest(chain[1:], sender=NL)
+        statuses = [r.status for r in results]
+        assert statuses == ["quarantined"] * 3 + ["deferred"] * 4, statuses
+        assert node.counters.get("quarantine_refused", "author") == 4
+        # Another author from the same peer fits until the sender's share is used.
+        other = _chain(built, FR, 6)
+        results = node.ingest(other[1:], sender=NL)
+        assert [r.status for r in results] == ["quarantined"] * 2 + ["deferred"] * 3
+        assert node.counters.get("quarantine_refused", "sender") == 3
+        # A different peer is not blocked by NL's share.
+        assert node.ingest([other[3]], sender=COM)[0].status == "quarantined"
+        assert author.public in {bytes(r[0]) for r in node.db.execute(
+            "SELECT author_key FROM quarantine"
+        )}
+    finally:
+        node.close()
+
+
+def _chain(built: Built, author: str, count: int) -> list[bytes]:
+    """``count`` envelopes of one chain by ``author``, to IT, sealed offline."""
+    signing = built.signing(author)
+    node = Node(built.network.nodes[author], None, writer=False)
+    try:
+        key = node.trust.current_prekey(IT, now_ms()).key
+    finally:
+        node.close()
+    out: list[bytes] = []
+    prev: bytes | None = None
+    for seq in range(1, count + 1):
+        envelope = seal(
+            signing_seed=signing.reveal(),
+            network=built.network.network,
+            kind="incident_alert",
+            author_node=author,
+            seq=seq,
+            prev=prev,
+            created_ms=now_ms(),
+            distribution="local",
+            recipient_keys={IT: [key]},
+            handling="H1",
+            content=example("incident_alert"),
+        )
+        prev = envelope.id
+        out.append(envelope.to_bytes())
+    return out
 
 
 def _push(*envelopes: bytes) -> bytes:
