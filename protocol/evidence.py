@@ -47,7 +47,9 @@ class WitnessEvidence:
 
     def __post_init__(self) -> None:
         cp = self.checkpoint.checkpoint
-        verify_inclusion(leaf_hash(self.envelope_id), self.index, cp.size, list(self.proof), cp.root)
+        verify_inclusion(
+            leaf_hash(self.envelope_id), self.index, cp.size, list(self.proof), cp.root
+        )
 
     def to_bytes(self) -> bytes:
         return encode_canonical(

@@ -39,11 +39,15 @@ class EvidenceStore:
         index = int(row[0])
         # The earliest cosignature of a checkpoint covering it, else the first such
         # checkpoint of ours (our own word counts for envelopes we did not author).
-        found = db.execute(
-            "SELECT size, note FROM cosignatures WHERE size > ? ORDER BY time_s LIMIT 1", [index]
-        ).fetchone() or db.execute(
-            "SELECT size, note FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1", [index]
-        ).fetchone()
+        found = (
+            db.execute(
+                "SELECT size, note FROM cosignatures WHERE size > ? ORDER BY time_s LIMIT 1",
+                [index],
+            ).fetchone()
+            or db.execute(
+                "SELECT size, note FROM checkpoints WHERE size > ? ORDER BY size LIMIT 1", [index]
+            ).fetchone()
+        )
         if found is None:
             return None
         size, note = int(found[0]), bytes(found[1])

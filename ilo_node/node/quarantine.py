@@ -89,10 +89,7 @@ class Quarantine:
         """What to retry: envelopes whose predecessor is now the head, or (after trust
         documents or evidence arrived) everything that may still become valid."""
         if everything:
-            sql = (
-                "SELECT raw FROM quarantine WHERE waiting_for != 'never' "
-                "ORDER BY author_key, seq"
-            )
+            sql = "SELECT raw FROM quarantine WHERE waiting_for != 'never' ORDER BY author_key, seq"
         else:
             sql = (
                 "SELECT q.raw FROM quarantine q JOIN heads h ON q.author_key = h.author_key "

@@ -36,7 +36,10 @@ def _state(roster: bytes | None = None, *certificates: tuple[bytes, int | None])
 
 def _decide(state: TrustState, key_name: str, node: str, created: int) -> Outcome:
     return state.decide(
-        key=tk.pub(key_name), node=node, created_ms=created, now_ms=tk.T0 + 30 * tk.DAY,
+        key=tk.pub(key_name),
+        node=node,
+        created_ms=created,
+        now_ms=tk.T0 + 30 * tk.DAY,
         witnessed_ms=None,
     ).outcome
 
@@ -196,9 +199,7 @@ def test_receivers_check_recipients_fit_the_distribution(name: str) -> None:
 
     case = DISTRIBUTION_CASES[name]
     roster = _state().roster
-    problem = distribution_problem(
-        roster, case.author, case.level, tk.T0 + tk.DAY, case.recipients
-    )
+    problem = distribution_problem(roster, case.author, case.level, tk.T0 + tk.DAY, case.recipients)
     if case.refused is None:
         assert problem is None
     else:

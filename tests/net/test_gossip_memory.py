@@ -181,9 +181,7 @@ def mesh(built: Built, tmp_path: Path) -> Iterator[Callable[..., Mesh]]:
 def _exchanged_bytes(gossip: Gossip) -> int:
     """Body bytes of every peer request this node's gossip made, both ways."""
     snapshot = gossip.counters.snapshot()
-    return sum(snapshot.get("bytes_out", {}).values()) + sum(
-        snapshot.get("bytes_in", {}).values()
-    )
+    return sum(snapshot.get("bytes_out", {}).values()) + sum(snapshot.get("bytes_in", {}).values())
 
 
 def run(coro: Awaitable[T], timeout: float = 60.0) -> T:
@@ -495,18 +493,18 @@ def test_envelope_first_seen_after_its_keys_revocation_passes_with_evidence(
         # What IT kept proves the time with DE's word, not FR's.
         row = await m.on(
             IT,
-            lambda: m.nodes[IT].db.execute(
-                "SELECT witnessed_ms FROM evidence WHERE envelope_id = ?", [before_id]
-            ).fetchone(),
+            lambda: (
+                m.nodes[IT]
+                .db.execute("SELECT witnessed_ms FROM evidence WHERE envelope_id = ?", [before_id])
+                .fetchone()
+            ),
         )
         assert row is not None and row[0] < compromised
 
     run(scenario())
 
 
-def test_quarantine_is_bounded_per_author_and_per_sender(
-    built: Built, tmp_path: Path
-) -> None:
+def test_quarantine_is_bounded_per_author_and_per_sender(built: Built, tmp_path: Path) -> None:
     """A flood from one author or one peer cannot fill the quarantine for the others;
     what does not fit is not stored (the sender keeps it) and is counted."""
     base = tmp_path / "node"
@@ -528,9 +526,9 @@ def test_quarantine_is_bounded_per_author_and_per_sender(
         assert node.counters.get("quarantine_refused", "sender") == 3
         # A different peer is not blocked by NL's share.
         assert node.ingest([other[3]], sender=COM)[0].status == "quarantined"
-        assert author.public in {bytes(r[0]) for r in node.db.execute(
-            "SELECT author_key FROM quarantine"
-        )}
+        assert author.public in {
+            bytes(r[0]) for r in node.db.execute("SELECT author_key FROM quarantine")
+        }
     finally:
         node.close()
 
