@@ -13,6 +13,7 @@ way.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import traceback
 from collections.abc import Sequence
@@ -32,6 +33,7 @@ from ilo_node.cli.retention import retention
 from ilo_node.cli.roster import roster
 from ilo_node.cli.run import run
 from ilo_node.cli.status import status
+from ilo_node.errors import StoreError
 from protocol.errors import IloError
 
 __all__ = ["IloGroup", "cli", "main"]
@@ -72,6 +74,12 @@ class IloGroup(click.Group):
             sys.exit(exc.exit_code)
         except IloError as exc:
             click.echo(exc.diagnostics(), err=True)
+            sys.exit(1)
+        except sqlite3.DatabaseError as exc:
+            # Not a bug of ours but a database someone changed, or a disk that failed.
+            click.echo(
+                StoreError(f"the node database could not be read: {exc}").diagnostics(), err=True
+            )
             sys.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

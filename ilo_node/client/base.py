@@ -11,9 +11,7 @@ from ilo_node.home.home import Home
 from ilo_node.node.audit import AuditReport, verify_log
 from ilo_node.node.core import Node
 from ilo_node.node.publish import Publication
-from protocol.canonical import decode_canonical
-from protocol.errors import UsageError
-from protocol.limits import DEFAULT_LIMITS
+from protocol.errors import ProtocolError, UsageError
 from protocol.merkle import leaf_hash, verify_consistency, verify_inclusion
 
 __all__ = ["NodeClient", "PassphraseSource"]
@@ -103,9 +101,16 @@ class NodeClient(ABC):
         }
         stored = node.view.content(envelope_id)
         if stored is not None:
-            record["content"] = _jsonable(
-                decode_canonical(stored[0], DEFAULT_LIMITS, len(stored[0]), "content")
-            )
+            try:
+                # Decrypted again from the signed envelope: what is shown is what was signed.
+                record["content"] = _jsonable(dict(envelope.open_with_key(stored[1]).fields))
+            except ProtocolError:
+                raise NodeError(
+                    f"the content stored for envelope {envelope_id.hex()[:16]}… does not "
+                    "match the signed envelope",
+                    "The node's database was changed: run 'ilo-node log verify' and treat "
+                    "this node as compromised until it is explained.",
+                ) from None
         else:
             erased = node.view.erasure_reason(envelope_id)
             record["content"] = None

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ilo_node.errors import AuditFailure
 from protocol.checkpoint import CheckpointError, SignedCheckpoint
@@ -28,7 +29,6 @@ from protocol.limits import DEFAULT_LIMITS
 from protocol.merkle import MerkleTree, leaf_hash
 
 __all__ = ["AuditReport", "verify_log"]
-
 
 
 @dataclass
@@ -52,36 +52,73 @@ class AuditReport:
 #: Rows between two comparisons of the recomputed root with the recorded one.
 ROOT_STRIDE = 64
 
-#: What a worker learns from one row: an error, or the signed header fields the
-#: sequential checks need (so no row is decoded twice).
-_Row = tuple[int, str | None, bytes, str, int, bytes | None, int, bytes]
+
+class _Signed(NamedTuple):
+    """What a worker learns from one row: an error, or the signed header fields the
+    sequential checks compare with the row's columns (so no row is decoded twice)."""
+
+    position: int
+    error: str | None
+    author_key: bytes = b""
+    author_node: str = ""
+    seq: int = 0
+    prev: bytes | None = None
+    created_ms: int = 0
+    kind: str = ""
+    distribution: str = ""
+    handling: str = ""
+    #: What is wrong with the stored decrypted content, if there is any.
+    content_problem: str | None = None
 
 
-def _verify_chunk(chunk: Sequence[tuple[int, bytes]]) -> list[_Row]:
-    """Worker: full decode and signature check of each (position, raw)."""
-    out: list[_Row] = []
-    for position, raw in chunk:
+#: (position, raw envelope, stored content key or None, stored content or None)
+_Input = tuple[int, bytes, bytes | None, bytes | None]
+
+
+def _content_problem(envelope: Envelope, key: bytes, content: bytes | None) -> str | None:
+    """The stored content must be what the signed envelope decrypts to with the stored
+    key, and the key the one the author committed to: what people read is what was signed."""
+    if key_commitment(key) != envelope.header.key_commitment:
+        return "the stored content key was changed"
+    try:
+        plaintext = envelope.decrypt(key)
+    except ProtocolError:
+        return "the stored content key does not open the envelope"
+    if content != plaintext:
+        return "the stored content was changed"
+    return None
+
+
+def _verify_chunk(chunk: Sequence[_Input]) -> list[_Signed]:
+    """Worker: full decode and signature check of each row, and of its stored content."""
+    out: list[_Signed] = []
+    for position, raw, key, content in chunk:
         try:
-            header = Envelope.from_bytes(raw, DEFAULT_LIMITS).header
+            envelope = Envelope.from_bytes(raw, DEFAULT_LIMITS)
         except ProtocolError as exc:
-            out.append((position, exc.message, b"", "", 0, None, 0, b""))
+            out.append(_Signed(position, exc.message))
             continue
+        h = envelope.header
+        problem = _content_problem(envelope, key, content) if key is not None else None
         out.append(
-            (
+            _Signed(
                 position,
                 None,
-                header.author_key,
-                header.author_node,
-                header.seq,
-                header.prev,
-                header.created_ms,
-                header.key_commitment,
+                h.author_key,
+                h.author_node,
+                h.seq,
+                h.prev,
+                h.created_ms,
+                h.kind,
+                h.distribution,
+                h.handling,
+                problem,
             )
         )
     return out
 
 
-def _chunks(rows: Sequence[tuple[int, bytes]], size: int) -> Iterable[Sequence[tuple[int, bytes]]]:
+def _chunks(rows: Sequence[_Input], size: int) -> Iterable[Sequence[_Input]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
@@ -94,6 +131,10 @@ def _as_bytes(value: object) -> bytes:
     if isinstance(value, str):
         return value.encode("utf-8", "surrogateescape")
     return repr(value).encode()
+
+
+def _maybe_bytes(value: object) -> bytes | None:
+    return None if value is None else _as_bytes(value)
 
 
 def _as_text(value: object) -> str:
@@ -121,13 +162,16 @@ def verify_log(
     try:
         conn.execute("BEGIN")  # one consistent snapshot while a node may be writing
         rows = conn.execute(
-            "SELECT idx, id, raw, author_key, author_node, seq, created_ms, root_after "
-            "FROM envelopes ORDER BY idx"
+            "SELECT e.idx, e.id, e.raw, e.author_key, e.author_node, e.seq, e.created_ms, "
+            "e.root_after, e.kind, e.distribution, e.handling, c.content_key, c.content "
+            "FROM envelopes e LEFT JOIN contents c ON c.envelope_id = e.id ORDER BY e.idx"
         ).fetchall()
         checkpoints = conn.execute(
             "SELECT size, root, time_ms, signer_key, note FROM checkpoints ORDER BY size"
         ).fetchall()
-        contents = conn.execute("SELECT envelope_id, content_key FROM contents").fetchall()
+        orphans = conn.execute(
+            "SELECT envelope_id FROM contents WHERE envelope_id NOT IN (SELECT id FROM envelopes)"
+        ).fetchall()
         erasures = conn.execute("SELECT envelope_id FROM erasures").fetchall()
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
@@ -136,20 +180,22 @@ def verify_log(
         conn.close()
     report.size = len(rows)
 
-    raws = [(i, _as_bytes(r[2])) for i, r in enumerate(rows)]
+    raws: list[_Input] = [
+        (i, _as_bytes(r[2]), None if r[11] is None else _as_bytes(r[11]), _maybe_bytes(r[12]))
+        for i, r in enumerate(rows)
+    ]
     chunk = max(64, min(2048, len(raws) // max(1, workers * 4) or 64))
     tree = MerkleTree()
     chains: dict[bytes, tuple[int, bytes]] = {}
     ids: dict[bytes, int] = {}
-    commitments: dict[int, bytes] = {}
     stopped = False
     done = 0
 
-    def check(result: _Row) -> bool:
+    def check(signed: _Signed) -> bool:
         """Sequential checks of one row, in log order; False stops the scan."""
-        position, error, author_key, author_node, seq, prev, created_ms, commitment = result
-        idx, envelope_id, _raw, col_key, col_node, col_seq, col_created, root_after = rows[position]
-        envelope_id = _as_bytes(envelope_id)
+        position, error, author_key, author_node, seq, prev = signed[:6]
+        row = rows[position]
+        idx, envelope_id, root_after = row[0], _as_bytes(row[1]), row[7]
         if idx != position:
             report.fail(
                 position,
@@ -163,14 +209,14 @@ def verify_log(
             report.fail(idx, f"position {idx}: {error}")
             return False
         report.signatures += 1
-        if (
-            _as_bytes(col_key) != author_key
-            or _as_text(col_node) != author_node
-            or col_seq != seq
-            or col_created != created_ms
-        ):
+        stored = (_as_bytes(row[3]), _as_text(row[4]), row[5], row[6], *map(_as_text, row[8:11]))
+        if stored != (author_key, author_node, seq, *signed[6:10]):
             report.fail(idx, f"position {idx}: a column no longer matches the signed envelope")
             return False
+        if row[11] is not None:
+            report.contents += 1
+            if signed.content_problem is not None:
+                report.fail(idx, f"position {idx}: {signed.content_problem}")
         previous = chains.get(author_key)
         if previous is None and seq != 1:
             report.fail(
@@ -186,7 +232,6 @@ def verify_log(
             return False
         chains[author_key] = (seq, envelope_id)
         ids[envelope_id] = idx
-        commitments[idx] = commitment
         tree.append(leaf_hash(envelope_id))
         # Roots are compared every ROOT_STRIDE rows (and at the end); on a mismatch the
         # rows of that stride are compared one by one to name the first that differs.
@@ -207,7 +252,7 @@ def verify_log(
     # Signatures on every core, the sequential checks overlapping with them in the
     # main process as each chunk comes back, in order.
     with contextlib.ExitStack() as stack:
-        verified: Iterable[list[_Row]]
+        verified: Iterable[list[_Signed]]
         if workers > 1 and len(raws) > chunk:
             context = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
             pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=context))
@@ -254,15 +299,9 @@ def verify_log(
             continue
         report.latest_checkpoint = size
 
-    # Stored content keys must be the ones the authors committed to.
-    for envelope_id, content_key in contents:
+    for (envelope_id,) in orphans:
         report.contents += 1
-        position = ids.get(_as_bytes(envelope_id))
-        if position is None:
-            report.fail(None, f"content stored for unknown envelope {_as_bytes(envelope_id).hex()}")
-            continue
-        if key_commitment(_as_bytes(content_key)) != commitments[position]:
-            report.fail(position, f"position {position}: the stored content key was changed")
+        report.fail(None, f"content stored for unknown envelope {_as_bytes(envelope_id).hex()}")
     for (envelope_id,) in erasures:
         report.erasures += 1
         if _as_bytes(envelope_id) not in ids:

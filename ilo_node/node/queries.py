@@ -21,6 +21,15 @@ __all__ = ["LogView"]
 _MAX_DIFFERING = 64
 
 
+def _blob(value: object) -> bytes:
+    """A BLOB column as bytes, whatever a changed database holds there (checks then fail)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape")
+    return b""
+
+
 class LogView:
     def __init__(self, state: NodeState) -> None:
         self.s = state
@@ -36,9 +45,11 @@ class LogView:
         row = self.s.db.execute(
             "SELECT content, content_key FROM contents WHERE envelope_id = ?", [envelope_id]
         ).fetchone()
-        return (row[0], row[1]) if row else None
+        return (_blob(row[0]), _blob(row[1])) if row else None
 
     def read(self, envelope_id: bytes) -> Content | None:
+        """The content, decrypted from the signed envelope with the stored key: never the
+        stored plaintext, which a changed database could make say anything."""
         stored = self.content(envelope_id)
         envelope = self.envelope(envelope_id)
         if stored is None or envelope is None:
@@ -52,28 +63,32 @@ class LogView:
         return str(row[0]) if row else None
 
     def readable(self, kind: str | None, limit: int) -> list[dict[str, Any]]:
-        """The newest envelopes this node can read, newest first."""
-        sql = (
-            "SELECT e.id, e.kind, e.author_node, e.seq, e.created_ms, e.handling "
-            "FROM envelopes e JOIN contents c ON c.envelope_id = e.id"
-        )
+        """The newest envelopes this node can read, newest first. What is listed comes
+        from the signed headers; the columns only choose the rows."""
+        sql = "SELECT e.raw FROM envelopes e JOIN contents c ON c.envelope_id = e.id"
         args: list[Any] = []
         if kind:
             sql += " WHERE e.kind = ?"
             args.append(kind)
         sql += " ORDER BY e.idx DESC LIMIT ?"
         args.append(limit)
-        return [
-            {
-                "id": bytes(r[0]).hex(),
-                "kind": r[1],
-                "author": r[2],
-                "seq": r[3],
-                "created_ms": r[4],
-                "handling": r[5],
-            }
-            for r in self.s.db.execute(sql, args).fetchall()
-        ]
+        out: list[dict[str, Any]] = []
+        for (raw,) in self.s.db.execute(sql, args).fetchall():
+            envelope = Envelope.from_bytes(bytes(raw), self.s.limits)
+            h = envelope.header
+            if kind and h.kind != kind:
+                continue  # a changed column chose the row; the signed kind says otherwise
+            out.append(
+                {
+                    "id": envelope.id.hex(),
+                    "kind": h.kind,
+                    "author": h.author_node,
+                    "seq": h.seq,
+                    "created_ms": h.created_ms,
+                    "handling": h.handling,
+                }
+            )
+        return out
 
     def counts(self) -> dict[str, int]:
         def one(sql: str) -> int:

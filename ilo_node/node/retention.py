@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from protocol.envelope import Envelope
+
 from .state import NodeState
 from .store import transaction
 
@@ -25,11 +27,15 @@ def apply_retention(state: NodeState, policy: Mapping[str, int], now_ms: int) ->
     shortest applicable period wins.
     """
     rows = state.db.execute(
-        "SELECT e.id, e.kind, e.handling, e.created_ms FROM contents c "
-        "JOIN envelopes e ON e.id = c.envelope_id"
+        "SELECT e.raw FROM contents c JOIN envelopes e ON e.id = c.envelope_id"
     ).fetchall()
     expired: list[tuple[bytes, str]] = []
-    for envelope_id, kind, handling, created in rows:
+    for (raw,) in rows:
+        # Kind, handling and time from the signed header: a changed column must not
+        # keep content longer (or erase it sooner) than its author's labels say.
+        envelope = Envelope.from_bytes(bytes(raw), state.limits)
+        envelope_id, h = envelope.id, envelope.header
+        kind, handling, created = h.kind, h.handling, h.created_ms
         periods = [policy[k] for k in (kind, handling, "default") if k in policy]
         if not periods:
             continue

@@ -159,6 +159,9 @@ def open_store(path: Path) -> sqlite_utils.Database:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open the node database {path}: {exc}") from None
+    # A TEXT value that is not UTF-8 (a changed database) must read as something, not
+    # raise from deep inside a query: log verify then names it.
+    conn.text_factory = _lenient_text
     db = sqlite_utils.Database(conn)
     try:
         db.execute("PRAGMA journal_mode=WAL")
@@ -179,6 +182,10 @@ def open_store(path: Path) -> sqlite_utils.Database:
     except sqlite3.Error as exc:
         raise StoreError(f"cannot use the node database {path}: {exc}") from None
     return db
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
 
 
 @contextmanager

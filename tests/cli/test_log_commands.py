@@ -360,6 +360,30 @@ TAMPERING = {
         1,
         lambda c: c.execute("UPDATE envelopes SET author_node = 'IT@TR' WHERE idx = 1"),
     ),
+    "edited kind column": (
+        1, lambda c: c.execute("UPDATE envelopes SET kind = 'legislation_note' WHERE idx = 1")
+    ),
+    "edited handling column": (
+        3, lambda c: c.execute("UPDATE envelopes SET handling = 'H0' WHERE idx = 3")
+    ),
+    "edited distribution column": (
+        3, lambda c: c.execute("UPDATE envelopes SET distribution = 'network' WHERE idx = 3")
+    ),
+    "edited decrypted content": (
+        0,
+        lambda c: c.execute(
+            "UPDATE contents SET content = content || x'00' "
+            "WHERE envelope_id = (SELECT id FROM envelopes WHERE idx = 0)"
+        ),
+    ),
+    "content of another envelope": (
+        0,
+        lambda c: c.execute(
+            "UPDATE contents SET content = (SELECT content FROM contents WHERE envelope_id = "
+            "(SELECT id FROM envelopes WHERE idx = 1)) "
+            "WHERE envelope_id = (SELECT id FROM envelopes WHERE idx = 0)"
+        ),
+    ),
     "swapped rows": (
         1,
         lambda c: (
@@ -401,6 +425,36 @@ def test_log_verify_names_the_tampered_position(
         assert not report["ok"] and report["problems"][0]["position"] == position
     else:
         assert result.stdout == ""
+
+
+def test_what_people_read_comes_from_the_signed_envelope(
+    cli: Cli, checkpointed: Path, published: Published, tmp_path: Path
+) -> None:
+    """A changed database cannot make ``read`` show words or labels nobody signed."""
+    alert = published.records["alert"]["id"]
+    genuine = cli.json("read", alert, home=checkpointed, passphrase=None)
+    _, change = TAMPERING["edited decrypted content"]
+    home = _tamper(checkpointed, tmp_path, change)
+    # The content shown is decrypted again from the signed envelope, not the stored copy.
+    assert cli.json("read", alert, home=home, passphrase=None) == genuine
+    # A changed content key opens nothing the author committed to: refused, not shown.
+    conn = sqlite3.connect(home / "node.db")
+    with conn:
+        conn.execute("UPDATE contents SET content_key = randomblob(32)")
+    conn.close()
+    error = cli.run("read", alert, home=home, ok=False, passphrase=None).stderr
+    assert "does not match the signed envelope" in error and "log verify" in error
+    _, relabel = TAMPERING["edited kind column"]
+    conn = sqlite3.connect(home / "node.db")
+    with conn:
+        relabel(conn)
+        conn.execute("UPDATE envelopes SET handling = 'H0' WHERE idx = 3")
+    conn.close()
+    listed = {item["id"]: item for item in cli.json("read", home=home, passphrase=None)}
+    assert listed[published.records["route"]["id"]]["kind"] == "route_report"
+    assert listed[published.records["states"]["id"]]["handling"] == "H2"
+    # Asked for by the changed label, the row is found but not shown as that kind.
+    assert cli.json("read", "--kind", "legislation_note", home=home, passphrase=None) == []
 
 
 def test_log_verify_names_a_row_whose_bytes_were_replaced_by_text(
