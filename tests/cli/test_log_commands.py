@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -352,7 +353,7 @@ def _flip_raw(conn: sqlite3.Connection, position: int) -> None:
     conn.execute("UPDATE envelopes SET raw = ? WHERE idx = ?", [bytes(raw), position])
 
 
-TAMPERING = {
+TAMPERING: dict[str, tuple[int, Callable[[sqlite3.Connection], object]]] = {
     "edited bytes": (2, lambda c: _flip_raw(c, 2)),
     "deleted row": (3, lambda c: c.execute("DELETE FROM envelopes WHERE idx = 3")),
     "deleted last row": (4, lambda c: c.execute("DELETE FROM envelopes WHERE idx = 4")),
