@@ -15,7 +15,7 @@ import click
 from ilo_node.client import NodeClient, connect
 from ilo_node.home.authority import CertificateOrder, issue_certificate
 from ilo_node.home.home import Home, now_ms
-from ilo_node.home.keyfiles import PassphraseFor, resolve_passphrase
+from ilo_node.home.keyfiles import PASSPHRASE_ENV, PassphraseFor, resolve_passphrase
 from keys.documents import Certificate
 from protocol.errors import UsageError
 
@@ -46,15 +46,26 @@ def _prompt(what: str, confirm: bool) -> str:
 
 
 def passphrase_for(ctx: click.Context, what: str, confirm: bool = False) -> bytes:
-    """From --passphrase-file, else $ILO_NODE_PASSPHRASE, else a prompt on a terminal."""
+    """From --passphrase-file, else $ILO_NODE_PASSPHRASE, else a prompt on a terminal.
+
+    Read once per command; the environment variable is then removed from this
+    process, so that no child it starts (a pool of log verify workers, a tool an
+    operator runs from it) inherits the passphrase.
+    """
+    cached = ctx.obj.get("passphrase")
+    if isinstance(cached, bytes):
+        return cached
     interactive = sys.stdin is not None and sys.stdin.isatty()
-    return resolve_passphrase(
+    value = resolve_passphrase(
         passphrase_file=ctx.obj.get("passphrase_file"),
         environ=os.environ,
         prompt=_prompt if interactive else None,
         confirm=confirm,
         what=what,
     )
+    os.environ.pop(PASSPHRASE_ENV, None)
+    ctx.obj["passphrase"] = value
+    return value
 
 
 def passphrases(ctx: click.Context, confirm: bool = False) -> PassphraseFor:

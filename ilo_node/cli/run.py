@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -25,4 +26,8 @@ def run(ctx: click.Context, ready_file: Path | None) -> None:
     home = home_of(ctx)
     config = home.require_role("node")
     passphrase = passphrase_for(ctx, f"the {config.label} keys")
+    # Whatever the node writes from now on is its owner's alone, and so is what it has.
+    os.umask(0o077)
+    for path in home.secure():
+        click.echo(f"made {path} private to its owner", err=True)
     run_node(home, passphrase, ready_file)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -113,6 +114,23 @@ class Home:
         self.issued_dir = path / "issued"
         #: When each trust document was first held (what stolen-authority rules need).
         self.seen_index = path / "trust" / "seen.json"
+
+    def secure(self) -> list[Path]:
+        """Make every directory of the home 0700 and every file 0600, as a running node
+        keeps it; returns what had to change (files copied in by hand, older versions)."""
+        changed: list[Path] = []
+        for path in [self.path, *sorted(self.path.rglob("*"))]:
+            try:
+                st = path.lstat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                continue  # not followed: a link's target is not the home's to change
+            want = 0o700 if stat.S_ISDIR(st.st_mode) else 0o600
+            if stat.S_IMODE(st.st_mode) != want:
+                os.chmod(path, want)
+                changed.append(path)
+        return changed
 
     # -- config ---------------------------------------------------------------------
 

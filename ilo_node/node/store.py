@@ -29,6 +29,7 @@ Tables (created with sqlite-utils; schema version 3):
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -156,8 +157,11 @@ def _version(db: sqlite_utils.Database) -> int:
 def open_store(path: Path) -> sqlite_utils.Database:
     """Open (creating or migrating) the node database at ``path``."""
     try:
+        # Created 0600 before SQLite opens it: SQLite gives its WAL and shared-memory
+        # files the database file's mode, so all three stay the owner's alone.
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600))
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, OSError) as exc:
         raise StoreError(f"cannot open the node database {path}: {exc}") from None
     # A TEXT value that is not UTF-8 (a changed database) must read as something, not
     # raise from deep inside a query: log verify then names it.
