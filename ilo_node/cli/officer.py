@@ -15,13 +15,14 @@ from ilo_node.home.authority import (
     IssuedRevocation,
     RevocationOrder,
     certified_officers,
+    countersign_revocation,
     revoke_key,
     revoke_officer,
 )
 from ilo_node.home.home import now_ms
 from protocol.errors import UsageError
 
-__all__ = ["officer", "revoke"]
+__all__ = ["countersign", "officer", "revoke"]
 
 _COMPROMISED_AT = click.option(
     "--compromised-at", required=True, help="'now', a date or an ISO time (UTC)."
@@ -121,7 +122,11 @@ def revoke(
     reason: str,
     output: Path,
 ) -> None:
-    """Revoke a key as compromised from a time on (run in the authority's home)."""
+    """Revoke a key as compromised from a time on.
+
+    In a Member State authority's home: keys of that state's nodes and officers. In an
+    administrator's home: any key, once a threshold of administrators signed it
+    ('ilo-node countersign FILE' on each of their machines)."""
     # --public-file wins over --key, as it always has.
     key = _public_key(key_hex) if public_file is None and key_hex else None
     order = RevocationOrder(compromised_at, reason, output)
@@ -135,3 +140,18 @@ def revoke(
         node=node_id,
     )
     _echo_revocation(issued)
+
+
+@click.command("countersign")
+@click.argument("file", type=FILE)
+@click.option("-o", "--output", type=FILE, help="Write here instead of updating FILE.")
+@click.pass_context
+def countersign(ctx: click.Context, file: Path, output: Path | None) -> None:
+    """Add this administrator's signature to a revocation made in an administrator's home."""
+    done = countersign_revocation(home_of(ctx), file, output, passphrases(ctx))
+    r = done.revocation
+    click.echo(
+        f"signed the revocation of key {r.key.hex()[:16]}… of {r.node} (compromised from "
+        f"{format_ms(r.compromised_at_ms)}); it carries {done.signatures} signature(s); "
+        f"wrote {done.path}"
+    )

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ilo_node.formats.timefmt import format_ms, parse_time
+from ilo_node.home.docfiles import read_input
 from ilo_node.home.home import Home, HomeConfig, read_public_record, write_document
 from ilo_node.home.keyfiles import PassphraseFor
 from keys.documents import Certificate, Revocation
@@ -25,15 +26,17 @@ from keys.issuing import (
     sign_certificate,
     sign_revocation,
 )
-from protocol.errors import IloError, UsageError
+from protocol.errors import IloError, ProtocolError, UsageError
 from protocol.signed import SignedDocument
 
 __all__ = [
     "CertificateOrder",
+    "Countersigned",
     "IssuedRevocation",
     "OfficerRevocations",
     "RevocationOrder",
     "certified_officers",
+    "countersign_revocation",
     "issue_certificate",
     "revoke_key",
     "revoke_officer",
@@ -109,7 +112,8 @@ def _revoke(
     now_ms: int,
 ) -> IssuedRevocation:
     key, node = target
-    check_revocable(config.party, node)
+    if config.role == "authority":  # administrators revoke any key, with a threshold
+        check_revocable(config.party, node)
     compromised = parse_time(order.compromised_at, now_ms)
     payload = revocation_payload(config.network, node, key, compromised, now_ms, order.reason)
     data, revocation = sign_revocation(payload, seed())
@@ -150,9 +154,35 @@ def revoke_key(
         raise UsageError("give --key or --public-file")
     if not node:
         raise UsageError("give --node (the node the key belongs to)")
-    config = home.require_role("authority")
+    config = home.require_role("authority", "admin")
     seed = _seed_once(home, config, passphrase)
     return _revoke(home, config, seed, (key, node), order, now_ms)
+
+
+@dataclass(frozen=True)
+class Countersigned:
+    revocation: Revocation
+    signatures: int  # valid signatures the document now carries
+    path: Path
+
+
+def countersign_revocation(
+    home: Home, file: Path, output: Path | None, passphrase: PassphraseFor
+) -> Countersigned:
+    """Add this administrator's signature to a revocation another administrator made:
+    one a threshold of the roster's administrators signed counts for any key."""
+    config = home.require_role("admin")
+    try:
+        document = SignedDocument.from_bytes(read_input(file, "revocation"), "revocation")
+        revocation = Revocation.from_document(document)
+    except ProtocolError as exc:
+        raise UsageError(f"{file} is not a revocation: {exc.message}") from None
+    if revocation.network != config.network:
+        raise UsageError(f"{file} is for network {revocation.network!r}, not {config.network!r}")
+    signed = document.merged_with([]).signed_by(_authority_seed(home, config, passphrase))
+    target = output or file
+    write_document(target, signed.to_bytes())
+    return Countersigned(revocation, len(signed.valid_signatures()), target)
 
 
 def _issued(home: Home) -> tuple[list[Certificate], list[Revocation]]:

@@ -243,6 +243,20 @@ def test_stolen_node_key_revoked_and_rekeyed(net: Cli) -> None:
     assert len(shown["retired_keys"]) == 1
 
 
+def test_administrators_revoke_any_key_with_a_threshold(net: Cli) -> None:
+    """The administrators (2 of 3 here) may revoke a key of any state; one alone may not."""
+    revoke = ["revoke", "--public-file", "DE@TR.pub", "--compromised-at", "now"]
+    net.run(*revoke, "--reason", "seized", "-o", "de-by-admins.rev", home="alice")
+    alone = net.run("cert", "import", "de-by-admins.rev", home="FR@TR", ok=False).stderr
+    assert "threshold of the administrators" in alone
+    out = net.run("countersign", "de-by-admins.rev", home="bob").stdout
+    assert "carries 2 signature(s)" in out
+    imported = net.run("cert", "import", "de-by-admins.rev", home="FR@TR").stdout
+    assert "revocation of DE@TR" in imported
+    # A node or an authority home cannot countersign.
+    net.run("countersign", "de-by-admins.rev", home="auth-DE", ok=False)
+
+
 def test_wrong_passphrase_is_a_clear_error(net: Cli) -> None:
     guess = "Zebra-Quartz-991"
     result = net.run("keys", "rotate", home="DE@TR", ok=False, env={"ILO_NODE_PASSPHRASE": guess})
