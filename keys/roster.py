@@ -11,7 +11,9 @@ The rules follow TUF's root rotation:
   a different document at the current version is a fork of the roster;
 * every roster has an expiry. An expired roster still verifies history (the
   chain and the keys it names do not change), but envelopes dated after the
-  expiry wait in quarantine until a newer roster arrives.
+  expiry wait in quarantine until a newer roster arrives; a version that has
+  already expired when it arrives is applied only on the way to a later one
+  that has not.
 
 The chain is I/O-free: it takes bytes and the current time and either advances
 or raises; persisting the accepted documents is the node's job.
@@ -122,7 +124,7 @@ class RosterStatus:
         if self.state == "expired":
             return (
                 f"roster version {self.version} EXPIRED {days} day(s) ago: new envelopes are "
-                "held until the administrators publish a new version"
+                "held and peer requests refused until the administrators publish a new version"
             )
         if self.state == "expiring":
             return (
