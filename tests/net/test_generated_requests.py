@@ -270,7 +270,7 @@ def test_generated_signed_requests_reach_every_route(fr: ServedNode, data: st.Da
 
 
 @pytest.mark.slow
-@_quick(3000)
+@_quick(1000)
 @given(data=st.data())
 def test_generated_peer_requests_long_run(fr: ServedNode, data: st.DataObject) -> None:
     _peer_api_in_memory(fr, data)
@@ -357,7 +357,7 @@ def test_generated_raw_http_requests_get_a_4xx_or_an_answer(
 
 
 @pytest.mark.slow
-@_quick(300)
+@_quick(100)
 @given(data=st.data())
 def test_generated_raw_http_requests_long_run(fr: ServedNode, data: st.DataObject) -> None:
     _peer_api_over_http(fr, data.draw(st.lists(raw_requests(fr), min_size=1, max_size=10)))
@@ -449,7 +449,7 @@ def test_generated_local_requests_get_a_4xx_or_an_answer(
 
 
 @pytest.mark.slow
-@_quick(400)
+@_quick(150)
 @given(data=st.data())
 def test_generated_local_requests_long_run(fr: ServedNode, data: st.DataObject) -> None:
     _local_api(fr, data.draw(st.lists(local_requests(), min_size=1, max_size=10)))
@@ -520,7 +520,7 @@ def test_gossip_survives_generated_answers(fr: ServedNode, data: st.DataObject) 
 
 
 @pytest.mark.slow
-@_quick(1000)
+@_quick(300)
 @given(data=st.data())
 def test_gossip_survives_generated_answers_long_run(fr: ServedNode, data: st.DataObject) -> None:
     status = st.sampled_from([200, 200, 200, 400, 404, 429, 500, 503])
