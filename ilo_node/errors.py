@@ -11,7 +11,9 @@ the trust layer's; these are the node layer's::
     ├── BundleError        a bundle file was refused whole
     ├── TransportError     a peer is unreachable or answered garbage
     ├── AuthError          a peer request was refused (carries its HTTP status)
-    └── ClientError        the running node refused a command through the local API
+    ├── ClientError        the running node refused a command through the local API
+    └── UsageError (protocol/errors.py)
+        └── InputError     a file or a local API body is not of the form asked for
 
 Each class carries a default advice; raisers give a more specific one where
 they know better.
@@ -19,7 +21,7 @@ they know better.
 
 from __future__ import annotations
 
-from protocol.errors import IloError
+from protocol.errors import IloError, UsageError
 
 __all__ = [
     "AuditFailure",
@@ -27,6 +29,7 @@ __all__ = [
     "BundleError",
     "ClientError",
     "HomeError",
+    "InputError",
     "NodeError",
     "StoreError",
     "TransportError",
@@ -82,3 +85,10 @@ class ClientError(IloError):
     """The running node refused what the command asked of it."""
 
     default_advice = "See the node's log ('HOME/daemon.log' or the service journal)."
+
+
+class InputError(UsageError):
+    """A file given to the CLI, or a local API body, is not of the form asked for
+    (``ilo_node.formats.jsonfile`` raises it; the local API answers it with 400)."""
+
+    default_advice = "Check the file or request against docs/operator-guide.md and docs/api.md."

@@ -28,6 +28,5 @@ def run(ctx: click.Context, ready_file: Path | None) -> None:
     passphrase = passphrase_for(ctx, f"the {config.label} keys")
     # Whatever the node writes from now on is its owner's alone, and so is what it has.
     os.umask(0o077)
-    for path in home.secure():
-        click.echo(f"made {path} private to its owner", err=True)
+    home.secure()
     run_node(home, passphrase, ready_file)

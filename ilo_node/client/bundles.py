@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ilo_node.client.base import NodeClient
+from ilo_node.errors import InputError
+from ilo_node.formats.jsonfile import get_object, get_str, json_object, read_json_file, read_limited
+from ilo_node.formats.keytext import hex_public_key
 from ilo_node.home.bundle import MAX_BUNDLE_BYTES, make_bundle, read_bundle
 from ilo_node.home.home import now_ms
-from protocol.errors import UsageError
 
 __all__ = ["BundleExport", "export_bundle", "import_bundle", "read_heads_file", "write_heads_file"]
 
@@ -34,17 +36,26 @@ def write_heads_file(client: NodeClient, path: Path) -> int:
     return len(heads)
 
 
+_HEADS_HINT = "Heads files are written by 'ilo-node bundle heads' on the receiving node."
+
+
 def read_heads_file(path: Path) -> dict[bytes, int]:
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        heads = raw["heads"]
-        since = {bytes.fromhex(k): v for k, v in heads.items()}
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {path}") from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        raise UsageError(f"{path} is not a heads file ('ilo-node bundle heads')") from None
-    if not all(len(k) == 32 and type(v) is int and v >= 0 for k, v in since.items()):
-        raise UsageError(f"{path} is not a heads file ('ilo-node bundle heads')")
+    """The per-author heads in a heads file: 64 hex digits to a seq from 0 to 2**63 - 1
+    (larger seqs cannot be stored, and used to fail only when the bundle was signed)."""
+    raw = json_object(read_json_file(path, "a heads file", hint=_HEADS_HINT), str(path))
+    if get_str(raw, "format", str(path), "ilo-node-heads") != "ilo-node-heads":
+        raise InputError(f"{path} is not a heads file ('ilo-node bundle heads')", _HEADS_HINT)
+    heads = get_object(raw, "heads", str(path))
+    since: dict[bytes, int] = {}
+    for key_hex, seq in heads.items():
+        key = hex_public_key(key_hex) if len(key_hex) == 64 and key_hex.isascii() else None
+        if key is None or type(seq) is not int or not 0 <= seq < 2**63:
+            raise InputError(
+                f"{path}: heads must map author keys (64 hex digits) to seqs from 0 to "
+                f"2**63 - 1; {key_hex[:70]!r} does not",
+                _HEADS_HINT,
+            )
+        since[key] = seq
     return since
 
 
@@ -75,13 +86,10 @@ def export_bundle(client: NodeClient, since: dict[bytes, int]) -> BundleExport:
 def import_bundle(client: NodeClient, path: Path) -> dict[str, Any]:
     """Verify a bundle and feed its documents and envelopes through the ingest path;
     returns the exporter, how many envelopes, and how many of each ingest status."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise UsageError(f"no such bundle file: {path}") from None
-    if size > MAX_BUNDLE_BYTES:
-        raise UsageError(f"{path} is {size} bytes, over the bundle limit {MAX_BUNDLE_BYTES}")
-    contents = read_bundle(path.read_bytes(), client.home.trust_state(), now_ms())
+    # Read at most the limit (a stat first could not stop a file that grows, a pipe or
+    # a device); every read error is a message naming the file.
+    data = read_limited(path, "a bundle", MAX_BUNDLE_BYTES)
+    contents = read_bundle(data, client.home.trust_state(), now_ms())
     client.add_documents(contents.documents)
     counts: dict[str, int] = {}
     for result in client.ingest(contents.envelopes):

@@ -3,11 +3,11 @@ envelope ids a retraction names, are written as ``{"$bytes": "<hex>"}``."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from protocol.errors import UsageError
+from ilo_node.errors import InputError
+from ilo_node.formats.jsonfile import read_json_file
 
 __all__ = ["content_from_file", "content_from_json", "content_to_json"]
 
@@ -25,10 +25,14 @@ def content_to_json(value: Any) -> Any:
 def content_from_json(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {"$bytes"}:
+            # Only a string: str() turned {"$bytes": 12} into the byte 0x12.
+            text = value["$bytes"]
             try:
-                return bytes.fromhex(str(value["$bytes"]))
+                if not isinstance(text, str):
+                    raise ValueError(text)
+                return bytes.fromhex(text)
             except ValueError:
-                raise UsageError('a {"$bytes": ...} value must be hex') from None
+                raise InputError('a {"$bytes": ...} value must be a string of hex') from None
         return {k: content_from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [content_from_json(v) for v in value]
@@ -38,13 +42,7 @@ def content_from_json(value: Any) -> Any:
 
 
 def content_from_file(path: Path) -> Any:
-    """Message content from a JSON file an officer wrote."""
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    except ValueError as exc:
-        raise UsageError(f"{path} is not valid JSON: {exc}") from None
-    return content_from_json(raw)
+    """Message content from a JSON file an officer wrote (its schema is checked when
+    the envelope is sealed, with the message that names the field)."""
+    hint = "Content files are JSON objects; see docs/protocol.md, 'Message kinds'."
+    return content_from_json(read_json_file(path, "message content (JSON)", hint=hint))

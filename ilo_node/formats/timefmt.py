@@ -6,7 +6,12 @@ import datetime as dt
 
 from protocol.errors import UsageError
 
-__all__ = ["format_ms", "parse_time"]
+__all__ = ["MAX_TIME_MS", "format_ms", "parse_time"]
+
+
+#: Latest time accepted: the end of year 9999, where ISO dates end. Times are stored
+#: and signed as 64-bit integers; a larger number used to fail far from where it was typed.
+MAX_TIME_MS = 253_402_300_799_999
 
 
 def parse_time(text: str, now_ms: int) -> int:
@@ -14,7 +19,14 @@ def parse_time(text: str, now_ms: int) -> int:
     value = text.strip()
     if value == "now":
         return now_ms
-    if value.isdigit():
+    # isascii: str.isdigit() is also true of other scripts' digits and of superscripts,
+    # which int() then refuses with a ValueError.
+    if value.isascii() and value.isdigit():
+        if len(value) > 15 or int(value) > MAX_TIME_MS:
+            raise UsageError(
+                f"time {value[:20]!r} is after the year 9999",
+                "Give milliseconds since 1970, e.g. 1795000000000, or a date.",
+            )
         return int(value)
     try:
         if len(value) == 10:
@@ -35,7 +47,11 @@ def parse_time(text: str, now_ms: int) -> int:
 
 
 def format_ms(time_ms: int) -> str:
-    moment = dt.datetime.fromtimestamp(time_ms / 1000, tz=dt.UTC)
+    try:
+        moment = dt.datetime.fromtimestamp(time_ms / 1000, tz=dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        # A signed document may carry any 64-bit time; show it rather than fail.
+        return f"{time_ms} ms"
     if moment.hour == moment.minute == moment.second == 0 and moment.microsecond == 0:
         return moment.date().isoformat()
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")

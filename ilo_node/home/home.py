@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ilo_node.errors import HomeError
+from ilo_node.errors import HomeError, InputError
+from ilo_node.formats.jsonfile import get_int, parse_json, read_json_file, read_limited
 from ilo_node.formats.keytext import hex_public_key
 from ilo_node.home.keyfiles import read_private_key, write_public_file
 from keys.errors import KeyStoreError, TrustError
@@ -44,7 +45,6 @@ ROLES = ("node", "admin", "authority", "officer")
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
 
 
 @dataclass(frozen=True)
@@ -148,20 +148,24 @@ class Home:
         self._write(self.config_path, json.dumps(asdict(config), indent=1).encode() + b"\n")
 
     def config(self) -> HomeConfig:
+        if not self.config_path.exists():
+            raise HomeError(f"no ilo-node identity in {self.path}")
         try:
-            raw = json.loads(self.config_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise HomeError(f"no ilo-node identity in {self.path}") from None
-        except (OSError, ValueError) as exc:
-            raise HomeError(f"cannot read {self.config_path}: {exc}") from None
+            data = read_limited(self.config_path, "a home configuration", 1 << 20)
+            raw = parse_json(data, str(self.config_path))
+        except InputError as exc:
+            raise HomeError(exc.message) from None
         if not isinstance(raw, dict) or raw.get("format") != "ilo-node-home":
             raise HomeError(f"{self.config_path} is not an ilo-node home configuration")
         try:
             config = HomeConfig(**raw)
         except TypeError:
             raise HomeError(f"{self.config_path} has unknown or missing fields") from None
+        texts = (config.role, config.network, config.node, config.party, config.name)
         if config.role not in ROLES:
             raise HomeError(f"{self.config_path}: unknown role {config.role!r}")
+        if not all(v is None or isinstance(v, str) for v in texts):
+            raise HomeError(f"{self.config_path}: role, network and names must be text")
         return config
 
     def require_role(self, *roles: str) -> HomeConfig:
@@ -305,15 +309,12 @@ class Home:
         path = self.path / "retention.json"
         if not path.exists():
             return {"default": 730}
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{path} is not valid JSON: {exc}") from None
-        if not isinstance(raw, dict) or not all(
-            isinstance(k, str) and type(v) is int and v >= 0 for k, v in raw.items()
-        ):
-            raise UsageError(f"{path} must map kinds, handling codes and 'default' to days")
-        return raw
+        hint = 'For example {"incident_alert": 30, "H3": 90, "default": 730} (days).'
+        raw = read_json_file(path, "retention.json", hint=hint)
+        if not isinstance(raw, dict):
+            raise InputError(f"{path} must map kinds, handling codes and 'default' to days", hint)
+        # Days up to 2**63 - 1, as every count the node stores; true is not a number.
+        return {name: get_int(raw, name, str(path)) for name in raw}
 
     # -- public export --------------------------------------------------------------
 
@@ -344,20 +345,18 @@ def write_document(path: Path, data: bytes) -> None:
 
 
 def read_public_record(path: Path) -> dict[str, Any]:
+    hint = "Public key files are written by 'ilo-node keys export-public'."
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"no such public key file: {path}")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"no such public key file: {path}") from None
-    except (OSError, ValueError):
-        raise HomeError(
-            f"{path} is not a public key file",
-            "Public key files are written by 'ilo-node keys export-public'.",
-        ) from None
+        raw = read_json_file(path, "a public key file", max_bytes=1 << 20)
+    except InputError as exc:
+        raise HomeError(f"{path} is not a public key file ({exc.message})", hint) from None
     if not isinstance(raw, dict) or raw.get("format") != "ilo-node-public-key":
-        raise HomeError(
-            f"{path} is not a public key file",
-            "Public key files are written by 'ilo-node keys export-public'.",
-        )
+        raise HomeError(f"{path} is not a public key file", hint)
     if hex_public_key(raw.get("key")) is None:
         raise HomeError(f"{path}: the 'key' field is not a 32-byte public key in hex")
+    for name in ("network", "role", "node", "party", "name"):
+        if name in raw and not isinstance(raw[name], str):
+            raise HomeError(f"{path}: the {name!r} field is not text", hint)
     return raw

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, fields
+import re
+from dataclasses import dataclass
 
+from ilo_node.errors import InputError
+from ilo_node.formats.jsonfile import read_json_file, settings_from_json
 from ilo_node.home.home import Home
 from ilo_node.net.wire import MAX_BODY_BYTES
-from protocol.errors import UsageError
 
 __all__ = ["DaemonConfig", "load_config"]
 
@@ -30,12 +31,14 @@ def load_config(home: Home) -> DaemonConfig:
     path = home.path / "daemon.json"
     if not path.exists():
         return DaemonConfig()
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise UsageError(f"{path} is not valid JSON: {exc}") from None
-    known = {f.name for f in fields(DaemonConfig)}
-    unknown = set(raw) - known
-    if unknown:
-        raise UsageError(f"{path}: unknown settings {', '.join(sorted(unknown))}")
-    return DaemonConfig(**raw)
+    # Every setting's type checked against DaemonConfig's annotations, so a new field
+    # is checked as soon as it is declared.
+    config = settings_from_json(DaemonConfig, read_json_file(path, "daemon.json"), str(path))
+    port = _LISTEN.fullmatch(config.listen or "")
+    if config.listen is not None and not (port and 0 < int(port.group(1)) < 65536):
+        raise InputError(f"{path}: 'listen' must be host:port, e.g. 127.0.0.1:7400")
+    return config
+
+
+#: host:port (the daemon splits at the last colon and reads the port with int()).
+_LISTEN = re.compile(r"\S*:([0-9]{1,5})")

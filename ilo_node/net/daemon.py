@@ -21,17 +21,20 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ilo_node.home.home import Home
 from ilo_node.home.prekeyfiles import maintain_prekeys
 from ilo_node.net.config import DaemonConfig, load_config
 from ilo_node.net.gossip import Gossip, GossipConfig
 from ilo_node.net.localapi import local_app
+from ilo_node.net.logs import quiet_server_log
 from ilo_node.net.peerauth import PeerIdentity
 from ilo_node.net.peers import peers_for
 from ilo_node.net.ratelimit import RateLimiter
 from ilo_node.net.service import PeerService
 from ilo_node.net.transport import HttpTransport
+from ilo_node.net.wire import error_body
 from ilo_node.net.worker import NodeWorker
 from ilo_node.node.core import Node
 from keys.keystore import key_file_info
@@ -60,8 +63,14 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def _refused(status: int, message: str) -> web.Response:
+    # msgpack like every other answer of the peer API, so a client reads one format.
+    return web.Response(status=status, body=error_body(message), content_type="application/msgpack")
+
+
 def peer_app(service: PeerService, config: DaemonConfig) -> web.Application:
     anonymous = RateLimiter(config.address_rate, config.address_rate * 2)
+    quiet_server_log()
 
     async def handle(request: web.Request) -> web.Response:
         # Every request counts against a bucket before anything else is done, so that
@@ -75,13 +84,18 @@ def peer_app(service: PeerService, config: DaemonConfig) -> web.Application:
         )
         bucket = f"{remote}|{claimed}" if signed_looking else remote
         if not anonymous.allow(bucket):
-            return web.Response(status=429, text="too many requests from this address")
+            return _refused(429, "too many requests from this address")
         try:
             body = await _read_body(request, config.max_body_bytes)
         except TimeoutError:
-            return web.Response(status=408, text="request body too slow")
+            return _refused(408, "request body too slow")
         except web.HTTPRequestEntityTooLarge:
-            return web.Response(status=413, text=f"body over {config.max_body_bytes} bytes")
+            return _refused(413, f"body over {config.max_body_bytes} bytes")
+        except (HttpProcessingError, web.RequestPayloadError, ConnectionError):
+            # A body aiohttp cannot decode (bad chunking, a Content-Encoding that does
+            # not decompress) or a client gone mid-body: the sender's doing, answered
+            # like any malformed request instead of a 500 and a traceback in the log.
+            return _refused(400, "request body is malformed or incomplete")
         status, out = await service.handle(request.method, request.path_qs, request.headers, body)
         return web.Response(status=status, body=out, content_type="application/msgpack")
 

@@ -41,7 +41,7 @@ from typing import Any
 
 from ilo_node.errors import TransportError
 from ilo_node.net.transport import Transport
-from ilo_node.net.wire import decode_body, encode_body, get_bytes_list, get_pairs
+from ilo_node.net.wire import decode_body, encode_body, get_bool, get_bytes_list, get_pairs
 from ilo_node.net.witness import Witness
 from ilo_node.net.worker import NodeWorker
 from ilo_node.node.core import Node
@@ -115,14 +115,16 @@ class Gossip:
 
     def _failed(self, peer: str, role: str, reason: str, detail: str) -> None:
         self.counters.add("peer_failures", f"{role}: {reason}")
-        state = self.state[peer]
+        # Witnessing may call a node that is not one of the peers (the subject of a
+        # checkpoint another peer relayed): it has no backoff state to update.
+        state = self.state.setdefault(peer, PeerState())
         state.failures += 1
         delay = min(self.config.backoff_cap_s, self.config.backoff_base_s * 2**state.failures)
         state.retry_at = self._loop_time() + delay * self.rng.uniform(0.5, 1.0)
         log.info("peer %s failed (%s); retry in %.1f s", peer, detail, delay)
 
     def _succeeded(self, peer: str) -> None:
-        state = self.state[peer]
+        state = self.state.setdefault(peer, PeerState())
         if state.failures:
             log.info("peer %s is back", peer)
         state.failures = 0
@@ -153,7 +155,10 @@ class Gossip:
                 message = decode_body(data, "error").get("error", "")
             except ProtocolError:
                 message = ""
-            self._failed(peer, role, f"HTTP {status}", f"HTTP {status} {message}")
+            # The peer's own words go into our log: quoted and cut, so that an answer
+            # cannot add lines of its own (a fake "SPLIT VIEW", say) or fill the disk.
+            quoted = repr(message[:200]) if isinstance(message, str) else "(no message)"
+            self._failed(peer, role, f"HTTP {status}", f"HTTP {status} {quoted}")
             return None
         self._succeeded(peer)
         try:
@@ -237,8 +242,9 @@ class Gossip:
                 return received
             try:
                 envelopes = get_bytes_list(answer, "envelopes")
-                peer_heads = dict(get_pairs(answer, "heads"))
+                peer_heads = dict(get_pairs(answer, "heads", key_size=32))
                 forks = get_bytes_list(answer, "forks", required=False)
+                more = get_bool(answer, "more", False)
             except ProtocolError as exc:
                 self._failed(peer, "sync", "bad response", exc.message)
                 return received
@@ -253,7 +259,7 @@ class Gossip:
             await self._push_back(peer, peer_heads)
             # Another page only if this one moved us on; a page we cannot place (an
             # author held after a fork, a full quarantine) would come back the same.
-            if not answer.get("more") or not new:
+            if not more or not new:
                 return received
 
     async def _ingest_synced(self, peer: str, envelopes: list[bytes]) -> list[bytes]:
@@ -310,8 +316,9 @@ class Gossip:
             return
         try:
             documents = get_bytes_list(answer, "documents")
-            theirs = set(get_bytes_list(answer, "docs"))
-        except ProtocolError:
+            theirs = set(get_bytes_list(answer, "docs", size=16))
+        except ProtocolError as exc:
+            self._failed(peer, "sync", "bad response", exc.message)
             return
         if documents:
             await self.worker.call(self.node.add_documents, documents)

@@ -1,33 +1,51 @@
 """The local API: JSON over the Unix socket ``HOME/daemon.sock`` (mode 0600), for the CLI.
 
 Whoever may read the node's files may use it, and nobody else. Every route runs
-its node work on the node's worker thread. Errors answer ``{error, hint}``:
-400 for a malformed request, 404 for an unknown envelope, 422 for what the node
-refuses (any ``IloError``); never a 500 for bad input. docs/api.md, section 5,
-lists the routes.
+its node work on the node's worker thread. Every answer is JSON, errors included
+(``{error}`` or ``{error, hint}``): 400 for a malformed request (the body, a field,
+the query), 404 and 405 for an unknown route or method, 413 for a body over 16 MiB,
+422 for what the node refuses (any other ``IloError``); never a 500 for bad input.
+Bodies are read by the one JSON parser of :mod:`ilo_node.formats.jsonfile` and
+their fields checked with its ``get_*`` functions. docs/api.md, section 5, lists
+the routes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
+from ilo_node.errors import InputError
 from ilo_node.formats.jsoncontent import content_from_json
+from ilo_node.formats.jsonfile import (
+    MAX_JSON_BYTES,
+    get_int,
+    get_list,
+    get_object,
+    get_str,
+    json_object,
+    parse_json,
+)
 from ilo_node.net.gossip import Gossip
-from ilo_node.net.wire import MAX_BODY_BYTES
+from ilo_node.net.logs import QuietLog, quiet_server_log
 from ilo_node.net.worker import NodeWorker
-from protocol.errors import IloError, UsageError
+from protocol.errors import IloError
 
 __all__ = ["local_app"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+log = logging.getLogger("ilo_node.localapi")
+#: A bug reached by some request: its traceback once a minute, not once per request.
+bugs = QuietLog(log, burst=1)
+_BODY = "request body"
 
-class BadRequest(UsageError):
+
+class BadRequest(InputError):
     pass
 
 
@@ -39,18 +57,13 @@ def _error(status: int, message: str, hint: str | None = None) -> web.Response:
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.read() or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"request body is not JSON: {type(exc).__name__}") from None
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    return body
+    """The request body as a JSON object (an empty body is ``{}``)."""
+    return json_object(parse_json(await request.read() or b"{}", _BODY), _BODY)
 
 
 def _hex_list(body: dict[str, Any], name: str) -> list[bytes]:
-    value = body.get(name, [])
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+    value = get_list(body, name, _BODY, [])
+    if not all(isinstance(v, str) for v in value):
         raise BadRequest(f"field {name!r} must be a list of hex strings")
     try:
         return [bytes.fromhex(v) for v in value]
@@ -73,19 +86,17 @@ def local_app(worker: NodeWorker, gossip: Gossip, stop: asyncio.Event) -> web.Ap
 
     async def publish(request: web.Request) -> web.Response:
         body = await _json(request)
-        kind, content = body.get("kind"), body.get("content")
-        if not isinstance(kind, str) or not isinstance(content, dict):
-            raise BadRequest("give 'kind' (a string) and 'content' (an object)")
-        states = body.get("states", [])
-        if not isinstance(states, list) or not all(isinstance(s, str) for s in states):
+        kind, content = get_str(body, "kind", _BODY), get_object(body, "content", _BODY)
+        distribution = get_str(body, "distribution", _BODY, "local")
+        handling = get_str(body, "handling", _BODY, "H1")
+        states = get_list(body, "states", _BODY, [])
+        if not all(isinstance(s, str) for s in states):
             raise BadRequest("'states' must be a list of Member State codes")
+        # Before the worker: a malformed {"$bytes": …} is the request's fault (400).
+        value = content_from_json(content)
         envelope, result = await worker.call(
             lambda: node.publish(
-                kind,
-                content_from_json(content),
-                distribution=str(body.get("distribution", "local")),
-                handling=str(body.get("handling", "H1")),
-                states=states,
+                kind, value, distribution=distribution, handling=handling, states=states
             )
         )
         await gossip.push([envelope.to_bytes()], None)
@@ -135,13 +146,11 @@ def local_app(worker: NodeWorker, gossip: Gossip, stop: asyncio.Event) -> web.Ap
 
     async def retention(request: web.Request) -> web.Response:
         body = await _json(request)
-        policy, now = body.get("policy"), body.get("now_ms")
-        if not isinstance(policy, dict) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in policy.values()
-        ):
-            raise BadRequest("'policy' must map kinds, handling codes and 'default' to days")
-        if now is not None and (not isinstance(now, int) or isinstance(now, bool) or now < 0):
-            raise BadRequest("'now_ms' must be a non-negative integer")
+        policy = get_object(body, "policy", _BODY)
+        for name in policy:
+            get_int(policy, name, "'policy'")  # days: 0 to 2**63 - 1, as now_ms
+        # Bounded: now_ms is stored with each erasure, and SQLite holds 64 bits.
+        now = get_int(body, "now_ms", _BODY, None)
         erased = await worker.call(node.apply_retention, policy, now)
         return web.json_response({"erased": erased})
 
@@ -153,14 +162,33 @@ def local_app(worker: NodeWorker, gossip: Gossip, stop: asyncio.Event) -> web.Ap
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
-        except web.HTTPException:
-            raise
-        except BadRequest as exc:
+        except web.HTTPException as exc:
+            # aiohttp's own refusals (no such route, wrong method, body too large)
+            # answer in plain text; the CLI reads JSON.
+            if exc.status < 400:
+                raise
+            answer = _error(exc.status, exc.reason)
+            if "Allow" in exc.headers:
+                answer.headers["Allow"] = exc.headers["Allow"]
+            return answer
+        except InputError as exc:
             return _error(400, exc.message)
         except IloError as exc:
             return _error(422, exc.message, exc.advice)
+        except Exception:
+            # A bug: a short JSON answer, and aiohttp does not log a traceback per call.
+            bugs.log(
+                logging.ERROR,
+                "local API bug",
+                "internal error answering %s %r",
+                request.method,
+                request.path[:80],
+                exc_info=True,
+            )
+            return _error(500, "internal error", "See the node's log, and report the bug.")
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[errors])
+    quiet_server_log()
+    app = web.Application(client_max_size=MAX_JSON_BYTES, middlewares=[errors])
     app.router.add_post("/local/publish", publish)
     app.router.add_get("/local/status", status)
     app.router.add_post("/local/checkpoint", checkpoint)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from ilo_node.errors import AuthError
 from keys.trust import TrustState
 from protocol.canonical import encode_canonical
 from protocol.crypto import sha256, sign_with, signing_key, verify
-from protocol.errors import SignatureError
+from protocol.errors import SignatureError, UsageError
 
 __all__ = [
     "HEADERS",
@@ -44,6 +45,19 @@ HEADERS = {
     "signature": "X-Ilo-Signature",
 }
 
+# What each header may hold before it is interpreted. aiohttp passes header bytes that
+# are not UTF-8 on as lone surrogates, and int(), bytes.fromhex() and str.isdigit()
+# accept more than the spec says (other scripts' digits, signs, underscores,
+# whitespace); so every value is matched against its plain ASCII form first.
+#: Node ids: printable ASCII without spaces (whether it is a member is trust's call).
+_NODE = re.compile(r"[\x21-\x7e]{1,64}")
+#: Hex of at most 64 bytes (keys and nonces; their exact lengths are checked later,
+#: with their own messages).
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){0,64}")
+#: Milliseconds since 1970, decimal; 19 digits hold any signed 64-bit time.
+_DECIMAL = re.compile(r"[0-9]{1,19}")
+#: Standard base64 of at most 96 bytes (a signature is 64).
+_BASE64 = re.compile(r"[A-Za-z0-9+/]{0,128}={0,2}")
 
 
 @dataclass(frozen=True)
@@ -114,12 +128,12 @@ def verify_request(
     """Return the authenticated sending node, or raise :class:`AuthError`."""
     headers = request.headers
     try:
-        node = headers[HEADERS["node"]]
-        key = bytes.fromhex(headers[HEADERS["key"]])
-        time_ms = int(headers[HEADERS["time"]])
-        nonce = bytes.fromhex(headers[HEADERS["nonce"]])
-        to = headers[HEADERS["to"]]
-        signature = base64.b64decode(headers[HEADERS["signature"]], validate=True)
+        node = _header(headers, "node", _NODE)
+        key = bytes.fromhex(_header(headers, "key", _HEX))
+        time_ms = int(_header(headers, "time", _DECIMAL))
+        nonce = bytes.fromhex(_header(headers, "nonce", _HEX))
+        to = _header(headers, "to", _NODE)
+        signature = base64.b64decode(_header(headers, "signature", _BASE64), validate=True)
     except (KeyError, ValueError):
         raise AuthError("request is not signed (missing or malformed X-Ilo-* headers)") from None
     if to != me:
@@ -131,14 +145,14 @@ def verify_request(
     if len(nonce) != 16:
         raise AuthError("request nonce must be 16 bytes")
     try:
-        verify(
-            key,
-            DOMAIN,
-            _message(
-                request.method, request.path, sha256(request.body), time_ms, nonce, node, to
-            ),
-            signature,
+        message = _message(
+            request.method, request.path, sha256(request.body), time_ms, nonce, node, to
         )
+    except UsageError:
+        # A method or path that is not text (lone surrogates): nobody can have signed it.
+        raise AuthError("request signature does not verify") from None
+    try:
+        verify(key, DOMAIN, message, signature)
     except SignatureError:
         raise AuthError("request signature does not verify") from None
     decision = trust.decide_peer(key, node, now_ms)
@@ -147,3 +161,12 @@ def verify_request(
     if not nonces.check_and_add(nonce, time_ms, now_ms):
         raise AuthError("request was already received (replay)", 409)
     return node
+
+
+def _header(headers: Mapping[str, str], name: str, form: re.Pattern[str]) -> str:
+    """The value of one signature header, if it has the plain form ``form``;
+    ``KeyError`` if it is missing, ``ValueError`` if it has another form."""
+    value = headers[HEADERS[name]]
+    if not isinstance(value, str) or form.fullmatch(value) is None:
+        raise ValueError(name)
+    return value

@@ -333,3 +333,52 @@ def test_nonce_cache_is_bounded() -> None:
     # The newest are still remembered; the oldest were let go to respect the bound.
     assert not cache.check_and_add((999).to_bytes(16, "big"), t, t)
     assert (0).to_bytes(16, "big") not in cache._seen
+
+
+# -- header values are read in their plain ASCII form only ------------------------------
+
+
+@pytest.mark.parametrize("header", sorted(HEADERS))
+def test_header_with_undecodable_bytes_is_401(
+    trust: TrustState, de: PeerIdentity, header: str
+) -> None:
+    # aiohttp passes header bytes that are not UTF-8 on as lone surrogates; quoting or
+    # signing over one used to raise (a 500) instead of refusing the request.
+    headers = _sign(de)
+    headers[HEADERS[header]] += "\udcff"
+    _refused(lambda: _verify(trust, headers), 401, "not signed")
+
+
+@pytest.mark.parametrize("value", ["\u0661\u0662", "+1", "1_000", " 1", "1 ", "-1", "9" * 20])
+def test_time_other_than_plain_decimal_digits_is_401(
+    trust: TrustState, de: PeerIdentity, value: str
+) -> None:
+    # int() takes other scripts' digits, signs, spaces and underscores.
+    headers = _sign(de)
+    headers[HEADERS["time"]] = value
+    _refused(lambda: _verify(trust, headers), 401, "not signed")
+
+
+@pytest.mark.parametrize(("field", "value"), [("key", "ab " * 32), ("nonce", "\uff10" * 32)])
+def test_hex_with_spaces_or_wide_digits_is_401(
+    trust: TrustState, de: PeerIdentity, field: str, value: str
+) -> None:
+    headers = _sign(de)
+    headers[HEADERS[field]] = value
+    _refused(lambda: _verify(trust, headers), 401, "not signed")
+
+
+@pytest.mark.parametrize("field", ["node", "to"])
+@pytest.mark.parametrize("value", ["DE@TR ", "DE\n@TR", "", "x" * 65, "DÉ@TR"])
+def test_node_ids_outside_printable_ascii_are_401(
+    trust: TrustState, de: PeerIdentity, field: str, value: str
+) -> None:
+    headers = _sign(de)
+    headers[HEADERS[field]] = value
+    _refused(lambda: _verify(trust, headers), 401, "not signed")
+
+
+def test_a_path_that_is_not_text_is_401(trust: TrustState, de: PeerIdentity) -> None:
+    # Reachable through PeerService.handle: nobody can have signed a lone surrogate.
+    headers = _sign(de)
+    _refused(lambda: _verify(trust, headers, path=PATH + "\udcff"), 401, "does not verify")
