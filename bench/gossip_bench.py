@@ -455,7 +455,7 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
     authors = [n for n in nodes if not n.startswith("COM@")]
     base = Path(tempfile.mkdtemp(prefix="ilo-gossip-bench-", dir=args.dir))
     ports = free_ports(len(nodes))
-    endpoints = {n: f"http://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
+    endpoints = {n: f"https://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
     config = {
         "fanout": args.fanout,
         "sync_interval_s": args.sync_interval,

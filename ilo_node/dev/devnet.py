@@ -98,7 +98,7 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
     say = (lambda *_: None) if as_json else click.echo
     nodes = list(DEVNET_NODES)
     ports = free_ports(len(nodes))
-    endpoints = {n: f"http://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
+    endpoints = {n: f"https://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
     started = first_start = time.monotonic()
     say(f"building a network of {len(nodes)} nodes in {base} ...")
     built = build_network(base, nodes, network="devnet.ilo", endpoints=endpoints)

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ilo_node.errors import AuthError
 from ilo_node.net.logs import QuietLog
-from ilo_node.net.peerauth import NonceCache, PeerRequest, verify_request
+from ilo_node.net.peerauth import HEADERS, NonceCache, PeerRequest, verify_request
 from ilo_node.net.ratelimit import RateLimiter
 from ilo_node.net.wire import decode_body, encode_body, get_bytes_list, get_pairs
 from ilo_node.net.worker import NodeWorker
@@ -78,11 +78,19 @@ class PeerService:
         self.peer_limits = RateLimiter(rate, burst)
 
     async def handle(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        tls_key: bytes | None = None,
     ) -> tuple[int, bytes]:
+        """``tls_key``: the key of the TLS client certificate the request came with; a
+        signed request must then be signed with that key (the connection is bound to
+        it)."""
         parts = urlsplit(target)
         route = parts.path if parts.path in _ROUTES else "other"
-        status, out = await self._handle(method, target, headers, body)
+        status, out = await self._handle(method, target, headers, body, tls_key)
         self.counters.add("served_requests", route)
         self.counters.add("served_bytes_in", route, len(body))
         self.counters.add("served_bytes_out", route, len(out))
@@ -91,7 +99,12 @@ class PeerService:
         return status, out
 
     async def _handle(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        tls_key: bytes | None = None,
     ) -> tuple[int, bytes]:
         parts = urlsplit(target)
         path, query = parts.path, parse_qs(parts.query)
@@ -106,6 +119,12 @@ class PeerService:
         except AuthError as exc:
             refusals.info("peer auth", "refused %s %s: %s", method, path[:80], exc.message)
             return _error(exc.status, exc.message)
+        # After the signature's own checks, so that their refusals say what they say:
+        # the key that signed must be the one the TLS handshake proved (ADR 0010).
+        if tls_key is not None and bytes.fromhex(headers[HEADERS["key"]]) != tls_key:
+            message = f"{peer} signed with another key than its TLS certificate's"
+            refusals.info("peer auth", "refused %s %s: %s", method, path[:80], message)
+            return _error(403, message)
         if not self.peer_limits.allow(peer):
             return _error(429, f"{peer} exceeds its request rate; slow down")
         try:
