@@ -328,13 +328,27 @@ class PeerListener:
             conn.close()
             raise
         except (OSError, EOFError, ValueError) as exc:
-            # A failed handshake: no certificate, a certificate of no trusted key, an
-            # old TLS version, plain HTTP on the TLS port, or too slow.
             guard.release()
             conn.close()
-            refusals.info(
-                "tls handshake", "TLS handshake with %s failed: %s", guard.address, _reason(exc)
-            )
+            if isinstance(exc, ssl.SSLError) and not isinstance(exc, ssl.SSLEOFError):
+                # Refused: no certificate, a certificate of no trusted key, an old TLS
+                # version, plain HTTP on the TLS port. Worth a few lines: it is how a
+                # misconfigured peer shows.
+                refusals.info(
+                    "tls handshake",
+                    "TLS handshake with %s failed: %s",
+                    guard.address,
+                    _reason(exc),
+                )
+            else:
+                # Abandoned: the client went away or stalled past the timeout (a flood
+                # of connections that never speak looks like this).
+                resources.info(
+                    "handshake abandoned",
+                    "TLS handshakes left unfinished by their clients (%s from %s)",
+                    _reason(exc),
+                    guard.address,
+                )
 
 
 def _address(peer: Any) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import ssl
@@ -25,9 +26,11 @@ from aiohttp import web
 
 from ilo_node.errors import TransportError
 from ilo_node.home.home import Home, now_ms
+from ilo_node.net import connections
 from ilo_node.net.config import DaemonConfig
 from ilo_node.net.connections import ConnectionLimits, PeerListener
 from ilo_node.net.daemon import peer_app
+from ilo_node.net.logs import QuietLog
 from ilo_node.net.peerauth import PeerIdentity
 from ilo_node.net.service import PeerService
 from ilo_node.net.tls import (
@@ -59,6 +62,13 @@ HEALTH = b"GET /v1/health HTTP/1.1\r\nHost: peer\r\nConnection: close\r\n\r\n"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return build_in_memory(tmp_path_factory.mktemp("tls") / "net", NODES)
+
+
+@pytest.fixture(autouse=True)
+def fresh_quiet_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test counts its own log lines: the listener's QuietLogs start afresh."""
+    monkeypatch.setattr(connections, "resources", QuietLog(connections.log, burst=1))
+    monkeypatch.setattr(connections, "refusals", QuietLog(connections.log))
 
 
 def seed_of(built: Built, node: str) -> bytes:
@@ -294,6 +304,39 @@ def test_the_server_refuses_clients_without_a_trusted_certificate_or_tls13(
             await asyncio.wait_for(released(), 10)
 
     run(main)
+
+
+def test_a_handshake_that_never_comes_is_cut_off_at_the_header_timeout(
+    built: Built, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "ilo_node.connections")
+
+    async def main() -> None:
+        limits = ConnectionLimits(header_timeout_s=0.3)
+        async with peer_server(built, tmp_path, node_tls(built, SERVER), limits) as server:
+            silent = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(5)]
+            await asyncio.wait_for(until_closed(silent[0][0]), 10)
+            for reader, writer in silent:
+                await asyncio.wait_for(until_closed(reader), 10)
+                writer.close()
+
+            async def released() -> None:
+                while server.listener.total:
+                    await asyncio.sleep(0.01)
+
+            await asyncio.wait_for(released(), 10)
+            # The node still answers.
+            assert (await exchange(server.port, client_as(built, CLIENT))).startswith(b"HTTP/")
+
+    run(main)
+    abandoned = [r for r in caplog.records if "left unfinished" in r.getMessage()]
+    assert len(abandoned) == 1, [r.getMessage() for r in abandoned]  # one line, not five
+
+
+async def until_closed(reader: asyncio.StreamReader) -> None:
+    with contextlib.suppress(ConnectionError):
+        while await reader.read(4096):
+            pass
 
 
 def test_a_request_signed_with_another_key_than_the_connections_is_refused(
