@@ -460,6 +460,9 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
         "fanout": args.fanout,
         "sync_interval_s": args.sync_interval,
         "checkpoint_interval_s": args.checkpoint_interval,
+        # Every node dials from 127.0.0.1 here, up to 4 connections per peer: the
+        # per-address cap meant for one node per address would refuse them.
+        "max_connections_per_address": 4 * len(nodes) + 16,
     }
     t0 = time.monotonic()
     say(f"building a network of {len(nodes)} nodes in {base} ...")

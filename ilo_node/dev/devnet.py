@@ -2,7 +2,8 @@
 
 Six Member State nodes posted to two host countries (Türkiye and Morocco) and
 the Commission's node, each a real ``ilo-node run`` process with its own home,
-keys and database, talking signed HTTP on 127.0.0.1. A fresh network root,
+keys and database, talking signed HTTP over TLS 1.3 on 127.0.0.1 (``https://``
+endpoints; the certificates derive from the node keys). A fresh network root,
 roster and keys are made for the run. Sample envelopes of every message kind
 are published through the nodes' local APIs and their spread is shown live;
 at the end every node is stopped cleanly (it signs a last checkpoint) and every

@@ -57,11 +57,12 @@ __all__ = [
 ]
 
 log = logging.getLogger("ilo_node.connections")
-#: Connections refused for the caps and descriptors running out: anyone can cause them
-#: at will, so one line a minute per kind, then a count.
+#: Connections refused for the caps, cut off at the header timeout or left in their
+#: handshake, and descriptors running out: anyone can cause them at will, so one line
+#: a minute per kind, then a count.
 resources = QuietLog(log, burst=1, period_s=60.0)
-#: Failed handshakes and header timeouts: a few lines a minute (they help an operator
-#: find a misconfigured peer), then a count.
+#: Refused TLS handshakes: a few lines a minute (they help an operator find a
+#: misconfigured peer), then a count.
 refusals = QuietLog(log)
 
 #: Seconds the accept loop waits after the system ran out of descriptors or memory.
@@ -180,7 +181,7 @@ class GuardedConnection(asyncio.Protocol):
         self._timer = None
         if self._busy or self.transport is None:
             return
-        refusals.info(
+        resources.info(
             "header timeout",
             "closed a connection from %s: no request headers within %.0f s",
             self.address,
