@@ -286,7 +286,13 @@ class PeerListener:
                     continue
                 if exc.errno in (errno.ECONNABORTED, errno.EAGAIN, errno.EINTR, errno.EPROTO):
                     continue  # the client gave up before we took it
-                raise
+                # Anything else: say so and go on; a dead accept loop would leave the
+                # node up but unreachable.
+                resources.warning(
+                    "accept failed", "accepting a peer connection failed: %s", type(exc).__name__
+                )
+                await asyncio.sleep(ACCEPT_RETRY_S)
+                continue
             self._admit(conn, _address(peer))
 
     def _admit(self, conn: socket.socket, address: str) -> None:

@@ -198,8 +198,16 @@ def test_the_header_timer_spares_requests_in_time_and_idle_kept_alive_connection
 # -- descriptors -------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("code", "line"),
+    [
+        (errno.EMFILE, "cannot accept peer connections: EMFILE"),
+        (errno.ENFILE, "cannot accept peer connections: ENFILE"),
+        (errno.EINVAL, "accepting a peer connection failed: OSError"),  # unexpected: go on
+    ],
+)
 def test_accept_failing_for_lack_of_descriptors_is_retried_and_logged_once(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, code: int, line: str
 ) -> None:
     caplog.set_level(logging.INFO, "ilo_node.connections")
     monkeypatch.setattr(connections, "ACCEPT_RETRY_S", 0.001)
@@ -212,7 +220,7 @@ def test_accept_failing_for_lack_of_descriptors_is_retried_and_logged_once(
         async def sock_accept(sock: socket.socket) -> tuple[socket.socket, Any]:
             if failures["left"]:
                 failures["left"] -= 1
-                raise OSError(errno.EMFILE, "Too many open files")
+                raise OSError(code, os.strerror(code))
             return await real(sock)
 
         monkeypatch.setattr(loop, "sock_accept", sock_accept)
@@ -224,7 +232,7 @@ def test_accept_failing_for_lack_of_descriptors_is_retried_and_logged_once(
             writer.close()
 
     run(main)
-    assert len(lines(caplog, "cannot accept peer connections: EMFILE")) == 1
+    assert len(lines(caplog, line)) == 1
 
 
 def test_asyncio_accept_loop_reports_go_through_a_quiet_log(
