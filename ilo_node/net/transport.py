@@ -36,6 +36,11 @@ __all__ = [
 #: Connections open at once to one peer, and to all of them.
 CONNECTIONS_PER_PEER = 4
 MAX_OUTGOING = 100
+#: Seconds an idle connection to a peer is kept for the next call. Each new one costs
+#: a full TLS handshake, and with many peers the same peer comes round again only
+#: every minute or so; the server keeps idle connections longer (75 s by default),
+#: so it is the client that closes them, never one it is about to reuse.
+IDLE_KEEPALIVE_S = 60.0
 PLAIN_HTTP_ADVICE = (
     'give the node an https:// endpoint in the roster; only a test network may set '
     '"plain_http": true in daemon.json'
@@ -88,7 +93,9 @@ class HttpTransport(Transport):
             self._session = aiohttp.ClientSession(
                 timeout=self.timeout,
                 connector=aiohttp.TCPConnector(
-                    limit_per_host=CONNECTIONS_PER_PEER, limit=MAX_OUTGOING
+                    limit_per_host=CONNECTIONS_PER_PEER,
+                    limit=MAX_OUTGOING,
+                    keepalive_timeout=IDLE_KEEPALIVE_S,
                 ),
             )
         return self._session
