@@ -455,11 +455,14 @@ def run(args: argparse.Namespace, say: Say) -> dict[str, Any]:
     authors = [n for n in nodes if not n.startswith("COM@")]
     base = Path(tempfile.mkdtemp(prefix="ilo-gossip-bench-", dir=args.dir))
     ports = free_ports(len(nodes))
-    endpoints = {n: f"http://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
+    endpoints = {n: f"https://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
     config = {
         "fanout": args.fanout,
         "sync_interval_s": args.sync_interval,
         "checkpoint_interval_s": args.checkpoint_interval,
+        # Every node dials from 127.0.0.1 here, up to 4 connections per peer: the
+        # per-address cap meant for one node per address would refuse them.
+        "max_connections_per_address": 4 * len(nodes) + 16,
     }
     t0 = time.monotonic()
     say(f"building a network of {len(nodes)} nodes in {base} ...")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -47,3 +48,21 @@ def status(ctx: click.Context, as_json: bool) -> None:
             f"({view['reason']}); report it to the administrators"
         )
     click.echo(f"  {record['roster']['message']}")
+    transport = record.get("transport")  # only a running node says how it talks
+    if transport is not None:
+        click.echo(f"  transport: {_transport_line(transport)}")
+
+
+def _transport_line(transport: dict[str, Any]) -> str:
+    connections = transport.get("connections", {})
+    open_now = f"{connections.get('open', '?')}/{connections.get('max', '?')} connections open"
+    if transport.get("tls"):
+        line = (
+            f"{transport.get('version')} with every peer, pinned to "
+            f"{transport.get('trusted_keys')} certified node keys; {open_now}"
+        )
+        if transport.get("plain_http"):
+            line += '; "plain_http": true allows http:// peers (test networks only)'
+        return line
+    return f'PLAIN HTTP ("plain_http": true in daemon.json): a test network only; {open_now}'
+

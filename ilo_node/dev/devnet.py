@@ -2,7 +2,8 @@
 
 Six Member State nodes posted to two host countries (Türkiye and Morocco) and
 the Commission's node, each a real ``ilo-node run`` process with its own home,
-keys and database, talking signed HTTP on 127.0.0.1. A fresh network root,
+keys and database, talking signed HTTP over TLS 1.3 on 127.0.0.1 (``https://``
+endpoints; the certificates derive from the node keys). A fresh network root,
 roster and keys are made for the run. Sample envelopes of every message kind
 are published through the nodes' local APIs and their spread is shown live;
 at the end every node is stopped cleanly (it signs a last checkpoint) and every
@@ -98,7 +99,7 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
     say = (lambda *_: None) if as_json else click.echo
     nodes = list(DEVNET_NODES)
     ports = free_ports(len(nodes))
-    endpoints = {n: f"http://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
+    endpoints = {n: f"https://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
     started = first_start = time.monotonic()
     say(f"building a network of {len(nodes)} nodes in {base} ...")
     built = build_network(base, nodes, network="devnet.ilo", endpoints=endpoints)

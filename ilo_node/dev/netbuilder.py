@@ -77,7 +77,7 @@ def build_network(
     passphrase_file = base / "passphrase"
     _write_passphrase(passphrase_file, secret)
     endpoints = dict(
-        endpoints or {n: f"http://127.0.0.1:{7400 + i}" for i, n in enumerate(node_ids)}
+        endpoints or {n: f"https://127.0.0.1:{7400 + i}" for i, n in enumerate(node_ids)}
     )
     parties = sorted({split_node_id(n)[0] for n in node_ids})  # type: ignore[index]
     admins = {name: generate_signing_key() for name in ("admin-a", "admin-b", "admin-c")}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from ilo_node.errors import InputError
 from ilo_node.formats.jsonfile import read_json_file, settings_from_json
 from ilo_node.home.home import Home
 from ilo_node.net.wire import MAX_BODY_BYTES
+from protocol.errors import UsageError
 
 __all__ = ["DaemonConfig", "load_config"]
 
@@ -25,6 +27,50 @@ class DaemonConfig:
     address_rate: float = 200.0
     request_timeout_s: float = 10.0
     prekey_check_interval_s: float = 600.0
+    #: Allow ``http://`` roster endpoints (this node's and its peers'): test networks only.
+    plain_http: bool = False
+    #: Seconds for a connection's TLS handshake, and then for each request's line and
+    #: headers, to arrive.
+    header_timeout_s: float = 10.0
+    #: Seconds an idle kept-alive connection stays open.
+    keepalive_timeout_s: float = 75.0
+    #: Seconds for a request's body to arrive once its headers are in.
+    body_timeout_s: float = 10.0
+    #: Open peer connections allowed from one address, and in all (the latter lowered
+    #: to fit the descriptor limit; docs/api.md, section 8).
+    max_connections_per_address: int = 64
+    max_connections: int = 1024
+    #: The daemon's log file (relative to the home), rotated; None: standard error.
+    log_file: str | None = None
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("header_timeout_s", "keepalive_timeout_s", "body_timeout_s"):
+            value = getattr(self, name)
+            if not _number(value) or value <= 0:
+                raise UsageError(f"daemon.json: {name} must be a positive number of seconds")
+        for name in ("max_connections_per_address", "max_connections", "log_max_bytes"):
+            value = getattr(self, name)
+            if not _integer(value) or value < 1:
+                raise UsageError(f"daemon.json: {name} must be a positive integer")
+        if not _integer(self.log_backups) or self.log_backups < 0:
+            raise UsageError("daemon.json: log_backups must be a non-negative integer")
+        if type(self.plain_http) is not bool:
+            raise UsageError("daemon.json: plain_http must be true or false")
+        if self.log_file is not None and (not isinstance(self.log_file, str) or not self.log_file):
+            raise UsageError("daemon.json: log_file must be a file name (or null for stderr)")
+
+    def log_path(self, home: Home) -> Path | None:
+        return None if self.log_file is None else home.path / self.log_file
+
+
+def _integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def load_config(home: Home) -> DaemonConfig:

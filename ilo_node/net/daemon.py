@@ -1,11 +1,15 @@
-"""``ilo-node run``: the peer API over HTTP, the local API over a Unix socket, gossip.
+"""``ilo-node run``: the peer API over TLS, the local API over a Unix socket, gossip.
 
 The peer API listens on the address from ``HOME/daemon.json`` (default: the host
-and port of this node's endpoint in the roster). Bodies are capped while they
-are read (``Content-Length`` first, then the stream), slow bodies time out, and
-every request is authenticated before its body is interpreted. The local API
-for the CLI is a Unix socket ``HOME/daemon.sock`` (mode 0600): whoever may read
-the node's files may use it, nobody else.
+and port of this node's endpoint in the roster), over TLS 1.3 pinned to the
+certified node keys (``ilo_node/net/tls.py``, ADR 0010); plain HTTP only for an
+``http://`` endpoint and with ``"plain_http": true``. Connections are counted and
+timed where they are accepted (``ilo_node/net/connections.py``), bodies are
+capped while they are read (``Content-Length`` first, then the stream), slow
+bodies time out, and every request is authenticated, and bound to its TLS
+connection's key, before its body is interpreted. The local API for the CLI is a
+Unix socket ``HOME/daemon.sock`` (mode 0600): whoever may read the node's files
+may use it, nobody else.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ import logging
 import os
 import random
 import signal
+import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -25,33 +32,63 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ilo_node.home.home import Home
 from ilo_node.home.prekeyfiles import maintain_prekeys
+from ilo_node.net import connections
 from ilo_node.net.config import DaemonConfig, load_config
+from ilo_node.net.connections import (
+    ConnectionLimits,
+    PeerListener,
+    connection_of,
+    guard_middleware,
+    inbound_budget,
+    quiet_exception_handler,
+)
 from ilo_node.net.gossip import Gossip, GossipConfig
 from ilo_node.net.localapi import local_app
-from ilo_node.net.logs import quiet_server_log
+from ilo_node.net.logs import QuietFilter, QuietLog, private_log_handler, quiet_server_log
 from ilo_node.net.peerauth import PeerIdentity
 from ilo_node.net.peers import peers_for
 from ilo_node.net.ratelimit import RateLimiter
 from ilo_node.net.service import PeerService
-from ilo_node.net.transport import HttpTransport
+from ilo_node.net.tls import TLS_VERSION, NodeTls, TrustedKeys, trusted_keys
+from ilo_node.net.transport import PLAIN_HTTP_ADVICE, HttpTransport, outgoing_connections
 from ilo_node.net.wire import error_body
 from ilo_node.net.worker import NodeWorker
 from ilo_node.node.core import Node
 from keys.keystore import key_file_info
 from protocol.errors import IloError, UsageError
 
-__all__ = ["BODY_TIMEOUT_S", "run_daemon", "serve"]
+__all__ = ["BODY_TIMEOUT_S", "DaemonNode", "configure_logging", "run_daemon", "serve"]
 
 log = logging.getLogger("ilo_node.daemon")
-BODY_TIMEOUT_S = 10.0
+#: The default of ``body_timeout_s`` in daemon.json.
+BODY_TIMEOUT_S = DaemonConfig.body_timeout_s
+#: Seconds between two looks at which node keys may speak: certificates begin and
+#: end with time, not only when a document arrives.
+TLS_REFRESH_S = 60.0
+#: aiohttp's server logger, quietened: it logs every malformed request (anyone's).
+http_log = logging.getLogger("ilo_node.http")
+http_log.addFilter(QuietFilter(QuietLog(http_log)))
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
+class DaemonNode(Node):
+    """The node as the daemon runs it: it says when trust documents were added, on the
+    worker thread and before the caller resumes, so that TLS follows at once."""
+
+    on_trust_change: Callable[[], None] | None = None
+
+    def add_documents(self, documents: Iterable[bytes]) -> list[str]:
+        outcomes = super().add_documents(documents)
+        if "added" in outcomes and self.on_trust_change is not None:
+            self.on_trust_change()
+        return outcomes
+
+
+async def _read_body(request: web.Request, limit: int, timeout_s: float) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     chunks: list[bytes] = []
     size = 0
-    async with asyncio.timeout(BODY_TIMEOUT_S):
+    async with asyncio.timeout(timeout_s):
         while True:
             chunk = await request.content.read(64 * 1024)
             if not chunk:
@@ -68,7 +105,9 @@ def _refused(status: int, message: str) -> web.Response:
     return web.Response(status=status, body=error_body(message), content_type="application/msgpack")
 
 
-def peer_app(service: PeerService, config: DaemonConfig) -> web.Application:
+def peer_app(service: PeerService, config: DaemonConfig, *, tls: bool = False) -> web.Application:
+    """The peer API; with ``tls``, every request must come on a connection whose client
+    presented a node certificate, and is bound to its key."""
     anonymous = RateLimiter(config.address_rate, config.address_rate * 2)
     quiet_server_log()
 
@@ -85,8 +124,14 @@ def peer_app(service: PeerService, config: DaemonConfig) -> web.Application:
         bucket = f"{remote}|{claimed}" if signed_looking else remote
         if not anonymous.allow(bucket):
             return _refused(429, "too many requests from this address")
+        tls_key = None
+        if tls:
+            connection = connection_of(request)
+            tls_key = connection.tls_key if connection is not None else None
+            if tls_key is None:  # the handshake requires a certificate: not reached
+                return _refused(403, "no TLS client certificate on this connection")
         try:
-            body = await _read_body(request, config.max_body_bytes)
+            body = await _read_body(request, config.max_body_bytes, config.body_timeout_s)
         except TimeoutError:
             return _refused(408, "request body too slow")
         except web.HTTPRequestEntityTooLarge:
@@ -96,10 +141,12 @@ def peer_app(service: PeerService, config: DaemonConfig) -> web.Application:
             # not decompress) or a client gone mid-body: the sender's doing, answered
             # like any malformed request instead of a 500 and a traceback in the log.
             return _refused(400, "request body is malformed or incomplete")
-        status, out = await service.handle(request.method, request.path_qs, request.headers, body)
+        status, out = await service.handle(
+            request.method, request.path_qs, request.headers, body, tls_key
+        )
         return web.Response(status=status, body=out, content_type="application/msgpack")
 
-    app = web.Application(client_max_size=config.max_body_bytes + 1)
+    app = web.Application(client_max_size=config.max_body_bytes + 1, middlewares=[guard_middleware])
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
@@ -119,18 +166,91 @@ def _listen_address(node: Node, config: DaemonConfig) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
-async def serve(home: Home, passphrase: bytes, ready_file: Path | None = None) -> None:
-    config = load_config(home)
-    node = Node(home, passphrase)
+def _serves_tls(node: Node, config: DaemonConfig) -> bool:
+    """Whether the peer API listens with TLS: yes, unless this node's roster endpoint is
+    ``http://``, which only a test network may allow."""
+    endpoint = node.trust.roster.nodes[node.node_id].endpoint
+    if urlsplit(endpoint).scheme != "http":
+        return True
+    if not config.plain_http:
+        raise UsageError(
+            f"the roster endpoint of {node.node_id} is {endpoint!r}: plain http between "
+            'nodes is refused without "plain_http": true in daemon.json',
+            PLAIN_HTTP_ADVICE,
+        )
+    return False
+
+
+def _plain_peers(endpoints: dict[str, str], peers: Iterable[str]) -> list[str]:
+    return [p for p in peers if urlsplit(endpoints.get(p, "")).scheme == "http"]
+
+
+async def serve(
+    home: Home,
+    passphrase: bytes,
+    ready_file: Path | None = None,
+    config: DaemonConfig | None = None,
+) -> None:
+    config = config if config is not None else load_config(home)
+    loop = asyncio.get_running_loop()
+    # asyncio's own accept loop (the local API) and transports report what outsiders
+    # cause through the loop's handler: a line a minute, not one a second.
+    loop.set_exception_handler(quiet_exception_handler(connections.resources))
+    node = DaemonNode(home, passphrase)
     worker = NodeWorker(node)
-    assert node.signing is not None
-    identity = PeerIdentity(node.node_id, node.signing.reveal())
+    try:
+        assert node.signing is not None
+        seed = node.signing.reveal()
+        tls_on = _serves_tls(node, config)
+        host, port = _listen_address(node, config)
+        keys = trusted_keys(node.trust, node.clock())  # the worker has not started yet
+        node_tls = NodeTls(node.network, node.node_id, seed, keys)
+        peers = peers_for(node.trust.roster, node.node_id)
+        budget = inbound_budget(config.max_connections, outgoing_connections(len(peers)))
+    except BaseException:
+        worker.close()
+        node.close()
+        raise
+    identity = PeerIdentity(node.node_id, seed)
     endpoints = {n: e.endpoint for n, e in node.trust.roster.nodes.items()}
-    transport = HttpTransport(identity, node.clock, endpoints, timeout_s=config.request_timeout_s)
+    plain = _plain_peers(endpoints, peers)
+    if plain and not config.plain_http:
+        log.warning(
+            "peers with plain http endpoints are not dialled: %s (%s)",
+            ", ".join(plain),
+            PLAIN_HTTP_ADVICE,
+        )
+    if node.signing.public not in keys.of(node.node_id):
+        log.warning(
+            "this node's key %s… is not a certified node key of %s that may speak now: "
+            "peers will refuse its TLS handshakes and requests",
+            node.signing.public.hex()[:16],
+            node.node_id,
+        )
+
+    def apply(keys: TrustedKeys) -> None:
+        if node_tls.update(keys):
+            pairs, nodes = len(keys.pairs()), len(keys.by_node)
+            log.info("TLS now trusts %d node keys of %d nodes", pairs, nodes)
+
+    # Runs on the worker thread, inside add_documents: the new keys are applied on the
+    # event loop before the caller of add_documents resumes.
+    def trust_changed() -> None:
+        loop.call_soon_threadsafe(apply, trusted_keys(node.trust, node.clock()))
+
+    node.on_trust_change = trust_changed
+    transport = HttpTransport(
+        identity,
+        node.clock,
+        endpoints,
+        timeout_s=config.request_timeout_s,
+        tls=node_tls.client,
+        plain_http=config.plain_http,
+    )
     gossip = Gossip(
         worker,
         transport,
-        peers_for(node.trust.roster, node.node_id),
+        peers,
         GossipConfig(
             fanout=config.fanout,
             sync_interval_s=config.sync_interval_s,
@@ -139,10 +259,39 @@ async def serve(home: Home, passphrase: bytes, ready_file: Path | None = None) -
     )
     service = PeerService(worker, gossip.push, rate=config.peer_rate, burst=config.peer_burst)
     stop = asyncio.Event()
-    host, port = _listen_address(node, config)
-    peer_runner = web.AppRunner(peer_app(service, config), access_log=None)
-    local_runner = web.AppRunner(local_app(worker, gossip, stop), access_log=None)
+    limits = ConnectionLimits(
+        header_timeout_s=config.header_timeout_s,
+        max_per_address=config.max_connections_per_address,
+        max_total=budget,
+    )
+    peer_runner = web.AppRunner(
+        peer_app(service, config, tls=tls_on),
+        access_log=None,
+        keepalive_timeout=config.keepalive_timeout_s,
+        logger=http_log,
+    )
     await peer_runner.setup()
+    assert peer_runner.server is not None
+    listener = PeerListener(
+        peer_runner.server, limits, (lambda: node_tls.server) if tls_on else (lambda: None)
+    )
+
+    def transport_status() -> dict[str, Any]:
+        record: dict[str, Any] = {"tls": tls_on, "plain_http": config.plain_http}
+        if tls_on:
+            record["version"] = TLS_VERSION
+        record["trusted_keys"] = len(node_tls.keys.pairs())
+        record["connections"] = {
+            "open": listener.total,
+            "max": limits.max_total,
+            "max_per_address": limits.max_per_address,
+            "refused": listener.refused,
+        }
+        return record
+
+    local_runner = web.AppRunner(
+        local_app(worker, gossip, stop, transport_status), access_log=None
+    )
     await local_runner.setup()
     socket_path = home.path / "daemon.sock"
     with contextlib.suppress(FileNotFoundError):
@@ -152,12 +301,18 @@ async def serve(home: Home, passphrase: bytes, ready_file: Path | None = None) -
         await web.UnixSite(local_runner, str(socket_path)).start()
     finally:
         os.umask(old_umask)
-    await web.TCPSite(peer_runner, host, port).start()
-    loop = asyncio.get_running_loop()
+    await listener.start(host, port)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     gossip.start()
-    log.info("%s listening on %s:%d, peers %s", node.node_id, host, port, ", ".join(gossip.peers))
+    log.info(
+        "%s listening on %s:%d (%s), peers %s",
+        node.node_id,
+        host,
+        port,
+        TLS_VERSION if tls_on else "PLAIN HTTP, test network",
+        ", ".join(gossip.peers),
+    )
     if ready_file is not None:
         ready_file.write_text(json.dumps({"node": node.node_id, "port": port}))
 
@@ -169,15 +324,24 @@ async def serve(home: Home, passphrase: bytes, ready_file: Path | None = None) -
         for peer in random.sample(gossip.peers, len(gossip.peers)):
             await gossip.sync_with(peer)
 
+    async def refresh_tls() -> None:
+        while True:
+            await asyncio.sleep(TLS_REFRESH_S)
+            apply(await worker.call(lambda: trusted_keys(node.trust, node.clock())))
+
     catch_up = [asyncio.create_task(catch_up_with_peers())]
-    prekeys = asyncio.create_task(
-        _prekey_loop(home, worker, gossip, passphrase, config.prekey_check_interval_s)
-    )
+    background = [
+        asyncio.create_task(
+            _prekey_loop(home, worker, gossip, passphrase, config.prekey_check_interval_s)
+        ),
+        asyncio.create_task(refresh_tls()),
+    ]
     await stop.wait()
-    for task in [*catch_up, prekeys]:
+    for task in [*catch_up, *background]:
         task.cancel()
     log.info("%s stopping", node.node_id)
     await gossip.stop()
+    listener.close()
     await peer_runner.cleanup()
     await local_runner.cleanup()
     await transport.close()
@@ -224,9 +388,23 @@ async def _prekey_loop(
         await asyncio.sleep(interval_s)
 
 
-def run_daemon(home: Home, passphrase: bytes, ready_file: Path | None = None) -> None:
+def configure_logging(home: Home, config: DaemonConfig) -> None:
+    """The daemon's log: standard error, or the rotated file ``daemon.json`` names
+    (created 0600). Level: ``ILO_NODE_LOG`` (default ``INFO``)."""
+    path = config.log_path(home)
+    handler: logging.Handler = (
+        logging.StreamHandler(sys.stderr)
+        if path is None
+        else private_log_handler(path, config.log_max_bytes, config.log_backups)
+    )
     logging.basicConfig(
         level=os.environ.get("ILO_NODE_LOG", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[handler],
     )
-    asyncio.run(serve(home, passphrase, ready_file))
+
+
+def run_daemon(home: Home, passphrase: bytes, ready_file: Path | None = None) -> None:
+    config = load_config(home)
+    configure_logging(home, config)
+    asyncio.run(serve(home, passphrase, ready_file, config))

@@ -81,7 +81,13 @@ def _id(text: str) -> bytes:
     return value
 
 
-def local_app(worker: NodeWorker, gossip: Gossip, stop: asyncio.Event) -> web.Application:
+def local_app(
+    worker: NodeWorker,
+    gossip: Gossip,
+    stop: asyncio.Event,
+    transport: Callable[[], dict[str, Any]] | None = None,
+) -> web.Application:
+    """``transport()``: how the peer API is carried, for ``/local/status``."""
     node = worker.node
 
     async def publish(request: web.Request) -> web.Response:
@@ -116,6 +122,8 @@ def local_app(worker: NodeWorker, gossip: Gossip, stop: asyncio.Event) -> web.Ap
         record["counters"] = node.counters.snapshot()
         record["queue"] = gossip.queue.qsize()
         record["peers"] = {p: {"failures": s.failures} for p, s in sorted(gossip.state.items())}
+        if transport is not None:
+            record["transport"] = transport()
         return web.json_response(record)
 
     async def checkpoint(request: web.Request) -> web.Response:

@@ -1,23 +1,30 @@
-"""Log lines nobody outside can multiply.
+"""Log lines nobody outside can multiply, and the daemon's log file.
 
 What a peer or a stranger sends (a refused request, a malformed body, a
 connection attempt when descriptors run out) must not turn into one log line
 per attempt: a flood would fill the disk and drown what an operator needs to
 see. :class:`QuietLog` lets through the first few lines of each kind per
-period and then one summary line saying how many were left out.
+period and then one summary line saying how many were left out;
+:class:`QuietFilter` does the same for a library's logger. The daemon's log
+file, when ``daemon.json`` names one, is capped and rotated, and every file of
+it is created mode 0600 (:func:`private_log_handler`).
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web import RequestPayloadError
 
-__all__ = ["QuietLog", "quiet_server_log"]
+__all__ = ["QuietFilter", "QuietLog", "private_log_handler", "quiet_server_log"]
 
 
 class QuietLog:
@@ -40,6 +47,39 @@ class QuietLog:
         # kind -> (period start, lines logged in it, lines left out in it)
         self._kinds: dict[str, tuple[float, int, int]] = {}
 
+    def admit(self, kind: str) -> tuple[bool, int, float]:
+        """Count one line of ``kind``: whether it may be logged, and how many lines of
+        the kind were left out in the period that just ended (with its length in
+        seconds) if this line starts a new one, else ``(…, 0, 0.0)``."""
+        now = self.clock()
+        with self._lock:
+            start, logged, dropped = self._kinds.get(kind, (now, 0, 0))
+            report, length = 0, 0.0
+            if now - start >= self.period_s:
+                report, length = dropped, now - start
+                start, logged, dropped = now, 0, 0
+            if logged >= self.burst:
+                self._kinds[kind] = (start, logged, dropped + 1)
+                return False, report, length
+            self._kinds[kind] = (start, logged + 1, dropped)
+            if len(self._kinds) > 1_000:  # kinds are ours, but stay bounded anyway
+                self._kinds.pop(next(iter(self._kinds)))
+        return True, report, length
+
+    def allow(self, kind: str, level: int = logging.INFO) -> bool:
+        """Count one line of ``kind``: True if it may be written now. When a new period
+        begins, first say (at ``level``) how many lines the last one left out."""
+        allowed, dropped, length = self.admit(kind)
+        if dropped:
+            self.logger.log(
+                level,
+                "%d more line(s) of kind %r left out in the last %.0f s",
+                dropped,
+                kind,
+                length,
+            )
+        return allowed
+
     def log(
         self, level: int, kind: str, message: str, *args: object, exc_info: bool = False
     ) -> bool:
@@ -50,35 +90,58 @@ class QuietLog:
         self.logger.log(level, message, *args, exc_info=exc_info)
         return True
 
-    def allow(self, kind: str, level: int = logging.INFO) -> bool:
-        """Count one line of ``kind``: True if it may be written now. When a new period
-        begins, first say (at ``level``) how many lines the last one left out."""
-        now = self.clock()
-        with self._lock:
-            start, logged, dropped = self._kinds.get(kind, (now, 0, 0))
-            if now - start >= self.period_s:
-                if dropped:
-                    self.logger.log(
-                        level,
-                        "%d more line(s) of kind %r left out in the last %.0f s",
-                        dropped,
-                        kind,
-                        now - start,
-                    )
-                start, logged, dropped = now, 0, 0
-            if logged >= self.burst:
-                self._kinds[kind] = (start, logged, dropped + 1)
-                return False
-            self._kinds[kind] = (start, logged + 1, dropped)
-            if len(self._kinds) > 1_000:  # kinds are ours, but stay bounded anyway
-                self._kinds.pop(next(iter(self._kinds)))
-        return True
-
     def info(self, kind: str, message: str, *args: object) -> bool:
         return self.log(logging.INFO, kind, message, *args)
 
     def warning(self, kind: str, message: str, *args: object) -> bool:
         return self.log(logging.WARNING, kind, message, *args)
+
+
+class QuietFilter(logging.Filter):
+    """:class:`QuietLog`'s limits for a logger we do not call ourselves (aiohttp's
+    server logger, which logs every malformed request with a traceback). Records of
+    one message template are one kind; a record let through loses its traceback,
+    which an outsider chose, and says how many like it were left out."""
+
+    def __init__(self, quiet: QuietLog) -> None:
+        super().__init__()
+        self.quiet = quiet
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        allowed, dropped, length = self.quiet.admit(str(record.msg)[:200])
+        if not allowed:
+            return False
+        if record.exc_info and record.exc_info[0] is not None:
+            record.msg = f"{record.getMessage()} ({record.exc_info[0].__name__})"
+            record.args = None
+        record.exc_info = None
+        record.exc_text = None
+        if dropped:
+            record.msg = (
+                f"{record.getMessage()} [{dropped} more like it left out in {length:.0f} s]"
+            )
+            record.args = None
+        return True
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    def _open(self) -> Any:
+        # Every file of the log, the first and each one a rollover starts, is created
+        # 0600 whatever the umask, and one found wider is narrowed: the log names peers
+        # and addresses, which is nobody else's business on the machine.
+        fd = os.open(
+            self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600
+        )
+        os.fchmod(fd, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+def private_log_handler(path: Path, max_bytes: int, backups: int) -> logging.Handler:
+    """A log file capped at ``max_bytes``, rotated through ``backups`` older files
+    (``path.1`` …), each created mode 0600."""
+    return _PrivateRotatingFileHandler(
+        path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+    )
 
 
 class _QuietServerFilter(logging.Filter):

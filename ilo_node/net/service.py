@@ -19,7 +19,7 @@ from typing import Any
 
 from ilo_node.errors import AuthError
 from ilo_node.net.logs import QuietLog
-from ilo_node.net.peerauth import NonceCache, PeerRequest, verify_request
+from ilo_node.net.peerauth import HEADERS, NonceCache, PeerRequest, verify_request
 from ilo_node.net.ratelimit import RateLimiter
 from ilo_node.net.wire import (
     decode_body,
@@ -91,12 +91,20 @@ class PeerService:
         self.peer_limits = RateLimiter(rate, burst)
 
     async def handle(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        tls_key: bytes | None = None,
     ) -> tuple[int, bytes]:
+        """``tls_key``: the key of the TLS client certificate the request came with; a
+        signed request must then be signed with that key (the connection is bound to
+        it)."""
         path, _ = split_target(target)
         route = path if path in _ROUTES else "other"
         try:
-            status, out = await self._handle(method, target, headers, body)
+            status, out = await self._handle(method, target, headers, body, tls_key)
         except Exception:
             # The last line of defence: every input is meant to be answered by the
             # checks above with a 4xx (tests/net/test_generated_requests.py). What
@@ -119,7 +127,12 @@ class PeerService:
         return status, out
 
     async def _handle(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        tls_key: bytes | None = None,
     ) -> tuple[int, bytes]:
         path, query = split_target(target)
         node = self.node
@@ -134,6 +147,12 @@ class PeerService:
             # repr: method and path are the sender's text, kept to one line.
             refusals.info("peer auth", "refused %r %r: %s", method[:16], path[:80], exc.message)
             return _error(exc.status, exc.message)
+        # After the signature's own checks, so that their refusals say what they say:
+        # the key that signed must be the one the TLS handshake proved (ADR 0010).
+        if tls_key is not None and bytes.fromhex(headers[HEADERS["key"]]) != tls_key:
+            message = f"{peer} signed with another key than its TLS certificate's"
+            refusals.info("peer auth", "refused %r %r: %s", method[:16], path[:80], message)
+            return _error(403, message)
         if not self.peer_limits.allow(peer):
             return _error(429, f"{peer} exceeds its request rate; slow down")
         try:

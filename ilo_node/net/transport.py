@@ -1,7 +1,10 @@
 """The seam between gossip and the network.
 
 :class:`HttpTransport` signs each request with the node's key and sends it with
-aiohttp to the peer's endpoint from the roster; :class:`MemoryTransport` hands
+aiohttp to the peer's endpoint from the roster, over TLS 1.3 pinned to the
+peer's certified keys for an ``https://`` endpoint (``ilo_node/net/tls.py``), in
+plain HTTP for an ``http://`` one only if the node allows it (``plain_http``, for
+test networks); :class:`MemoryTransport` hands
 the same signed request straight to another in-process node's
 :class:`~ilo_node.service.PeerService`, so gossip logic is tested fast and
 deterministically without sockets. Network failures become
@@ -10,6 +13,7 @@ deterministically without sockets. Network failures become
 
 from __future__ import annotations
 
+import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 
@@ -20,8 +24,32 @@ from ilo_node.net.peerauth import PeerIdentity, sign_request
 from ilo_node.net.service import PeerService
 from ilo_node.net.wire import MAX_BODY_BYTES
 
-__all__ = ["HttpTransport", "MemoryTransport", "Transport"]
+__all__ = [
+    "CONNECTIONS_PER_PEER",
+    "MAX_OUTGOING",
+    "HttpTransport",
+    "MemoryTransport",
+    "Transport",
+    "outgoing_connections",
+]
 
+#: Connections open at once to one peer, and to all of them.
+CONNECTIONS_PER_PEER = 4
+MAX_OUTGOING = 100
+#: Seconds an idle connection to a peer is kept for the next call. Each new one costs
+#: a full TLS handshake, and with many peers the same peer comes round again only
+#: every minute or so; the server keeps idle connections longer (75 s by default),
+#: so it is the client that closes them, never one it is about to reuse.
+IDLE_KEEPALIVE_S = 60.0
+PLAIN_HTTP_ADVICE = (
+    'give the node an https:// endpoint in the roster; only a test network may set '
+    '"plain_http": true in daemon.json'
+)
+
+
+def outgoing_connections(peers: int) -> int:
+    """The most connections an :class:`HttpTransport` holds open for ``peers`` peers."""
+    return min(MAX_OUTGOING, CONNECTIONS_PER_PEER * peers)
 
 
 class Transport(ABC):
@@ -48,26 +76,50 @@ class HttpTransport(Transport):
         endpoints: Mapping[str, str],
         *,
         timeout_s: float = 10.0,
-        ssl_context: object | None = None,
+        tls: Callable[[str], ssl.SSLContext] | None = None,
+        plain_http: bool = False,
     ) -> None:
+        """``tls(peer)`` gives the client context that pins ``peer``'s keys (it may
+        raise :class:`TransportError`); ``plain_http`` allows ``http://`` endpoints."""
         super().__init__(identity, clock)
         self.endpoints = dict(endpoints)
         self.timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(3.0, timeout_s))
-        self.ssl_context = ssl_context
+        self.tls = tls
+        self.plain_http = plain_http
         self._session: aiohttp.ClientSession | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=self.timeout,
-                connector=aiohttp.TCPConnector(limit_per_host=4),
+                connector=aiohttp.TCPConnector(
+                    limit_per_host=CONNECTIONS_PER_PEER,
+                    limit=MAX_OUTGOING,
+                    keepalive_timeout=IDLE_KEEPALIVE_S,
+                ),
             )
         return self._session
 
+    def _ssl_for(self, peer: str, base: str) -> ssl.SSLContext | bool:
+        if base.startswith("https://"):
+            if self.tls is None:
+                raise TransportError(f"{peer} has an https endpoint and this node has no TLS")
+            return self.tls(peer)
+        if base.startswith("http://"):
+            if not self.plain_http:
+                raise TransportError(
+                    f"{peer}'s roster endpoint {base} is plain http: not dialled unless "
+                    'daemon.json sets "plain_http": true',
+                    PLAIN_HTTP_ADVICE,
+                )
+            return False
+        raise TransportError(f"no HTTP endpoint for {peer} in the roster")
+
     async def request(self, peer: str, method: str, path: str, body: bytes) -> tuple[int, bytes]:
         base = self.endpoints.get(peer)
-        if not base or not base.startswith(("http://", "https://")):
+        if not base:
             raise TransportError(f"no HTTP endpoint for {peer} in the roster")
+        context = self._ssl_for(peer, base)
         headers = self.headers(method, path, body, peer)
         headers["Content-Type"] = "application/msgpack"
         try:
@@ -76,7 +128,7 @@ class HttpTransport(Transport):
                 base.rstrip("/") + path,
                 data=body if method != "GET" else None,
                 headers=headers,
-                ssl=self.ssl_context,  # type: ignore[arg-type]
+                ssl=context,
             ) as response:
                 if (response.content_length or 0) > MAX_BODY_BYTES:
                     raise TransportError(f"{peer} sent a response over {MAX_BODY_BYTES} bytes")
@@ -88,6 +140,12 @@ class HttpTransport(Transport):
                     if len(data) > MAX_BODY_BYTES:
                         raise TransportError(f"{peer} sent a response over {MAX_BODY_BYTES} bytes")
                 return response.status, bytes(data)
+        except aiohttp.ClientConnectorCertificateError:
+            raise TransportError(
+                f"{peer} presented a TLS certificate of none of its certified node keys",
+                "the peer runs with a key that is not certified (or revoked), or another "
+                "server answers at its endpoint",
+            ) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise TransportError(f"{peer} unreachable: {type(exc).__name__}") from None
 

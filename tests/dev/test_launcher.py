@@ -21,7 +21,7 @@ NODE = "DE@TR"
 def network(tmp_path_factory: pytest.TempPathFactory) -> BuiltNetwork:
     nodes = [NODE, "COM@EU"]
     ports = free_ports(len(nodes))
-    endpoints = {n: f"http://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
+    endpoints = {n: f"https://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
     base = tmp_path_factory.mktemp("launcher") / "net"
     return build_network(base, nodes, endpoints=endpoints, passphrase=PASS)
 

@@ -1,4 +1,4 @@
-"""Gossip between real ``ilo-node run`` processes talking signed HTTP.
+"""Gossip between real ``ilo-node run`` processes talking signed HTTP over TLS 1.3.
 
 One module network (built once) has seven running nodes on loopback, the
 Commission bridging two host-country local networks::
@@ -13,6 +13,9 @@ check, by polling with deadlines, that
 
 * every envelope reaches every recipient and every log holds every envelope;
 * a stopped node catches up when it comes back;
+* they speak TLS 1.3 pinned to the certified node keys, and refuse TLS 1.2, clients
+  without a certificate or with one of another key, and requests signed with another
+  key than their connection's;
 * one node refuses hostile requests with the right status and keeps serving;
 * the honest nodes catch the lying peer's split view and spread the evidence;
 * after a clean stop every node's log passes ``ilo-node log verify``;
@@ -33,6 +36,7 @@ import select
 import shutil
 import socket
 import sqlite3
+import ssl
 import subprocess
 import threading
 import time
@@ -49,6 +53,7 @@ from ilo_node.dev.netbuilder import BuiltNetwork, build_network
 from ilo_node.home.home import Home
 from ilo_node.net.daemon import BODY_TIMEOUT_S
 from ilo_node.net.peerauth import PeerIdentity, sign_request
+from ilo_node.net.tls import TLS_VERSION, client_context, peer_certificate_key, server_context
 from ilo_node.net.wire import decode_body, encode_body
 from protocol.checkpoint import Checkpoint, sign_checkpoint
 from protocol.envelope import Envelope
@@ -67,6 +72,9 @@ TARGET_MAX_BODY = 256 * 1024  # its daemon.json max_body_bytes
 OFFLINE = "IE@MA"  # the node stopped and restarted in the partition test
 SPLIT_SIZE = 3
 CONVERGE_S = 90.0
+#: Whom this test process speaks TLS as, unless a request says otherwise: an ordinary
+#: member (the hostile-request test signs as IT@TR too).
+MEMBER = "IT@TR"
 
 
 def now_ms() -> int:
@@ -83,8 +91,16 @@ class EvilPeer:
     size with root B to every other node; the other routes answer minimally (it takes
     envelopes and documents and keeps nothing but the per-author heads)."""
 
-    def __init__(self, network: str, node: str, seed: bytes, port: int, fooled: set[str]) -> None:
-        self.node, self.port, self.fooled = node, port, fooled
+    def __init__(
+        self,
+        network: str,
+        node: str,
+        seed: bytes,
+        port: int,
+        fooled: set[str],
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.node, self.port, self.fooled, self.tls = node, port, fooled, tls
         self.origin = f"ilo-node/{network}/{node}"
         moment = now_ms()
         self.notes = {
@@ -162,7 +178,7 @@ class EvilPeer:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
-            await web.TCPSite(runner, "127.0.0.1", self.port).start()
+            await web.TCPSite(runner, "127.0.0.1", self.port, ssl_context=self.tls).start()
             self._ready.set()
             await self._stop.wait()
         finally:
@@ -202,6 +218,33 @@ class EvilPeer:
 
 
 @dataclass
+class TlsKit:
+    """How this test process speaks TLS to the nodes: as any member (with its real key,
+    or another one), pinning the certified key of the node listening on the port."""
+
+    network: str
+    keys: dict[str, bytes]  # node -> its certified key
+    seeds: dict[str, bytes]  # node -> its real signing seed
+    nodes_by_port: dict[int, str]
+
+    def client(
+        self, port: int, as_node: str = MEMBER, seed: bytes | None = None, pin: str | None = None
+    ) -> ssl.SSLContext:
+        peer = pin or self.nodes_by_port[port]
+        own = seed if seed is not None else self.seeds[as_node]
+        return client_context(self.network, as_node, own, peer, [self.keys[peer]])
+
+
+#: Set by the module fixture: the raw-request helpers below speak TLS through it.
+KIT: TlsKit | None = None
+
+
+def kit() -> TlsKit:
+    assert KIT is not None, "the module network is not up"
+    return KIT
+
+
+@dataclass
 class Net:
     built: BuiltNetwork
     cluster: Cluster
@@ -233,15 +276,20 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     built = build_network(
         base,
         nodes,
-        endpoints={n: f"http://127.0.0.1:{p}" for n, p in ports.items()},
+        endpoints={n: f"https://127.0.0.1:{p}" for n, p in ports.items()},
         passphrase=PASS,
         keep_authorities=True,
     )
     for node in RUNNING:
         extra = {"max_body_bytes": TARGET_MAX_BODY} if node == TARGET else {}
         write_daemon_config(built.nodes[node].path, **extra)
-    seed = Home(base / EVIL).signing_key(PASS).reveal()
-    evil = EvilPeer(built.network, EVIL, seed, ports[EVIL], fooled={FOOLED})
+    seeds = {n: Home(base / n).signing_key(PASS).reveal() for n in nodes}
+    keys = {n: Home(base / n).public_key() for n in nodes}
+    global KIT  # noqa: PLW0603 - one network per module, read by the request helpers
+    KIT = TlsKit(built.network, keys, seeds, {p: n for n, p in ports.items()})
+    # The liar speaks TLS with PT@TR's real key, so the nodes' pinned handshakes succeed.
+    evil_tls = server_context(built.network, EVIL, seeds[EVIL], sorted(keys.items()))
+    evil = EvilPeer(built.network, EVIL, seeds[EVIL], ports[EVIL], fooled={FOOLED}, tls=evil_tls)
     cluster = Cluster(built)
     try:
         evil.start()
@@ -251,6 +299,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     finally:
         cluster.close()
         evil.stop()
+        KIT = None
 
 
 # -- raw peer-API requests ------------------------------------------------------------
@@ -263,9 +312,11 @@ def peer_request(
     body: bytes = b"",
     headers: dict[str, str] | None = None,
     host: str = "127.0.0.1",
+    tls_as: str = MEMBER,
 ) -> tuple[int, dict[str, Any]]:
-    """One HTTP request on a fresh connection; the status and the decoded msgpack body."""
-    conn = http.client.HTTPConnection(host, port, timeout=30)
+    """One HTTPS request on a fresh connection, TLS as ``tls_as``; the status and the
+    decoded msgpack body."""
+    conn = http.client.HTTPSConnection(host, port, timeout=30, context=kit().client(port, tls_as))
     try:
         conn.request(method, path, body=body or None, headers=headers or {})
         response = conn.getresponse()
@@ -288,10 +339,18 @@ def signed_headers(
 
 
 def signed_request(
-    port: int, identity: PeerIdentity, method: str, path: str, to: str, body: bytes = b""
+    port: int,
+    identity: PeerIdentity,
+    method: str,
+    path: str,
+    to: str,
+    body: bytes = b"",
+    tls_as: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
+    """A request signed by ``identity`` on a TLS connection as ``tls_as`` (by default the
+    signer's own node, with its real key: the connection binds the request's key)."""
     headers = signed_headers(identity, method, path, body, to)
-    return peer_request(port, method, path, body, headers)
+    return peer_request(port, method, path, body, headers, tls_as=tls_as or identity.node)
 
 
 def raw_exchange(
@@ -300,7 +359,8 @@ def raw_exchange(
     """Send ``head`` then ``chunks`` with ``pause_s`` between them, stopping as soon as
     the server answers; return the answer's status (None if it closed the connection
     without one) and the seconds from the head to the answer."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=wait_s)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=wait_s)
+    sock = kit().client(port).wrap_socket(raw)
     start = time.monotonic()
     try:
         sock.sendall(head)
@@ -316,7 +376,7 @@ def raw_exchange(
         while b"\r\n" not in data:
             try:
                 more = sock.recv(4096)
-            except (ConnectionResetError, TimeoutError):
+            except (ConnectionResetError, TimeoutError, ssl.SSLError):
                 break
             if not more:
                 break
@@ -390,6 +450,80 @@ def test_stopped_node_catches_up_after_restart(net: Net) -> None:
     print(f"{OFFLINE} caught up {len(missed)} envelopes {took:.1f} s after it was ready")
 
 
+def tls_exchange(context: ssl.SSLContext, port: int) -> tuple[str | None, bytes | None, bytes]:
+    """A TLS connection with ``context``, then ``GET /v1/health``: the negotiated version
+    and the server certificate's key (None if the handshake failed here), and the
+    answer's first bytes (b"" if the server refused the connection)."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+    try:
+        try:
+            sock = context.wrap_socket(raw)
+        except ssl.SSLCertVerificationError:
+            raise
+        except (ssl.SSLError, ConnectionError):
+            return None, None, b""
+        version, key = sock.version(), peer_certificate_key(sock)
+        try:
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: n\r\nConnection: close\r\n\r\n")
+            answer = sock.recv(64)
+        except (ssl.SSLError, ConnectionError):
+            # TLS 1.3: a client whose certificate the server refused learns it only now.
+            answer = b""
+        sock.close()
+        return version, key, answer
+    finally:
+        raw.close()
+
+
+def tls_accepted(port: int, as_node: str, seed: bytes | None = None) -> bool:
+    """Whether the node on ``port`` answers a TLS client presenting ``as_node``'s
+    certificate (for ``seed``, default its real key)."""
+    return tls_exchange(kit().client(port, as_node, seed), port)[2].startswith(b"HTTP/1.1 200")
+
+
+def test_nodes_speak_tls13_pinned_to_the_certified_keys(net: Net) -> None:
+    cluster = net.up()
+    port = net.ports[TARGET]
+    # A raw TLS client as a member: TLS 1.3, and the server is TARGET's certified key.
+    version, key, answer = tls_exchange(kit().client(port), port)
+    assert version == TLS_VERSION == "TLSv1.3"
+    assert key == kit().keys[TARGET]
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    status = cluster.status(TARGET)
+    assert status is not None
+    transport = status["transport"]
+    assert transport["tls"] is True and transport["version"] == "TLSv1.3", transport
+    assert transport["plain_http"] is False
+    assert transport["trusted_keys"] == len(net.built.nodes)  # every roster node's key
+    # The client side pins: a server that is not the node pinned fails the handshake.
+    with pytest.raises(ssl.SSLCertVerificationError):
+        tls_exchange(kit().client(port, pin="FR@TR"), port)
+    # The server side refuses a certificate for a key that is not certified, ...
+    assert not tls_accepted(port, "DE@TR", seed=os.urandom(32))
+    # ... a client without a certificate, ...
+    bare = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    bare.check_hostname, bare.verify_mode = False, ssl.CERT_NONE
+    assert tls_exchange(bare, port)[2] == b""
+    # ... TLS 1.2, even with a member's certificate, ...
+    old = kit().client(port)
+    old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_2
+    assert tls_exchange(old, port) == (None, None, b"")
+    # ... and plain HTTP on its port.
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as plain:
+        plain.sendall(b"GET /v1/health HTTP/1.1\r\nHost: n\r\n\r\n")
+        assert not plain.recv(64).startswith(b"HTTP/")
+    # A request signed by one member on another member's connection is refused.
+    es = net.identity("ES@MA")
+    status_code, reply = signed_request(port, es, "GET", "/v1/witnessed", TARGET, tls_as=MEMBER)
+    assert status_code == 403, reply
+    assert "another key than its TLS certificate" in reply["error"]
+    assert signed_request(port, es, "GET", "/v1/witnessed", TARGET)[0] == 200
+    # The refusals are in the node's log, a few lines, no traceback.
+    log = (cluster.home(TARGET) / "daemon.log").read_text(errors="replace")
+    assert "TLS handshake with 127.0.0.1 failed" in log
+    assert "Traceback" not in log
+
+
 def _slow_body(port: int, result: list[Any]) -> None:
     """A body announced as 64 bytes and sent one byte every 0.5 s (32 s in all)."""
     try:
@@ -437,11 +571,15 @@ def test_hostile_requests_are_refused_and_the_node_keeps_serving(net: Net, tmp_p
         assert peer_request(port, "GET", "/v1/witnessed", b"", headers)[0] == 401
 
         # Not a member: a node id outside the roster; a member's id with a foreign key.
+        # Neither could open a TLS connection of its own (test_tls_*): carried on a
+        # member's, the request-level checks answer, and say why.
         for stranger, why in (
             (PeerIdentity("SE@TR", os.urandom(32)), "not a member"),
             (PeerIdentity(FOOLED, os.urandom(32)), "no certificate"),
         ):
-            status, answer = signed_request(port, stranger, "GET", "/v1/witnessed", to)
+            status, answer = signed_request(
+                port, stranger, "GET", "/v1/witnessed", to, tls_as=MEMBER
+            )
             assert status == 403, (stranger, status, answer)
             assert why in answer["error"], answer
 
@@ -492,7 +630,10 @@ def test_hostile_requests_are_refused_and_the_node_keeps_serving(net: Net, tmp_p
             TARGET, "POST", "/local/documents", {"documents": [document.read_bytes().hex()]}
         )
         assert added["results"] == ["added"], added
-        status, answer = signed_request(port, revoked, "GET", "/v1/witnessed", to)
+        # At once: its TLS handshakes are refused, and its requests on a member's
+        # connection are refused as revoked.
+        assert not tls_accepted(port, REVOKED)
+        status, answer = signed_request(port, revoked, "GET", "/v1/witnessed", to, tls_as=MEMBER)
         assert status == 403, answer
         assert "revoked" in answer["error"]
         # Gossip carries the revocation on: another node soon refuses the key too.
@@ -500,14 +641,17 @@ def test_hostile_requests_are_refused_and_the_node_keeps_serving(net: Net, tmp_p
 
         def refused_elsewhere() -> tuple[bool, str]:
             status, answer = signed_request(
-                net.ports[other], revoked, "GET", "/v1/witnessed", other
+                net.ports[other], revoked, "GET", "/v1/witnessed", other, tls_as=MEMBER
             )
-            return status == 403, f"{other} answers {status} {answer}"
+            handshake = tls_accepted(net.ports[other], REVOKED)
+            done = status == 403 and not handshake
+            return done, f"{other} answers {status} {answer}; TLS handshake accepted: {handshake}"
 
         cluster.wait_for(refused_elsewhere, 60, "the revocation to spread", [TARGET, other])
 
         # A flood of unsigned requests is cut off; signed peers are not.
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        context = kit().client(port)
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=context)
         statuses: list[int] = []
         try:
             while 429 not in statuses and len(statuses) < 1000:
@@ -658,7 +802,7 @@ def test_node_cut_off_by_a_link_down_catches_up_when_it_is_up(
 ) -> None:
     nodes = list(NS_NODES)
     ports = dict(zip(nodes, (7101, 7102, 7103), strict=True))  # fresh namespaces: all free
-    endpoints = {n: f"http://{NS_ADDRESSES[NS_NODES[n]]}:{ports[n]}" for n in nodes}
+    endpoints = {n: f"https://{NS_ADDRESSES[NS_NODES[n]]}:{ports[n]}" for n in nodes}
     built = build_network(tmp_path / "net", nodes, endpoints=endpoints, passphrase=PASS)
     for node in nodes:
         write_daemon_config(built.nodes[node].path)
