@@ -11,19 +11,31 @@ from pathlib import Path
 
 from keys.documents import Roster
 from protocol.errors import ProtocolError, UsageError
+from protocol.limits import DEFAULT_LIMITS
 from protocol.signed import SignedDocument
 
 __all__ = ["read_input", "read_roster_file", "read_signed_file"]
 
 
-def read_input(path: Path, what: str) -> bytes:
-    """The bytes of ``path``; ``what`` names the kind of file in the error."""
+#: Largest signed document a command reads (what any decoder of one would accept).
+MAX_DOCUMENT_FILE_BYTES = DEFAULT_LIMITS.max_envelope_bytes
+
+
+def read_input(path: Path, what: str, limit: int = MAX_DOCUMENT_FILE_BYTES) -> bytes:
+    """The bytes of ``path``, at most ``limit`` (read no further); ``what`` names the
+    kind of file in the error."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
     except FileNotFoundError:
         raise UsageError(f"no such {what} file: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a {what} file") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise UsageError(f"{path} is larger than a {what} file can be ({limit} bytes)")
+    return data
 
 
 def read_signed_file(path: Path, expected: str | None = None) -> SignedDocument:

@@ -130,6 +130,10 @@ def peer_app(service: PeerService, config: DaemonConfig, *, tls: bool = False) -
             tls_key = connection.tls_key if connection is not None else None
             if tls_key is None:  # the handshake requires a certificate: not reached
                 return _refused(403, "no TLS client certificate on this connection")
+        if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+            # aiohttp would decompress it: the body cap would then count decompressed
+            # bytes only after the work of inflating them. Peers never compress.
+            return _refused(415, "compressed request bodies are not accepted")
         try:
             body = await _read_body(request, config.max_body_bytes, config.body_timeout_s)
         except TimeoutError:

@@ -35,7 +35,7 @@ from ilo_node.net.logs import QuietLog, quiet_server_log
 from ilo_node.net.worker import NodeWorker
 from protocol.errors import IloError
 
-__all__ = ["local_app"]
+__all__ = ["LOCAL_ROUTES", "local_app"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -79,6 +79,19 @@ def _id(text: str) -> bytes:
     if len(value) != 32:
         raise BadRequest(f"{text[:80]!r} is not an envelope id (64 hex digits)")
     return value
+
+
+#: Every route of the local API (docs/api.md, section 5), as (method, path).
+LOCAL_ROUTES: tuple[tuple[str, str], ...] = (
+    ("POST", "/local/publish"),
+    ("GET", "/local/status"),
+    ("POST", "/local/checkpoint"),
+    ("POST", "/local/ingest"),
+    ("POST", "/local/documents"),
+    ("GET", "/local/readable"),
+    ("POST", "/local/retention"),
+    ("POST", "/local/stop"),
+)
 
 
 def local_app(
@@ -197,12 +210,16 @@ def local_app(
 
     quiet_server_log()
     app = web.Application(client_max_size=MAX_JSON_BYTES, middlewares=[errors])
-    app.router.add_post("/local/publish", publish)
-    app.router.add_get("/local/status", status)
-    app.router.add_post("/local/checkpoint", checkpoint)
-    app.router.add_post("/local/ingest", ingest)
-    app.router.add_post("/local/documents", documents)
-    app.router.add_get("/local/readable", readable)
-    app.router.add_post("/local/retention", retention)
-    app.router.add_post("/local/stop", shutdown)
+    handlers = {
+        "/local/publish": publish,
+        "/local/status": status,
+        "/local/checkpoint": checkpoint,
+        "/local/ingest": ingest,
+        "/local/documents": documents,
+        "/local/readable": readable,
+        "/local/retention": retention,
+        "/local/stop": shutdown,
+    }
+    for method, path in LOCAL_ROUTES:
+        app.router.add_route(method, path, handlers[path])
     return app

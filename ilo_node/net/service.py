@@ -38,7 +38,7 @@ from ilo_node.node.core import Node
 from protocol.checkpoint import SignedCheckpoint
 from protocol.errors import IloError, LimitExceededError, ProtocolError
 
-__all__ = ["SYNC_PAGE_BYTES", "PeerService"]
+__all__ = ["PEER_ROUTES", "SYNC_PAGE_BYTES", "PeerService"]
 
 log = logging.getLogger("ilo_node.service")
 #: Refusals are the outside world's doing: a few lines a minute, then a count.
@@ -48,21 +48,21 @@ bugs = QuietLog(log, burst=1)
 
 #: Most envelope bytes one sync response carries; the requester asks again for more.
 SYNC_PAGE_BYTES = 4 * 1024 * 1024
-#: Routes known to the counters; anything else is counted as "other".
-_ROUTES = frozenset(
-    {
-        "/v1/health",
-        "/v1/envelopes",
-        "/v1/sync",
-        "/v1/documents/diff",
-        "/v1/documents",
-        "/v1/checkpoint",
-        "/v1/consistency",
-        "/v1/cosign",
-        "/v1/witnessed",
-        "/v1/evidence",
-    }
+#: Every route of the peer API (docs/api.md, section 4), as (method, path).
+PEER_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", "/v1/health"),
+    ("POST", "/v1/envelopes"),
+    ("POST", "/v1/sync"),
+    ("POST", "/v1/documents/diff"),
+    ("POST", "/v1/documents"),
+    ("GET", "/v1/checkpoint"),
+    ("GET", "/v1/consistency"),
+    ("POST", "/v1/cosign"),
+    ("GET", "/v1/witnessed"),
+    ("POST", "/v1/evidence"),
 )
+#: Routes known to the counters; anything else is counted as "other".
+_ROUTES = frozenset(path for _, path in PEER_ROUTES)
 
 
 def _ok(value: dict[str, Any]) -> tuple[int, bytes]:

@@ -596,3 +596,16 @@ def test_generated_files_given_to_commands_end_cleanly(
     result = invoke(COMMANDS[kind](network, path), cwd=folder, env={"ILO_NODE_PASSPHRASE": PASS})
     assert result.returncode in (0, 1, 2), result
     check(result, ok=result.returncode == 0, usage=result.returncode == 2)
+
+
+def test_a_document_file_is_read_no_further_than_a_document_can_be(tmp_path: Path) -> None:
+    from ilo_node.home.docfiles import MAX_DOCUMENT_FILE_BYTES, read_input
+    from protocol.errors import UsageError
+
+    huge = tmp_path / "huge.cert"
+    with huge.open("wb") as handle:
+        handle.truncate(MAX_DOCUMENT_FILE_BYTES + 1)
+    with pytest.raises(UsageError, match="larger than a certificate file can be"):
+        read_input(huge, "certificate")
+    with pytest.raises(UsageError, match="is a directory"):
+        read_input(tmp_path, "certificate")

@@ -41,7 +41,9 @@ from hypothesis import strategies as st
 from ilo_node.net.config import DaemonConfig
 from ilo_node.net.daemon import peer_app
 from ilo_node.net.gossip import Gossip
+from ilo_node.net.localapi import LOCAL_ROUTES as ALL_LOCAL_ROUTES
 from ilo_node.net.peerauth import HEADERS
+from ilo_node.net.service import PEER_ROUTES
 from ilo_node.net.transport import Transport
 from ilo_node.net.wire import decode_body, encode_body
 from protocol.examples import example
@@ -52,26 +54,10 @@ T = TypeVar("T")
 ME, DE = "FR@TR", "DE@TR"
 KEY = bytes(range(32))
 
-ROUTES = [
-    ("GET", "/v1/health"),
-    ("POST", "/v1/envelopes"),
-    ("POST", "/v1/sync"),
-    ("POST", "/v1/documents/diff"),
-    ("POST", "/v1/documents"),
-    ("GET", "/v1/checkpoint"),
-    ("GET", "/v1/consistency"),
-    ("POST", "/v1/cosign"),
-    ("GET", "/v1/witnessed"),
-]
-LOCAL_ROUTES = [
-    ("POST", "/local/publish"),
-    ("GET", "/local/status"),
-    ("POST", "/local/checkpoint"),
-    ("POST", "/local/ingest"),
-    ("POST", "/local/documents"),
-    ("GET", "/local/readable"),
-    ("POST", "/local/retention"),
-]
+# The routes as the product declares them: a route added there is driven here too.
+ROUTES = list(PEER_ROUTES)
+# Stopping the node would end the test's node; every other local route is driven.
+LOCAL_ROUTES = [r for r in ALL_LOCAL_ROUTES if r[1] != "/local/stop"]
 
 
 def _quick(n: int) -> settings:

@@ -10,6 +10,7 @@ is a sync function around ``asyncio.run``.
 from __future__ import annotations
 
 import asyncio
+import gzip as gzip_module
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -302,6 +303,9 @@ def test_a_signed_request_over_http_reaches_the_route(fr: ServedNode) -> None:
     _with_http(fr, scenario)
 
 
+GZIPPED = gzip_module.compress(b"\x80" * 10_000)
+
+
 def test_daemon_refusals_have_msgpack_bodies(fr: ServedNode) -> None:
     # 413 and 400 from the HTTP layer itself used to be plain text.
     async def scenario(port: int) -> None:
@@ -310,7 +314,13 @@ def test_daemon_refusals_have_msgpack_bodies(fr: ServedNode) -> None:
             b"POST /v1/envelopes HTTP/1.1\r\nHost: n\r\nContent-Encoding: gzip\r\n"
             b"Content-Length: 10\r\n\r\n0123456789"
         )
-        for data, expected in ((big, 413), (gzip, 400)):
+        # Compressed bodies are refused before they are read, valid gzip or not: the
+        # body cap must count what arrives, not what it inflates to.
+        real_gzip = (
+            b"POST /v1/envelopes HTTP/1.1\r\nHost: n\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(GZIPPED) + GZIPPED
+        )
+        for data, expected in ((big, 413), (gzip, 415), (real_gzip, 415)):
             status, kind, body = await _exchange(port, data)
             assert (status, kind) == (expected, "application/msgpack"), body
             assert decode_body(body, "answer")["error"]
