@@ -88,8 +88,7 @@ def _next_after(current: Roster, data: bytes) -> Roster:
                 "report it to the administrators"
             )
         raise RollbackError(
-            f"roster version {new.version} is not newer than the current version "
-            f"{current.version}"
+            f"roster version {new.version} is not newer than the current version {current.version}"
         )
     if new.version != current.version + 1:
         raise RollbackError(

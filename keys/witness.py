@@ -29,6 +29,7 @@ __all__ = [
     "judge_consistency",
     "judge_evidence",
     "judge_fetched",
+    "judge_own_log",
     "judge_same_size",
 ]
 
@@ -125,3 +126,25 @@ def judge_evidence(
     if a.origin == b.origin == origin and a.size == b.size and a.root != b.root:
         return SplitView(origin, first.note, second.note, "two roots for one size (from a peer)")
     return None
+
+
+def judge_own_log(
+    own_size: int, own_root: bytes | None, own_note: bytes | None, other: SignedCheckpoint
+) -> SplitView | None:
+    """A checkpoint of this node's *own* log that a peer witnessed, against the log itself.
+
+    The caller has checked that a key of this node signed ``other``; if it is not the
+    log this node holds (``own_root`` is the root at ``other``'s size, ``None`` when the
+    log is smaller), someone else holds that key and signs a second log with it: the
+    one sign of a stolen node key that only the victim can see. ``own_note`` is the
+    node's own checkpoint at that size if it signed one (then the evidence proves
+    itself to anyone), else its latest one.
+    """
+    cp = other.checkpoint
+    if cp.size > own_size:
+        reason = "a checkpoint of this node's log larger than the log: its key signs another log"
+    elif cp.root != own_root:
+        reason = "a checkpoint of this node's log with another root: its key signs another log"
+    else:
+        return None
+    return SplitView(cp.origin, own_note or b"", other.note, reason)

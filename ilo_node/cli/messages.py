@@ -53,9 +53,7 @@ def publish(
         out = client.publish(Publication(kind, content, distribution, handling, states))
     finally:
         client.close()
-    text = (
-        f"published {kind} {out['id']} (seq {out['seq']}) to {', '.join(out['recipients'])}"
-    )
+    text = f"published {kind} {out['id']} (seq {out['seq']}) to {', '.join(out['recipients'])}"
     click.echo(json.dumps(out) if as_json else text)
 
 

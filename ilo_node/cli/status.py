@@ -41,7 +41,12 @@ def status(ctx: click.Context, as_json: bool) -> None:
             "  not kept, the quarantine being full for them (their senders retry): "
             + ", ".join(f"{n} by bound {bound}" for bound, n in sorted(refused.items()))
         )
-    click.echo(f"  latest checkpoint: size {record['latest_checkpoint']}")
+    latest = record["latest_checkpoint"]
+    click.echo(
+        f"  latest checkpoint: size {latest}"
+        if latest is not None
+        else "  latest checkpoint: none signed yet (the running node signs one as the log grows)"
+    )
     for view in record["split_views"]:
         click.echo(
             f"  SPLIT VIEW: {view['origin']} signed inconsistent checkpoints "
@@ -65,4 +70,3 @@ def _transport_line(transport: dict[str, Any]) -> str:
             line += '; "plain_http": true allows http:// peers (test networks only)'
         return line
     return f'PLAIN HTTP ("plain_http": true in daemon.json): a test network only; {open_now}'
-

@@ -161,9 +161,7 @@ class NodeClient(ABC):
     def documents(self) -> list[bytes]:
         return list(self.reader().docs.by_digest().values())
 
-    def verify_log(
-        self, workers: int, progress: Callable[[int, int], None] | None
-    ) -> AuditReport:
+    def verify_log(self, workers: int, progress: Callable[[int, int], None] | None) -> AuditReport:
         """Recompute the whole log from the stored bytes (``ilo-node log verify``)."""
         config = self.home.require_role("node")
         db = self.home.path / "node.db"

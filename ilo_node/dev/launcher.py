@@ -98,9 +98,14 @@ def child_env(log_level: str | None = None) -> dict[str, str]:
 
 
 def cli_argv(home: Path, passphrase_file: Path, *args: str) -> list[str]:
-    """``ilo-node --home HOME --passphrase-file FILE ARGS`` with this interpreter."""
+    """``ilo-node --home HOME --passphrase-file FILE ARGS`` with this interpreter.
+
+    ``-P``: the child runs in the node's home, whose ``keys/`` directory must never be
+    taken for the ``keys`` package.
+    """
     return [
         sys.executable,
+        "-P",
         "-m",
         "ilo_node",
         "--home",

@@ -293,9 +293,7 @@ async def serve(
         }
         return record
 
-    local_runner = web.AppRunner(
-        local_app(worker, gossip, stop, transport_status), access_log=None
-    )
+    local_runner = web.AppRunner(local_app(worker, gossip, stop, transport_status), access_log=None)
     await local_runner.setup()
     socket_path = home.path / "daemon.sock"
     with contextlib.suppress(FileNotFoundError):

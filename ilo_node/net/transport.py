@@ -42,7 +42,7 @@ MAX_OUTGOING = 100
 #: so it is the client that closes them, never one it is about to reuse.
 IDLE_KEEPALIVE_S = 60.0
 PLAIN_HTTP_ADVICE = (
-    'give the node an https:// endpoint in the roster; only a test network may set '
+    "give the node an https:// endpoint in the roster; only a test network may set "
     '"plain_http": true in daemon.json'
 )
 

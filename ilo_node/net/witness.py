@@ -130,3 +130,9 @@ class Witness:
             log.warning(
                 "SPLIT VIEW: %s signed inconsistent checkpoints (%s)", split.origin, split.reason
             )
+            if split.origin == self.gossip.node.log.origin:
+                log.warning(
+                    "this node's signing key is in other hands: have the authority revoke "
+                    "it (ilo-node revoke --compromised-at ...), then 'ilo-node keys rotate' "
+                    "and certify the new key"
+                )

@@ -38,9 +38,7 @@ def publish(
         raise NodeError("this node was opened without its passphrase; cannot sign")
     now = state.clock()
     trust = state.trust
-    recipients = recipients_for(
-        trust.roster, state.node_id, distribution, now, publication.states
-    )
+    recipients = recipients_for(trust.roster, state.node_id, distribution, now, publication.states)
     missing: list[str] = []
     keys: dict[str, list[bytes]] = {}
     for node in recipients:

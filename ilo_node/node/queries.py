@@ -35,9 +35,7 @@ class LogView:
         self.s = state
 
     def envelope(self, envelope_id: bytes) -> Envelope | None:
-        row = self.s.db.execute(
-            "SELECT raw FROM envelopes WHERE id = ?", [envelope_id]
-        ).fetchone()
+        row = self.s.db.execute("SELECT raw FROM envelopes WHERE id = ?", [envelope_id]).fetchone()
         return Envelope.from_bytes(row[0], self.s.limits) if row else None
 
     def content(self, envelope_id: bytes) -> tuple[bytes, bytes] | None:

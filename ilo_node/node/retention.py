@@ -48,8 +48,7 @@ def apply_retention(state: NodeState, policy: Mapping[str, int], now_ms: int) ->
         for envelope_id, reason in expired:
             state.db.execute("DELETE FROM contents WHERE envelope_id = ?", [envelope_id])
             state.db.execute(
-                "INSERT OR REPLACE INTO erasures (envelope_id, erased_ms, reason) "
-                "VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO erasures (envelope_id, erased_ms, reason) VALUES (?, ?, ?)",
                 [envelope_id, now_ms, reason],
             )
     return len(expired)

@@ -131,9 +131,7 @@ SCHEMA: dict[int, tuple[_Table | _Column | _Index, ...]] = {
     # Gossip: witnesses' cosignatures of our checkpoints, and split-view evidence.
     2: (
         _Table("cosignatures", "size:int* witness:text* time_s:int note:blob"),
-        _Table(
-            "split_views", "origin:text* note_a:blob* note_b:blob* reason:text detected_ms:int"
-        ),
+        _Table("split_views", "origin:text* note_a:blob* note_b:blob* reason:text detected_ms:int"),
     ),
     # Hardening: who sent what waits (quarantine bounded per sender), and evidence
     # that an envelope was witnessed (cosigned checkpoints of any node's log).

@@ -22,6 +22,7 @@ from keys.witness import (
     judge_consistency,
     judge_evidence,
     judge_fetched,
+    judge_own_log,
     judge_same_size,
 )
 from protocol.checkpoint import SignedCheckpoint, node_of_origin, origin_for
@@ -120,13 +121,21 @@ class Witnessing:
             self.s.trust.verify_checkpoint(subject, note, self.s.clock())
         except WitnessError:
             return None
+        if subject == self.s.node_id:
+            return self._judge_own(signed)
         same = self._at_size(origin, signed.checkpoint.size)
         if same is not None:
             return judge_same_size(same, signed)
         last = self.last(subject)
-        if last is None or subject == self.s.node_id:
+        if last is None:
             return None
         return consistency_to_check(subject, last, signed)
+
+    def _judge_own(self, signed: SignedCheckpoint) -> SplitView | None:
+        log, size = self.s.log, signed.checkpoint.size
+        root = log.root(size) if size <= log.size else None
+        note = log.checkpoint_note_at(size) if size <= log.size else None
+        return judge_own_log(log.size, root, note or log.checkpoint_note_at(), signed)
 
     def judge_consistency(
         self, check: ConsistencyCheck, proof: Sequence[bytes]

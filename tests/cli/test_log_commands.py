@@ -234,7 +234,7 @@ def test_status(cli: Cli, published: Published) -> None:
     assert status["quarantine_reasons"] == {}
     text = cli.run("status", home="FR@TR").stdout
     assert text.startswith("FR@TR in devnet.ilo: 5 envelopes (4 readable, 0 erased)\n")
-    assert "latest checkpoint: size None" in text
+    assert "latest checkpoint: none signed yet" in text
 
 
 def test_log_ingest_acks_quarantine_duplicates_and_refusals(
@@ -362,13 +362,16 @@ TAMPERING: dict[str, tuple[int, Callable[[sqlite3.Connection], object]]] = {
         lambda c: c.execute("UPDATE envelopes SET author_node = 'IT@TR' WHERE idx = 1"),
     ),
     "edited kind column": (
-        1, lambda c: c.execute("UPDATE envelopes SET kind = 'legislation_note' WHERE idx = 1")
+        1,
+        lambda c: c.execute("UPDATE envelopes SET kind = 'legislation_note' WHERE idx = 1"),
     ),
     "edited handling column": (
-        3, lambda c: c.execute("UPDATE envelopes SET handling = 'H0' WHERE idx = 3")
+        3,
+        lambda c: c.execute("UPDATE envelopes SET handling = 'H0' WHERE idx = 3"),
     ),
     "edited distribution column": (
-        3, lambda c: c.execute("UPDATE envelopes SET distribution = 'network' WHERE idx = 3")
+        3,
+        lambda c: c.execute("UPDATE envelopes SET distribution = 'network' WHERE idx = 3"),
     ),
     "edited decrypted content": (
         0,

@@ -234,6 +234,7 @@ class KeyCase:
     now_ms: int = tk.T0 + 30 * tk.DAY
     node: str = "DE@TR"
     key_name: str = "node DE@TR"
+    role: str | None = None
 
 
 # Revocation in these cases: compromised at T0+10d, issued (arrived) at T0+12d.
@@ -248,6 +249,15 @@ KEY_CASES: dict[str, KeyCase] = {
         tk.T0, Outcome.REJECT, node="FR@TR"
     ),
     "node not in the roster → rejected": KeyCase(tk.T0, Outcome.REJECT, node="ES@TR"),
+    "an officer's key where a node key is needed → rejected": KeyCase(
+        tk.T0 + 5 * tk.DAY, Outcome.REJECT, key_name="officer anna", role="node"
+    ),
+    "an officer's key for what any certified key may sign → accepted": KeyCase(
+        tk.T0 + 5 * tk.DAY, Outcome.ACCEPT, key_name="officer anna"
+    ),
+    "a node key where a node key is needed → accepted": KeyCase(
+        tk.T0 + 5 * tk.DAY, Outcome.ACCEPT, role="node"
+    ),
     "dated far in the future → held for retry": KeyCase(
         tk.T0 + 40 * tk.DAY, Outcome.RETRY, now_ms=tk.T0 + 30 * tk.DAY
     ),
@@ -280,6 +290,7 @@ KEY_CASES: dict[str, KeyCase] = {
 def test_key_validity(name: str) -> None:
     case = KEY_CASES[name]
     state = _state()
+    state.add_certificate(tk.certificate(key_name="officer anna", role="officer", officer="anna"))
     if case.revoked:
         state.add_revocation(tk.revocation())
     decision = state.decide(
@@ -288,6 +299,7 @@ def test_key_validity(name: str) -> None:
         created_ms=case.created_ms,
         now_ms=case.now_ms,
         witnessed_ms=case.witnessed_ms,
+        role=case.role,
     )
     assert decision.outcome is case.outcome, decision.reason
     assert decision.reason

@@ -1041,6 +1041,61 @@ def test_split_view_evidence_that_does_not_prove_itself_is_ignored(
     run(scenario())
 
 
+def test_a_second_log_signed_with_this_nodes_key_is_seen_by_the_node_itself(
+    built: Built, mesh: Callable[..., Mesh]
+) -> None:
+    """A thief with DE's key shows FR another DE log. Only DE can tell that log from
+    its own: it does when it reads what FR witnessed, and the same-size case is
+    evidence that proves itself to a third node."""
+    m = mesh([DE, FR, IT])
+
+    async def scenario() -> None:
+        de, fr = m.nodes[DE], m.nodes[FR]
+        await m.publish(DE, 4, push=False)
+        honest = SignedCheckpoint.from_bytes(await m.on(DE, de.checkpoint)).checkpoint
+        seed = built.signing(DE).reveal()
+        same_size = sign_checkpoint(
+            Checkpoint(honest.origin, 4, sha256(b"thief"), honest.time_ms + 1), DE, seed
+        )
+        larger = sign_checkpoint(
+            Checkpoint(honest.origin, 9, sha256(b"thief, later"), honest.time_ms + 2), DE, seed
+        )
+
+        def shown_to_fr(note: bytes) -> None:
+            cp = SignedCheckpoint.from_bytes(note).checkpoint
+            with fr.db.conn:
+                fr.db.execute("DELETE FROM witnessed WHERE origin = ?", [cp.origin])
+                fr.db.execute(
+                    "INSERT INTO witnessed (origin, size, root, time_ms, note, received_ms) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [cp.origin, cp.size, cp.root, cp.time_ms, note, now_ms()],
+                )
+
+        async def reasons(name: str) -> list[str]:
+            return sorted(v.reason for v in await m.on(name, m.nodes[name].witnessing.split_views))
+
+        await m.on(FR, fr.checkpoint)
+        # FR witnessed DE's real log: nothing to say.
+        await m.gossips[FR].witness.witness(DE)
+        await m.gossips[DE].witness.witness(FR)
+        assert await reasons(DE) == []
+        # FR was shown the thief's log at DE's size, then a larger one.
+        await m.on(FR, shown_to_fr, same_size)
+        await m.gossips[DE].witness.witness(FR)
+        assert await reasons(DE) == [
+            "a checkpoint of this node's log with another root: its key signs another log"
+        ]
+        await m.on(FR, shown_to_fr, larger)
+        await m.gossips[DE].witness.witness(FR)
+        assert len(await reasons(DE)) == 2
+        assert m.gossips[DE].counters.get("gossip", "split_views") == 2
+        # The same-size case holds DE's own signed note at that size: IT adopts it.
+        await m.gossips[IT].sync_with(DE)
+        assert await reasons(IT) == ["two roots for one size (from a peer)"]
+
+    run(scenario())
+
+
 # -- the peer service: statuses -------------------------------------------------------------------
 
 

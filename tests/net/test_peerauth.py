@@ -220,9 +220,7 @@ def test_altered_signed_header_is_refused(trust: TrustState, de: PeerIdentity, f
     _refused(lambda: _verify(trust, headers), 401, "does not verify")
 
 
-def test_expired_roster_refuses_peer_requests_with_403(
-    trust: TrustState, de: PeerIdentity
-) -> None:
+def test_expired_roster_refuses_peer_requests_with_403(trust: TrustState, de: PeerIdentity) -> None:
     """With its roster expired a node cannot tell who is still a member: it refuses
     requests (its own syncs still pull the next version from peers that have it)."""
     later = trust.roster.expires_ms + 86_400_000
