@@ -17,7 +17,10 @@ Rules, in the order they are applied:
    cannot make a statement appear in a checkpoint an honest witness cosigned
    before the theft. Without such evidence it waits (RETRY), for evidence may
    still come from another node.
-5. Impostors: a key certified for other nodes, and not for this one, is refused.
+5. Impostors: a key certified for other nodes, and not for this one, is refused;
+   so is a key certified in another role than the one asked for (an officer's
+   key where a node key is needed, and the reverse), and an officer's key used
+   under another officer's name.
 6. The key needs a certificate for this node, valid at the statement's date.
 """
 
@@ -86,13 +89,15 @@ def decide_key(
     revocations: Iterable[Revocation],
     witnessed_ms: int | None,
     role: str | None = None,
+    officer: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
 ) -> KeyDecision:
     """Decide whether ``key`` may sign for ``node`` something dated ``created_ms``.
 
     ``certificates`` are the verified certificates of ``key`` that count, for any
     node and role; ``role`` (``node`` or ``officer``), if given, is the role the key
-    must be certified in. ``revocations`` are the verified revocations of ``key``
+    must be certified in; ``officer``, with role ``officer``, the officer it must be
+    certified for. ``revocations`` are the verified revocations of ``key``
     that count for ``node``. ``witnessed_ms`` is the earliest time the statement is
     proven to have been witnessed, or ``None``.
     """
@@ -128,6 +133,16 @@ def decide_key(
         return KeyDecision(
             Outcome.REJECT, f"key {short}… is certified as {roles} key of {node}, not as {role}"
         )
+    if officer is not None and matching:
+        named = [c for c in matching if c.officer == officer]
+        if not named:
+            others = ", ".join(sorted({str(c.officer) for c in matching}))
+            return KeyDecision(
+                Outcome.REJECT,
+                f"key {short}… is certified for officer {others} of {node}, not for {officer}: "
+                "an impostor",
+            )
+        matching = named
     if not matching:
         return KeyDecision(
             Outcome.RETRY, f"no certificate for key {short}… of {node} yet; held until one arrives"

@@ -15,7 +15,13 @@ from typing import Any
 
 from protocol.crypto import sha256
 from protocol.errors import ContentError
-from protocol.identifiers import EU_INSTITUTIONS, EU_MEMBER_STATES, is_node_id, split_node_id
+from protocol.identifiers import (
+    EU_INSTITUTIONS,
+    EU_MEMBER_STATES,
+    OFFICER_NAME_PATTERN,
+    is_node_id,
+    split_node_id,
+)
 from protocol.schema import (
     Country,
     Enum,
@@ -47,7 +53,6 @@ _PARTY = Country(extra=tuple(sorted(EU_INSTITUTIONS)))
 _NETWORK = Str(64, pattern=r"[a-z0-9][a-z0-9.-]{0,63}")
 _NODE = Str(12, pattern=r"[A-Z]{2,4}@[A-Z]{2}")
 _ROLES = ("member_state", "commission", "agency")
-OFFICER_NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,99}"
 
 
 def when(time_ms: int) -> str:

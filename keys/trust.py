@@ -198,6 +198,7 @@ class TrustState:
         now_ms: int,
         witnessed_ms: int | None,
         role: str | None = None,
+        officer: str | None = None,
     ) -> KeyDecision:
         return decide_key(
             roster=self.roster,
@@ -209,6 +210,7 @@ class TrustState:
             revocations=self.revocations_of(key, node),
             witnessed_ms=witnessed_ms,
             role=role,
+            officer=officer,
         )
 
     def revocations_of(self, key: bytes, node: str) -> list[Revocation]:
@@ -229,6 +231,32 @@ class TrustState:
         return self.decide(
             key=key, node=node, created_ms=at_ms, now_ms=now_ms, witnessed_ms=None, role="node"
         )
+
+    def decide_officer(self, key: bytes, node: str, officer: str, now_ms: int) -> KeyDecision:
+        """May ``key`` act now as officer ``officer`` of ``node`` (to publish and read
+        through that node)? Like peers, not while this holder's roster has expired."""
+        expired = self._roster_expired(now_ms)
+        if expired is not None:
+            return expired
+        return self.decide(
+            key=key,
+            node=node,
+            created_ms=now_ms,
+            now_ms=now_ms,
+            witnessed_ms=None,
+            role="officer",
+            officer=officer,
+        )
+
+    def _roster_expired(self, now_ms: int) -> KeyDecision | None:
+        roster = self.roster
+        if roster.expires_ms <= now_ms:
+            return KeyDecision(
+                Outcome.REJECT,
+                f"this node's roster v{roster.version} expired on {when(roster.expires_ms)}; "
+                "it refuses requests until it has the next version",
+            )
+        return None
 
     def decide_peer(self, key: bytes, node: str, now_ms: int) -> KeyDecision:
         """May ``node`` make requests of this node now with ``key``? Not while this
@@ -302,12 +330,18 @@ class TrustState:
         header = envelope.header
         if header.network != self.roster.network:
             return KeyDecision(Outcome.REJECT, f"envelope is for network {header.network!r}")
+        # Who wrote it decides which certificate must vouch for the key: an officer's
+        # envelope needs that officer's certificate, and what a node writes by itself
+        # its node key; so a node key cannot pass for an officer, nor the reverse.
+        officer = header.author_officer
         decision = self.decide(
             key=header.author_key,
             node=header.author_node,
             created_ms=header.created_ms,
             now_ms=now_ms,
             witnessed_ms=witnessed_ms,
+            role="node" if officer is None else "officer",
+            officer=officer,
         )
         if not decision:
             return decision

@@ -3,4 +3,4 @@
 See docs/protocol.md for the byte-level specification.
 """
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2

@@ -3,9 +3,14 @@
 Wire form (docs/protocol.md has the byte-level specification)::
 
     envelope = [header, ciphertext: bin, signature: bin(64)]      canonical msgpack
-    header   = [version, network, kind, author_key, author_node, seq, prev,
-                created_ms, distribution, recipients, handling,
-                key_commitment, wrapped_keys, nonce]
+    header   = [version, network, kind, author_key, author_node, author_officer,
+                seq, prev, created_ms, distribution, recipients, handling,
+                refers_to, key_commitment, wrapped_keys, nonce]
+
+``author_officer`` names the officer who wrote the envelope (their certified key
+is ``author_key``), or is nil for what a node writes by itself. ``refers_to`` is
+nil or ``[relation, envelope id]``: a retraction, a correction, or a share of an
+earlier envelope's content key with recipients that could not read it yet.
 
 The Ed25519 signature covers ``SIGNATURE_DOMAIN`` followed by every byte of the
 envelope before the signature's own encoding, taken from the bytes as received.
@@ -57,7 +62,7 @@ from .errors import (
     UnsupportedVersionError,
     UsageError,
 )
-from .identifiers import EU_INSTITUTIONS, is_network_id, split_node_id
+from .identifiers import EU_INSTITUTIONS, is_network_id, is_officer_name, split_node_id
 from .kinds import kind_spec
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -65,6 +70,7 @@ __all__ = [
     "CONTENT_DOMAIN",
     "DISTRIBUTIONS",
     "HANDLING_CODES",
+    "REFERENCES",
     "SIGNATURE_DOMAIN",
     "Content",
     "Envelope",
@@ -80,6 +86,15 @@ CONTENT_DOMAIN = b"ilo-node/v1/envelope-content\x00"
 DISTRIBUTIONS: tuple[str, ...] = ("local", "states", "presidency", "network")
 #: Restrictions on onward use that travel with the content (docs/protocol.md).
 HANDLING_CODES: tuple[str, ...] = ("H0", "H1", "H2", "H3")
+#: How an envelope may refer to an earlier one, and the kind each relation needs
+#: (``None``: any kind but those two, the target's own; checked against the target
+#: by the keys layer, which holds it).
+REFERENCES: Mapping[str, str | None] = {
+    "retracts": "retraction",
+    "corrects": None,
+    "shares": "key_share",
+}
+_REFERENCE_KINDS = frozenset(k for k in REFERENCES.values() if k is not None)
 
 _HEADER_FIELDS = (
     "version",
@@ -87,12 +102,14 @@ _HEADER_FIELDS = (
     "kind",
     "author_key",
     "author_node",
+    "author_officer",
     "seq",
     "prev",
     "created_ms",
     "distribution",
     "recipients",
     "handling",
+    "refers_to",
     "key_commitment",
     "wrapped_keys",
     "nonce",
@@ -121,12 +138,16 @@ class Header:
     kind: str
     author_key: bytes
     author_node: str
+    #: The officer who wrote it, or ``None`` for what the node writes by itself.
+    author_officer: str | None
     seq: int
     prev: bytes | None
     created_ms: int
     distribution: str
     recipients: tuple[str, ...]
     handling: str
+    #: ``(relation, target id)`` or ``None``; relations in :data:`REFERENCES`.
+    refers_to: tuple[str, bytes] | None
     key_commitment: bytes
     #: (node, key, sealed) triples, as plain tuples: building 40 objects per
     #: decode showed up in profiles; :meth:`Envelope.wrapped_for` gives named ones.
@@ -140,12 +161,14 @@ class Header:
             self.kind,
             self.author_key,
             self.author_node,
+            self.author_officer,
             self.seq,
             self.prev,
             self.created_ms,
             self.distribution,
             list(self.recipients),
             self.handling,
+            None if self.refers_to is None else list(self.refers_to),
             self.key_commitment,
             [list(w) for w in self.wrapped_keys],
             self.nonce,
@@ -201,8 +224,9 @@ def _parse_header(raw: object, limits: Limits) -> Header:
         )
     if len(raw) != len(_HEADER_FIELDS):
         raise DecodeError(f"envelope header has {len(raw)} fields, expected {len(_HEADER_FIELDS)}")
-    (version, network, kind, author_key, author_node, seq, prev, created_ms,
-     distribution, recipients, handling, commitment, wrapped, nonce) = raw  # fmt: skip
+    (version, network, kind, author_key, author_node, author_officer, seq, prev,
+     created_ms, distribution, recipients, handling, refers_to, commitment, wrapped,
+     nonce) = raw  # fmt: skip
     if type(version) is not int:
         raise _field("version", "expected an integer")
     network = _str(network, "network")
@@ -212,6 +236,10 @@ def _parse_header(raw: object, limits: Limits) -> Header:
     kind_spec(kind)  # raises UnknownKindError
     author_key = _bytes(author_key, "author_key", PUBLIC_KEY_BYTES)
     author_node = _node(author_node, "author_node")
+    if author_officer is not None:
+        author_officer = _str(author_officer, "author_officer")
+        if not is_officer_name(author_officer):
+            raise _field("author_officer", "expected nil or an officer name such as 'k.beispiel'")
     seq = _int(seq, "seq", 1)
     if seq == 1:
         if prev is not None:
@@ -240,6 +268,7 @@ def _parse_header(raw: object, limits: Limits) -> Header:
     handling = _str(handling, "handling")
     if handling not in HANDLING_CODES:
         raise _field("handling", f"expected one of {', '.join(HANDLING_CODES)}")
+    reference = _parse_reference(refers_to, kind, author_officer)
     commitment = _bytes(commitment, "key_commitment", 32)
     wrapped_keys = _parse_wrapped(wrapped, recipient_ids, limits)
     nonce = _bytes(nonce, "nonce", AEAD_NONCE_BYTES)
@@ -249,16 +278,43 @@ def _parse_header(raw: object, limits: Limits) -> Header:
         kind=kind,
         author_key=author_key,
         author_node=author_node,
+        author_officer=author_officer,
         seq=seq,
         prev=prev,
         created_ms=created_ms,
         distribution=distribution,
         recipients=recipient_ids,
         handling=handling,
+        refers_to=reference,
         key_commitment=commitment,
         wrapped_keys=wrapped_keys,
         nonce=nonce,
     )
+
+
+def _parse_reference(
+    raw: object, kind: str, author_officer: str | None
+) -> tuple[str, bytes] | None:
+    """``refers_to``: what it says alone, and that it fits the kind. Whether the author
+    may refer so to the target is decided with the target, in ``keys``."""
+    if raw is None:
+        if kind in _REFERENCE_KINDS:
+            raise _field("refers_to", f"a {kind} must name the envelope it refers to")
+        return None
+    if type(raw) is not list or len(raw) != 2:
+        raise _field("refers_to", "expected nil or [relation, envelope id]")
+    relation, target = raw
+    if type(relation) is not str or relation not in REFERENCES:
+        raise _field("refers_to", f"relation must be one of {', '.join(REFERENCES)}")
+    target = _bytes(target, "refers_to", 32)
+    needed = REFERENCES[relation]
+    if needed is not None and kind != needed:
+        raise _field("refers_to", f"an envelope that {relation} another must be a {needed}")
+    if needed is None and kind in _REFERENCE_KINDS:
+        raise _field("refers_to", f"a {kind} cannot be a correction")
+    if relation == "shares" and author_officer is not None:
+        raise _field("refers_to", "content keys are shared by nodes, not by officers")
+    return relation, target
 
 
 @functools.lru_cache(maxsize=1024)
@@ -519,6 +575,8 @@ def seal(
     recipient_keys: Mapping[str, Sequence[bytes]],
     handling: str,
     content: Mapping[str, Any],
+    author_officer: str | None = None,
+    refers_to: tuple[str, bytes] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     content_key: bytes | None = None,
     nonce: bytes | None = None,
@@ -527,7 +585,9 @@ def seal(
     """Validate, encrypt and sign content; return the envelope as it will be sent.
 
     ``recipient_keys`` maps each recipient node id to the X25519 (pre)keys to
-    seal the content key to. ``content_key``, ``nonce`` and
+    seal the content key to. ``author_officer`` is set when the signing key is an
+    officer's; ``refers_to`` names an earlier envelope this one retracts, corrects
+    or shares. ``content_key``, ``nonce`` and
     ``ephemeral_secrets`` exist for reproducible test vectors; leave them unset
     otherwise.
     """
@@ -560,12 +620,14 @@ def seal(
         kind=kind,
         author_key=author_key,
         author_node=author_node,
+        author_officer=author_officer,
         seq=seq,
         prev=prev,
         created_ms=created_ms,
         distribution=distribution,
         recipients=tuple(sorted(recipient_keys)),
         handling=handling,
+        refers_to=refers_to,
         key_commitment=key_commitment(content_key),
         wrapped_keys=wrapped,
         nonce=nonce,

@@ -21,10 +21,6 @@ from .schema import safe_repr
 
 __all__ = ["EXAMPLES", "example"]
 
-# Fixed, obviously synthetic envelope ids for the retraction example.
-_TARGET_ID = bytes.fromhex("5e" * 32)
-_REPLACEMENT_ID = bytes.fromhex("a7" * 32)
-
 _RAW: dict[str, dict[str, Any]] = {
     "deployment_notice": {
         "officer_name": "Katrin Beispiel",
@@ -217,11 +213,9 @@ _RAW: dict[str, dict[str, Any]] = {
         "situation_narrative": "Flows via the eastern land border rose; sea departures stable.",
     },
     "retraction": {
-        "target": _TARGET_ID,
-        "action": "correct",
-        "reason": "Total count double-counted one week; corrected figures attached.",
-        "replacement": _REPLACEMENT_ID,
+        "reason": "Sent to the wrong network; the figures were not yet confirmed.",
     },
+    "key_share": {"content_key": bytes(range(32))},
 }
 
 

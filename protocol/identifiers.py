@@ -20,8 +20,10 @@ __all__ = [
     "EU_MEMBER_STATES",
     "HEADQUARTERS",
     "MEMBER_STATES",
+    "OFFICER_NAME_PATTERN",
     "is_network_id",
     "is_node_id",
+    "is_officer_name",
     "is_party",
     "split_node_id",
 ]
@@ -36,6 +38,10 @@ MEMBER_STATES: frozenset[str] = EU_MEMBER_STATES | frozenset({"IS", "LI", "NO", 
 EU_INSTITUTIONS: frozenset[str] = frozenset({"COM", "EBCG"})
 HEADQUARTERS = "EU"
 
+#: An officer's name in certificates and envelope headers: an identifier, never a
+#: display name (it is in clear in every header the officer signs).
+OFFICER_NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,99}"
+_OFFICER_NAME = re.compile(r"\A" + OFFICER_NAME_PATTERN + r"\Z")
 _NODE_ID = re.compile(r"\A([A-Z]{2,4})@([A-Z]{2})\Z")
 _NETWORK_ID = re.compile(r"\A[a-z0-9][a-z0-9.-]{0,63}\Z")
 
@@ -67,3 +73,7 @@ def is_node_id(node_id: str) -> bool:
 
 def is_network_id(network_id: str) -> bool:
     return _NETWORK_ID.match(network_id) is not None
+
+
+def is_officer_name(name: str) -> bool:
+    return _OFFICER_NAME.match(name) is not None

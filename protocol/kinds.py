@@ -27,11 +27,11 @@ from typing import Any
 from .errors import ContentError, UnknownKindError
 from .schema import (
     Bool,
+    Bytes,
     Check,
     Country,
     Date,
     Enum,
-    EnvelopeId,
     Field,
     HalfYear,
     Int,
@@ -696,26 +696,28 @@ _register(
 )
 
 
-def _retraction_consistent(content: Mapping[str, Any], path: str) -> None:
-    has = "replacement" in content
-    if content["action"] == "correct" and not has:
-        raise ContentError(f"{path}.replacement: required when action is 'correct'")
-    if content["action"] == "retract" and has:
-        raise ContentError(f"{path}.replacement: not allowed when action is 'retract'")
-    if has and content["replacement"] == content["target"]:
-        raise ContentError(f"{path}.replacement: must differ from target")
-
-
 _register(
     KindSpec(
         "retraction",
+        (Field("reason", Text(2_000), personal=True),),
+        "Withdraws one of the author's earlier envelopes, named in the header's "
+        "refers_to (a correction is instead a new envelope of the target's kind that "
+        "refers to it).",
+    )
+)
+
+_register(
+    KindSpec(
+        "key_share",
         (
-            Field("target", EnvelopeId(), doc="envelope retracted or corrected"),
-            Field("action", Enum(("retract", "correct"))),
-            Field("reason", Text(2_000), personal=True),
-            Field("replacement", EnvelopeId(), required=False, doc="the corrected envelope"),
+            Field(
+                "content_key",
+                Bytes(32, "content key"),
+                doc="the content key of the envelope named in refers_to",
+            ),
         ),
-        "Withdraws or corrects one of the author's earlier envelopes.",
-        check=_retraction_consistent,
+        "A node gives the content key of one of its own or its officers' envelopes to "
+        "recipients whose prekeys it did not have when the envelope was sealed; the "
+        "target's signed key commitment proves the key opens what the author signed.",
     )
 )

@@ -44,6 +44,7 @@ from .limits import DEFAULT_LIMITS, Limits
 __all__ = [
     "ENVELOPE_ID_LEN",
     "Bool",
+    "Bytes",
     "Check",
     "Country",
     "Date",
@@ -465,6 +466,25 @@ class PublicKey(FieldType):
 
     def max_encoded_size(self, limits: Limits) -> int:
         return 2 + 32
+
+
+@dataclass(frozen=True)
+class Bytes(FieldType):
+    """Exactly ``length`` bytes (msgpack ``bin``) of some binary value, such as a key."""
+
+    length: int
+    what: str = "bytes"
+
+    def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
+        if not isinstance(value, bytes) or len(value) != self.length:
+            raise _fail(path, f"expected {self.what}, {self.length} bytes")
+        return bytes(value)
+
+    def describe(self) -> str:
+        return f"{self.what}, {self.length} bytes"
+
+    def max_encoded_size(self, limits: Limits) -> int:
+        return 3 + self.length
 
 
 def _freeze(value: Any) -> Any:

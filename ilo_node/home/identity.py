@@ -19,10 +19,15 @@ from typing import Any
 from ilo_node.home.home import Home, HomeConfig
 from ilo_node.home.keyfiles import PassphraseFor, delete_private_key, write_private_key
 from ilo_node.home.prekeyfiles import PrekeyChanges, maintain_prekeys
-from keys.documents import OFFICER_NAME_PATTERN
 from keys.keystore import SecretKey, generate_signing_key
 from protocol.errors import IloError, UsageError
-from protocol.identifiers import EU_INSTITUTIONS, MEMBER_STATES, is_network_id, split_node_id
+from protocol.identifiers import (
+    EU_INSTITUTIONS,
+    MEMBER_STATES,
+    OFFICER_NAME_PATTERN,
+    is_network_id,
+    split_node_id,
+)
 
 __all__ = [
     "IdentityView",

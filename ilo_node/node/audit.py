@@ -69,6 +69,9 @@ class _Signed(NamedTuple):
     handling: str = ""
     #: What is wrong with the stored decrypted content, if there is any.
     content_problem: str | None = None
+    author_officer: str | None = None
+    ref_relation: str | None = None
+    ref_target: bytes | None = None
 
 
 #: (position, raw envelope, stored content key or None, stored content or None)
@@ -113,6 +116,9 @@ def _verify_chunk(chunk: Sequence[_Input]) -> list[_Signed]:
                 h.distribution,
                 h.handling,
                 problem,
+                h.author_officer,
+                None if h.refers_to is None else h.refers_to[0],
+                None if h.refers_to is None else h.refers_to[1],
             )
         )
     return out
@@ -163,7 +169,8 @@ def verify_log(
         conn.execute("BEGIN")  # one consistent snapshot while a node may be writing
         rows = conn.execute(
             "SELECT e.idx, e.id, e.raw, e.author_key, e.author_node, e.seq, e.created_ms, "
-            "e.root_after, e.kind, e.distribution, e.handling, c.content_key, c.content "
+            "e.root_after, e.kind, e.distribution, e.handling, c.content_key, c.content, "
+            "e.author_officer, e.ref_relation, e.ref_target "
             "FROM envelopes e LEFT JOIN contents c ON c.envelope_id = e.id ORDER BY e.idx"
         ).fetchall()
         checkpoints = conn.execute(
@@ -209,8 +216,26 @@ def verify_log(
             report.fail(idx, f"position {idx}: {error}")
             return False
         report.signatures += 1
-        stored = (_as_bytes(row[3]), _as_text(row[4]), row[5], row[6], *map(_as_text, row[8:11]))
-        if stored != (author_key, author_node, seq, *signed[6:10]):
+        stored = (
+            _as_bytes(row[3]),
+            _as_text(row[4]),
+            row[5],
+            row[6],
+            *map(_as_text, row[8:11]),
+            None if row[13] is None else _as_text(row[13]),
+            None if row[14] is None else _as_text(row[14]),
+            _maybe_bytes(row[15]),
+        )
+        signed_columns = (
+            author_key,
+            author_node,
+            seq,
+            *signed[6:10],
+            signed.author_officer,
+            signed.ref_relation,
+            signed.ref_target,
+        )
+        if stored != signed_columns:
             report.fail(idx, f"position {idx}: a column no longer matches the signed envelope")
             return False
         if row[11] is not None:

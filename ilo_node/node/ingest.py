@@ -19,10 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from keys.authorship import reference_problem
 from keys.trust import Outcome
 from protocol.chain import ForkProof, detect_fork
 from protocol.crypto import sha256
-from protocol.envelope import Envelope, parse_content
+from protocol.envelope import Envelope, Header, parse_content
 from protocol.errors import ProtocolError
 
 from .quarantine import Quarantine
@@ -157,6 +158,12 @@ class Ingestor:
         ).fetchone()
         return int(row[0]) if row else None
 
+    def _logged_header(self, envelope_id: bytes) -> Header | None:
+        row = self.s.db.execute("SELECT raw FROM envelopes WHERE id = ?", [envelope_id]).fetchone()
+        if row is None:
+            return None
+        return Envelope.from_bytes(bytes(row[0]), self.s.limits).header
+
     def _ingest_one(self, raw: bytes, batch: _Batch) -> IngestResult:
         db, heads, from_quarantine = self.s.db, batch.heads, batch.from_quarantine
         logged, held_ids = self._known
@@ -187,6 +194,23 @@ class Ingestor:
                 else f"trust:{header.author_key.hex()}"
             )
             return self._quarantine(envelope, decision.reason, waiting, batch)
+        if header.refers_to is not None:
+            relation, target_id = header.refers_to
+            target = self._logged_header(target_id)
+            if target is None:
+                return self._quarantine(
+                    envelope,
+                    f"{relation} envelope {target_id.hex()[:16]}…, which has not arrived yet",
+                    f"target:{target_id.hex()}",
+                    batch,
+                )
+            problem = reference_problem(header, target)
+            if problem is not None:
+                if from_quarantine:
+                    self.quarantine.remove(envelope.id)
+                return IngestResult(
+                    "rejected", f"{relation} {target_id.hex()[:16]}…: {problem}", envelope.id
+                )
 
         if header.author_key not in heads:
             heads[header.author_key] = self.head(header.author_key)
@@ -240,8 +264,9 @@ class Ingestor:
         index, root_after = self.s.log.append(envelope.id)
         db.execute(
             "INSERT INTO envelopes (idx, id, raw, author_key, author_node, seq, kind, "
-            "distribution, handling, created_ms, received_ms, root_after) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "distribution, handling, created_ms, received_ms, root_after, author_officer, "
+            "ref_relation, ref_target) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 index,
                 envelope.id,
@@ -255,6 +280,9 @@ class Ingestor:
                 header.created_ms,
                 batch.received,
                 root_after,
+                header.author_officer,
+                None if header.refers_to is None else header.refers_to[0],
+                None if header.refers_to is None else header.refers_to[1],
             ],
         )
         forked = head is None and bool(
@@ -292,12 +320,40 @@ class Ingestor:
             parse_content(envelope.header.kind, plaintext, self.s.limits)
         except ProtocolError as exc:
             return f"addressed to this node but unreadable: {exc.message}"
+        self._keep_content(envelope.id, plaintext, content_key, now)
+        if envelope.header.kind == "key_share":
+            return self._open_shared(envelope, plaintext, now)
+        return "accepted and decrypted"
+
+    def _keep_content(self, envelope_id: bytes, plaintext: bytes, key: bytes, now: int) -> None:
         self.s.db.execute(
             "INSERT OR REPLACE INTO contents (envelope_id, content, content_key, opened_ms) "
             "VALUES (?, ?, ?, ?)",
-            [envelope.id, plaintext, content_key, now],
+            [envelope_id, plaintext, key, now],
         )
-        return "accepted and decrypted"
+
+    def _open_shared(self, share: Envelope, plaintext: bytes, now: int) -> str:
+        """A content key shared with this node: open the envelope it belongs to (in the
+        log: the reference was checked) with it, against that envelope's own signed key
+        commitment, so the key can only open what its author signed."""
+        assert share.header.refers_to is not None
+        target_id = share.header.refers_to[1]
+        shared_key = parse_content("key_share", plaintext, self.s.limits).fields["content_key"]
+        row = self.s.db.execute("SELECT raw FROM envelopes WHERE id = ?", [target_id]).fetchone()
+        already = self.s.db.execute(
+            "SELECT 1 FROM contents WHERE envelope_id = ?", [target_id]
+        ).fetchone()
+        if row is None or already is not None:
+            return "accepted and decrypted (a content key this node already had)"
+        target = Envelope.from_bytes(bytes(row[0]), self.s.limits)
+        try:
+            content = target.decrypt(shared_key)
+            parse_content(target.header.kind, content, self.s.limits)
+        except ProtocolError as exc:
+            short = target_id.hex()[:16]
+            return f"accepted, but the shared key does not open {short}…: {exc.message}"
+        self._keep_content(target_id, content, shared_key, now)
+        return f"accepted; the shared key opened {target_id.hex()[:16]}…"
 
     def _fork_or_duplicate(self, envelope: Envelope, batch: _Batch) -> IngestResult:
         db, header = self.s.db, envelope.header

@@ -56,7 +56,8 @@ class Quarantine:
             )
         self.s.db.execute(
             "INSERT OR IGNORE INTO quarantine (id, raw, author_key, seq, reason, waiting_for, "
-            "first_seen_ms, last_try_ms, attempts, sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            "first_seen_ms, last_try_ms, attempts, sender, target) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
             [
                 envelope.id,
                 envelope.to_bytes(),
@@ -67,6 +68,7 @@ class Quarantine:
                 now,
                 now,
                 sender,
+                _target(waiting_for),
             ],
         )
         return IngestResult("quarantined", reason, envelope.id)
@@ -77,8 +79,8 @@ class Quarantine:
         """A retried envelope that still cannot be placed."""
         self.s.db.execute(
             "UPDATE quarantine SET reason = ?, waiting_for = ?, last_try_ms = ?, "
-            "attempts = attempts + 1 WHERE id = ?",
-            [reason, waiting_for, now, envelope.id],
+            "attempts = attempts + 1, target = ? WHERE id = ?",
+            [reason, waiting_for, now, _target(waiting_for), envelope.id],
         )
         return IngestResult("quarantined", reason, envelope.id)
 
@@ -91,10 +93,16 @@ class Quarantine:
         if everything:
             sql = "SELECT raw FROM quarantine WHERE waiting_for != 'never' ORDER BY author_key, seq"
         else:
+            # Envelopes whose predecessor is now the head, and retractions, corrections
+            # and shares whose target is now in the log.
             sql = (
-                "SELECT q.raw FROM quarantine q JOIN heads h ON q.author_key = h.author_key "
+                "SELECT raw FROM (SELECT q.raw, q.author_key, q.seq FROM quarantine q "
+                "JOIN heads h ON q.author_key = h.author_key "
                 "WHERE q.waiting_for LIKE 'pred:%' AND q.seq = h.seq + 1 "
-                "AND h.held_since_ms IS NULL ORDER BY q.author_key, q.seq"
+                "AND h.held_since_ms IS NULL "
+                "UNION ALL SELECT q.raw, q.author_key, q.seq FROM quarantine q "
+                "JOIN envelopes e ON e.id = q.target WHERE q.waiting_for LIKE 'target:%') "
+                "ORDER BY author_key, seq"
             )
         return [bytes(r[0]) for r in self.s.db.execute(sql).fetchall()]
 
@@ -117,3 +125,11 @@ class Quarantine:
             [limit],
         ).fetchall()
         return {str(r): int(n) for r, n in rows}
+
+
+def _target(waiting_for: str) -> bytes | None:
+    """The envelope a quarantined envelope waits for, if it waits for one (indexed, so
+    that its arrival finds the waiting envelopes without a scan)."""
+    if not waiting_for.startswith("target:"):
+        return None
+    return bytes.fromhex(waiting_for.removeprefix("target:"))

@@ -5,7 +5,7 @@ One database per node home (``HOME/node.db``), in WAL mode with
 node acknowledged survives ``kill -9`` and power loss. ``secure_delete`` makes
 SQLite overwrite erased content instead of leaving it in free pages.
 
-Tables (created with sqlite-utils; schema version 3):
+Tables (created with sqlite-utils; schema version 4):
 
 ``envelopes``   every accepted envelope, in log order: ``idx`` is its Merkle leaf
                 index; ``raw`` the exact bytes received; ``root_after`` the log
@@ -25,6 +25,14 @@ Tables (created with sqlite-utils; schema version 3):
 ``split_views`` (v2) two checkpoints of one origin that cannot both be true.
 ``evidence``    (v3) per envelope, the earliest proof that it was witnessed: a
                 cosigned checkpoint of some node's log with an inclusion proof.
+``officer_reads`` (v4) which officer of this node read which envelope, and when.
+``pending_shares`` (v4) recipients an officer's or this node's envelope could not
+                be sealed to yet (no prekey): the node shares its content key with
+                them once their prekey arrives.
+
+(v4) ``envelopes`` also holds ``author_officer`` and ``ref_relation``/``ref_target``
+(the header's ``refers_to``); ``quarantine.target`` is the envelope a retraction,
+correction or share waits for.
 """
 
 from __future__ import annotations
@@ -74,15 +82,21 @@ class _Table:
 
 @dataclass(frozen=True)
 class _Column:
-    """A column added to an existing table; existing rows get ``default``."""
+    """A column added to an existing table; existing rows get ``default`` (``None``: a
+    column that may be null)."""
 
     table: str
     name: str
     kind: str
-    default: str | int
+    default: str | int | None
 
     def create(self, db: sqlite_utils.Database) -> None:
-        db.table(self.table).add_column(self.name, _TYPES[self.kind], not_null_default=self.default)
+        if self.default is None:
+            db.table(self.table).add_column(self.name, _TYPES[self.kind])
+        else:
+            db.table(self.table).add_column(
+                self.name, _TYPES[self.kind], not_null_default=self.default
+            )
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,20 @@ SCHEMA: dict[int, tuple[_Table | _Column | _Index, ...]] = {
         _Index("quarantine", "quarantine_author", "author_key seq"),
         _Index("quarantine", "quarantine_sender", "sender"),
         _Table("evidence", "envelope_id:blob* witnessed_ms:int evidence:blob received_ms:int"),
+    ),
+    # Officers as authors: who wrote an envelope and what it refers to (from the signed
+    # header, checked by log verify), what waits for its target, which officer read
+    # what, and recipients still to be given a content key once their prekey arrives.
+    4: (
+        _Column("envelopes", "author_officer", "text", None),
+        _Column("envelopes", "ref_relation", "text", None),
+        _Column("envelopes", "ref_target", "blob", None),
+        _Index("envelopes", "envelopes_ref", "ref_target"),
+        _Index("envelopes", "envelopes_officer", "author_officer"),
+        _Column("quarantine", "target", "blob", None),
+        _Index("quarantine", "quarantine_target", "target"),
+        _Table("officer_reads", "officer:text* envelope_id:blob* read_ms:int"),
+        _Table("pending_shares", "envelope_id:blob* recipient:text* since_ms:int"),
     ),
 }
 SCHEMA_VERSION = max(SCHEMA)

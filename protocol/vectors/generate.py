@@ -106,17 +106,19 @@ def _header(
     content_key = _derive(f"content key {label}")
     recipients = ["DE@TR", "FR@TR"]
     fields: dict[str, Any] = {
-        "version": 1,
+        "version": 2,
         "network": NETWORK,
         "kind": kind,
         "author_key": ed25519_public(signing_seed("DE@TR")),
         "author_node": "DE@TR",
+        "author_officer": None,
         "seq": 1,
         "prev": None,
         "created_ms": CREATED_MS,
         "distribution": "local",
         "recipients": recipients,
         "handling": "H1",
+        "refers_to": None,
         "key_commitment": key_commitment(content_key),
         "wrapped_keys": [
             [
@@ -132,6 +134,11 @@ def _header(
     return list(fields.values()), content_key, fields
 
 
+# Positions of header fields the invalid cases edit in place.
+_WRAPPED_KEYS = 14
+_NONCE = 15
+
+
 def _raw_envelope(
     header: Sequence[Any],
     content_key: bytes,
@@ -143,7 +150,7 @@ def _raw_envelope(
     pack: Callable[[Any], bytes] = encode_canonical,
 ) -> bytes:
     header_bytes = pack(list(header))
-    nonce = header[13] if len(header) > 13 and isinstance(header[13], bytes) else b""
+    nonce = header[_NONCE] if len(header) > _NONCE and isinstance(header[_NONCE], bytes) else b""
     nonce = nonce if len(nonce) == 24 else b"\0" * 24
     ciphertext = aead_encrypt(content_key, nonce, plaintext, associated_domain + header_bytes)
     unsigned = b"\x93" + header_bytes + encode_canonical(ciphertext)
@@ -247,7 +254,9 @@ def _invalid_cases() -> list[dict[str, Any]]:
         hh, key, _ = _header(kind=kind, label=name, **over)
         add(name, error, _raw_envelope(hh, key, _plain()), what)
 
-    header_case("unsupported_version", "UnsupportedVersionError", "version 2", version=2)
+    header_case(
+        "unsupported_version", "UnsupportedVersionError", "version 1 (before officers)", version=1
+    )
     header_case("unknown_kind", "UnknownKindError", "kind 'weather_report'", kind="weather_report")
     header_case("seq_zero", "FieldError", "sequence numbers start at 1", seq=0)
     header_case("seq_as_string", "FieldError", "seq is the string '1'", seq="1")
@@ -313,12 +322,58 @@ def _invalid_cases() -> list[dict[str, Any]]:
         wrapped_keys=list(reversed(f["wrapped_keys"])),
     )
     header_case("nonce_wrong_length", "FieldError", "nonce of 12 bytes", nonce=b"\x00" * 12)
+    header_case(
+        "author_officer_display_name",
+        "FieldError",
+        "the officer named by a display name, not an identifier",
+        author_officer="Katrin Beispiel",
+    )
+    header_case("author_officer_not_text", "FieldError", "officer as bytes", author_officer=b"k")
+    header_case(
+        "refers_to_unknown_relation",
+        "FieldError",
+        "relation 'endorses'",
+        refers_to=["endorses", b"\x5e" * 32],
+    )
+    header_case(
+        "refers_to_short_id",
+        "FieldError",
+        "target id of 31 bytes",
+        refers_to=["corrects", b"\x5e" * 31],
+    )
+    header_case(
+        "retraction_without_target",
+        "FieldError",
+        "a retraction that names no envelope",
+        kind="retraction",
+    )
+    header_case(
+        "retracts_as_another_kind",
+        "FieldError",
+        "an incident alert claiming to retract an envelope",
+        refers_to=["retracts", b"\x5e" * 32],
+    )
+    header_case(
+        "correction_as_retraction",
+        "FieldError",
+        "a retraction claiming to correct an envelope",
+        kind="retraction",
+        refers_to=["corrects", b"\x5e" * 32],
+    )
+    header_case(
+        "key_share_by_an_officer",
+        "FieldError",
+        "an officer sharing a content key (nodes share them)",
+        kind="key_share",
+        author_officer="k.beispiel",
+        refers_to=["shares", b"\x5e" * 32],
+    )
     hs, ks, _ = _header(label="short")
     add(
         "header_too_short",
         "DecodeError",
-        _raw_envelope(hs[:13], ks, _plain()),
-        "header of 13 fields",
+        _raw_envelope(hs[:15], ks, _plain()),
+        "header of 15 fields",
     )
 
     # -- signature
@@ -369,7 +424,7 @@ def _invalid_cases() -> list[dict[str, Any]]:
     h3, _k3, f3 = _header(label="commit")
     bad_wrapped = [list(w) for w in f3["wrapped_keys"]]
     bad_wrapped[0][2] = wrap_key(bad_wrapped[0][1], _derive("another key"), _derive("eph x"))
-    h3[12] = bad_wrapped
+    h3[_WRAPPED_KEYS] = bad_wrapped
     add(
         "key_commitment_mismatch",
         "KeyCommitmentError",
@@ -412,7 +467,8 @@ def _invalid_cases() -> list[dict[str, Any]]:
         check="open",
     )
     h8, k8, _ = _header(label="notrecipient", recipients=["FR@TR"])
-    h8[12] = [w for w in _header(label="notrecipient")[2]["wrapped_keys"] if w[0] == "FR@TR"]
+    all_wrapped = _header(label="notrecipient")[2]["wrapped_keys"]
+    h8[_WRAPPED_KEYS] = [w for w in all_wrapped if w[0] == "FR@TR"]
     add(
         "not_a_recipient",
         "NotARecipientError",
@@ -569,31 +625,53 @@ def _many_recipients() -> tuple[list[Any], bytes]:
     return h, ck
 
 
+def _entry(envelope: Envelope, name: str, content: Any) -> dict[str, Any]:
+    h = envelope.header
+    return {
+        "name": name,
+        "kind": h.kind,
+        "hex": envelope.to_bytes().hex(),
+        "id": envelope.id.hex(),
+        "author_node": h.author_node,
+        "author_officer": h.author_officer,
+        "author_key": h.author_key.hex(),
+        "seq": h.seq,
+        "prev": h.prev.hex() if h.prev else None,
+        "refers_to": None if h.refers_to is None else [h.refers_to[0], h.refers_to[1].hex()],
+        "recipients": list(h.recipients),
+        "content": _jsonable(content),
+    }
+
+
 def build_vectors() -> dict[str, Any]:
     valid: list[dict[str, Any]] = []
-    heads: dict[str, Envelope] = {}
     prev: bytes | None = None
+    first: Envelope | None = None
     for seq, kind in enumerate(sorted(KINDS), start=1):
-        envelope = _seal_fixed(kind, seq, prev, f"valid {kind}")
+        refers: dict[str, Any] = {}
+        # The chain's first envelope is the target of its retraction and key share.
+        if kind == "retraction" and first is not None:
+            refers["refers_to"] = ("retracts", first.id)
+        if kind == "key_share" and first is not None:
+            refers["refers_to"] = ("shares", first.id)
+        envelope = _seal_fixed(kind, seq, prev, f"valid {kind}", **refers)
+        first = first or envelope
         prev = envelope.id
-        heads[kind] = envelope
         h = envelope.header
-        valid.append(
-            {
-                "name": f"{kind}_local"
-                if h.distribution == "local"
-                else f"{kind}_{h.distribution}",
-                "kind": kind,
-                "hex": envelope.to_bytes().hex(),
-                "id": envelope.id.hex(),
-                "author_node": h.author_node,
-                "author_key": h.author_key.hex(),
-                "seq": h.seq,
-                "prev": h.prev.hex() if h.prev else None,
-                "recipients": list(h.recipients),
-                "content": _jsonable(example(kind)),
-            }
-        )
+        name = f"{kind}_local" if h.distribution == "local" else f"{kind}_{h.distribution}"
+        valid.append(_entry(envelope, name, example(kind)))
+    # An officer's own chain: an alert, then its correction.
+    officer_seed = signing_seed("officer k.beispiel of DE@TR")
+    alert = _seal_fixed(
+        "incident_alert", 1, None, "officer alert", signing_seed=officer_seed,
+        author_officer="k.beispiel",
+    )  # fmt: skip
+    correction = _seal_fixed(
+        "incident_alert", 2, alert.id, "officer correction", signing_seed=officer_seed,
+        author_officer="k.beispiel", refers_to=("corrects", alert.id),
+    )  # fmt: skip
+    valid.append(_entry(alert, "incident_alert_by_officer", example("incident_alert")))
+    valid.append(_entry(correction, "correction_by_officer", example("incident_alert")))
     a = _seal_fixed("incident_alert", 1, None, "fork-a")
     b = _seal_fixed("incident_alert", 1, None, "fork-b", handling="H2")
     first, second = sorted([a, b], key=lambda e: e.id)
@@ -609,11 +687,19 @@ def build_vectors() -> dict[str, Any]:
     return {
         "valid": {
             "description": (
-                "One envelope per message kind by DE@TR, forming one hash chain in order; "
-                "each opens for every recipient to 'content' (bytes as {'$bytes': hex})."
+                "One envelope per message kind by node DE@TR, forming one hash chain in "
+                "order (its retraction and key share refer to its first envelope), then an "
+                "officer's chain of an alert and its correction; each opens for every "
+                "recipient to 'content' (bytes as {'$bytes': hex})."
             ),
             "network": NETWORK,
             "keys": keys,
+            "officer_keys": {
+                "k.beispiel of DE@TR": {
+                    "signing_seed": officer_seed.hex(),
+                    "signing_public": ed25519_public(officer_seed).hex(),
+                }
+            },
             "envelopes": valid,
             "fork_proof": {
                 "description": "DE@TR signed two different envelopes at seq 1",

@@ -38,6 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import protocol.vectors
+from protocol import PROTOCOL_VERSION
 from protocol.canonical import decode_canonical, encode_canonical
 from protocol.chain import ForkProof
 from protocol.crypto import (
@@ -714,9 +715,9 @@ def test_envelope_shaped_random_structures() -> None:
     rng = random.Random(3)
     fuzz = Fuzz("envelope-shaped", 3)
     for _ in range(1500):
-        header = [random_value(rng) for _ in range(rng.choice((14, 14, 14, 0, 1, 13, 15)))]
+        header = [random_value(rng) for _ in range(rng.choice((16, 16, 16, 0, 1, 15, 17)))]
         if rng.random() < 0.5:
-            header[:1] = [1]  # the version this node speaks, so the layout checks run
+            header[:1] = [PROTOCOL_VERSION]  # the version spoken, so the layout checks run
         parts = [header, rng.randbytes(rng.choice((0, 15, 16, 17, 100))), rng.randbytes(64)]
         data = encode_canonical(parts)
         fuzz_envelope_bytes(fuzz, "random header", data, original=None)
@@ -753,7 +754,7 @@ def test_envelope_resigned_header_mutations() -> None:
         ed25519_public(NODES["DE@TR"].seed): NODES["DE@TR"].seed,
         **{
             bytes.fromhex(k["signing_public"]): bytes.fromhex(k["signing_seed"])
-            for k in VALID["keys"].values()
+            for k in (*VALID["keys"].values(), *VALID["officer_keys"].values())
         },
     }
     for _ in range(2500):
@@ -827,9 +828,10 @@ def forge(
 ) -> bytes:
     """A correctly signed envelope carrying arbitrary ciphertext and wrapped keys."""
     nonce = rng.randbytes(24)
+    refers = {"retraction": ["retracts", b"\x5e" * 32], "key_share": ["shares", b"\x5e" * 32]}
     header = [
-        1, "fuzz.ilo", kind, _AUTHOR.public, "DE@TR", 1, None, 1_790_000_000_000, "local",
-        list(_RECIPIENTS), "H1",
+        PROTOCOL_VERSION, "fuzz.ilo", kind, _AUTHOR.public, "DE@TR", None, 1, None,
+        1_790_000_000_000, "local", list(_RECIPIENTS), "H1", refers.get(kind),
         commitment if commitment is not None else key_commitment(_CONTENT_KEY),
         wrapped if wrapped is not None else [_WRAPPED[n] for n in _RECIPIENTS], nonce,
     ]  # fmt: skip

@@ -72,6 +72,7 @@ def test_registry_names_match_specs_and_are_the_listed_kinds() -> None:
         "task_sharing_agreement",
         "half_year_contribution",
         "retraction",
+        "key_share",
     }
 
 
@@ -429,35 +430,24 @@ def test_empty_contact() -> None:
     refused("deployment_notice", content, "deployment_notice.contact")
 
 
-def test_wrong_length_envelope_id() -> None:
-    content = example("retraction")
-    content["target"] = b"\x00" * 31
-    err = refused("retraction", content, "retraction.target")
-    assert "31" in str(err)
+def test_content_key_of_the_wrong_length() -> None:
+    content = example("key_share")
+    content["content_key"] = b"\x00" * 31
+    err = refused("key_share", content, "key_share.content_key")
+    assert "32 bytes" in str(err)
 
 
-def test_envelope_id_as_string() -> None:
+def test_content_key_as_string() -> None:
+    content = example("key_share")
+    content["content_key"] = "5e" * 32
+    refused("key_share", content, "key_share.content_key")
+
+
+def test_retraction_needs_its_reason_and_nothing_else() -> None:
+    refused("retraction", {}, "retraction.reason")
     content = example("retraction")
-    content["target"] = "5e" * 32
+    content["target"] = b"\x5e" * 32  # the target is in the signed header, not here
     refused("retraction", content, "retraction.target")
-
-
-def test_correction_without_replacement() -> None:
-    content = example("retraction")
-    del content["replacement"]
-    refused("retraction", content, "retraction.replacement")
-
-
-def test_retraction_with_replacement() -> None:
-    content = example("retraction")
-    content["action"] = "retract"
-    refused("retraction", content, "retraction.replacement")
-
-
-def test_replacement_equals_target() -> None:
-    content = example("retraction")
-    content["replacement"] = content["target"]
-    refused("retraction", content, "retraction.replacement")
 
 
 def test_smaller_limits_apply_to_strings() -> None:

@@ -46,15 +46,21 @@ def test_valid_vectors_cover_every_kind() -> None:
 
 def test_valid_envelopes_verify_chain_and_open() -> None:
     keys = VALID["keys"]
-    previous = None
+    previous: dict[bytes, Envelope] = {}
     for vector in VALID["envelopes"]:
         data = bytes.fromhex(vector["hex"])
         envelope = Envelope.from_bytes(data)
+        header = envelope.header
         assert envelope.id.hex() == vector["id"]
-        assert envelope.header.author_key.hex() == vector["author_key"]
-        assert list(envelope.header.recipients) == vector["recipients"]
-        check_link(previous, envelope)
-        previous = envelope
+        assert header.author_key.hex() == vector["author_key"]
+        assert header.author_officer == vector["author_officer"]
+        refers = (
+            None if header.refers_to is None else [header.refers_to[0], header.refers_to[1].hex()]
+        )
+        assert refers == vector["refers_to"]
+        assert list(header.recipients) == vector["recipients"]
+        check_link(previous.get(header.author_key), envelope)
+        previous[header.author_key] = envelope
         for node in vector["recipients"]:
             secret = bytes.fromhex(keys[node]["prekey_secret"])
             public = bytes.fromhex(keys[node]["prekey_public"])

@@ -65,5 +65,10 @@ def make(
         "handling": "H1",
         "content": example(kind),
     }
+    # Retractions and key shares always name an envelope: the predecessor, or a
+    # stand-in id, unless the test names one.
+    relation = {"retraction": "retracts", "key_share": "shares"}.get(kind)
+    if relation is not None:
+        args["refers_to"] = (relation, prev or b"\x5e" * 32)
     args.update(over)
     return seal(**args)
