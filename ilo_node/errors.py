@@ -12,6 +12,8 @@ the trust layer's; these are the node layer's::
     ├── TransportError     a peer is unreachable or answered garbage
     ├── AuthError          a peer request was refused (carries its HTTP status)
     ├── ClientError        the running node refused a command through the local API
+    │   ├── NotFoundError  no message has the id asked for (exit code 3)
+    │   └── NodeUnreachableError  the officer's node cannot be reached (exit code 4)
     └── UsageError (protocol/errors.py)
         └── InputError     a file or a local API body is not of the form asked for
 
@@ -31,6 +33,8 @@ __all__ = [
     "HomeError",
     "InputError",
     "NodeError",
+    "NodeUnreachableError",
+    "NotFoundError",
     "StoreError",
     "TransportError",
 ]
@@ -85,6 +89,23 @@ class ClientError(IloError):
     """The running node refused what the command asked of it."""
 
     default_advice = "See the node's log ('HOME/daemon.log' or the service journal)."
+
+
+class NotFoundError(ClientError):
+    """No message has the id (or id prefix) asked for."""
+
+    exit_code = 3
+    default_advice = "List what this node holds with 'ilo-node inbox --all' or 'ilo-node search'."
+
+
+class NodeUnreachableError(ClientError):
+    """The node an officer works through cannot be reached (down, or the network)."""
+
+    exit_code = 4
+    default_advice = (
+        "Check that the node runs ('ilo-node status' on it) and that this machine reaches "
+        "its endpoint; what you signed waits in the outbox and is sent by the next command."
+    )
 
 
 class InputError(UsageError):

@@ -290,6 +290,17 @@ class TrustState:
             if any(c.node == node and c.role == "node" for c in certs)
         }
 
+    def officer_keys(self, node: str) -> list[tuple[str, bytes]]:
+        """(officer, key) for every key certified for an officer of ``node``."""
+        return sorted(
+            {
+                (c.officer, key)
+                for key, certs in self.certificates.items()
+                for c in certs
+                if c.node == node and c.role == "officer" and c.officer is not None
+            }
+        )
+
     def verify_checkpoint(self, node: str, note: bytes, now_ms: int) -> SignedCheckpoint:
         """The checkpoint note of ``node``'s log, if signed by a key of ``node`` that was
         valid when the checkpoint was signed; :class:`WitnessError` otherwise."""

@@ -68,6 +68,8 @@ class IloError(Exception):
     """Base of every error ilo-node raises on purpose."""
 
     default_advice = "See docs/operator-guide.md or report the problem with this message."
+    #: The CLI's exit status for this error (docs/officer-guide.md lists them).
+    exit_code = 1
 
     def __init__(self, message: str, advice: str | None = None) -> None:
         super().__init__(message)

@@ -48,7 +48,8 @@ class IloGroup(click.Group):
     """The top-level group: ``main`` ends every run as a user should see it.
 
     A project error (:class:`IloError`) prints its diagnostics (``error: ...`` and
-    ``hint: ...``) on stderr and exits 1; a click usage error exits 2 as click shows it;
+    ``hint: ...``) on stderr and exits with its ``exit_code`` (1; 3 for an id not found,
+    4 for a node that cannot be reached); a click usage error exits 2 as click shows it;
     an abort or an interrupt exits 130; any other exception is an internal error, one
     line, exit 70 (the traceback only with ``ILO_NODE_DEBUG`` set). With
     ``standalone_mode=False`` it is click's own ``main``: errors propagate to the caller.
@@ -74,7 +75,7 @@ class IloGroup(click.Group):
             sys.exit(exc.exit_code)
         except IloError as exc:
             click.echo(exc.diagnostics(), err=True)
-            sys.exit(1)
+            sys.exit(exc.exit_code)
         except sqlite3.DatabaseError as exc:
             # Not a bug of ours but a database someone changed, or a disk that failed.
             click.echo(

@@ -5,7 +5,10 @@ instead of running the dozens of CLI steps an operator would (the runbook in
 docs/operator-guide.md). It makes the same documents the CLI makes: a root
 roster signed by 2 of 3 fresh administrators, one authority key per party,
 certificates for every node key, and current prekeys, and it hands every node
-the others' certificates and prekey announcements (gossip would do that).
+the others' certificates and prekey announcements (gossip would do that). With
+``officers`` it also makes officers' homes (``base/officers/NAME``): each with its
+own key, certified by its party's authority, and the pinned root roster; they
+learn the rest from their node, as an officer's home does.
 Administrator and authority keys live only in memory unless ``keep_authorities``
 asks for their homes.
 """
@@ -15,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,8 @@ class BuiltNetwork:
     passphrase_file: Path
     root_roster: Path
     fingerprint: str
+    #: Officer name → their home (empty unless asked for).
+    officers: Mapping[str, Home] = field(default_factory=dict)
 
 
 def _write_passphrase(path: Path, passphrase: bytes) -> None:
@@ -69,8 +74,10 @@ def build_network(
     now: int | None = None,
     keep_authorities: bool = False,
     roster_days: int = 365,
+    officers: Mapping[str, Sequence[str]] | None = None,
 ) -> BuiltNetwork:
-    """Create ``base/<node id>/`` homes for ``node_ids``, all trusting one root roster."""
+    """Create ``base/<node id>/`` homes for ``node_ids``, all trusting one root roster;
+    ``officers`` maps node ids to the names of officers posted there."""
     moment = now if now is not None else now_ms()
     base.mkdir(parents=True, exist_ok=True)
     secret = passphrase if passphrase is not None else os.urandom(18).hex().encode()
@@ -160,6 +167,33 @@ def build_network(
                 )
             )
         homes[node] = home
+    officer_homes: dict[str, Home] = {}
+    for node, names in (officers or {}).items():
+        party = node.split("@")[0]
+        for name in names:
+            home = Home(base / "officers" / name)
+            home.create(HomeConfig(role="officer", network=network, node=node, name=name))
+            key = generate_signing_key()
+            write_private_key(
+                home.signing_key_path, key, secret, label=f"officer {name} at {node}", profile=kdf
+            )
+            home.save_roster(root, 1)
+            certificate = SignedDocument.create(
+                "certificate",
+                {
+                    "network": network,
+                    "node": node,
+                    "role": "officer",
+                    "officer": name,
+                    "key": key.public,
+                    "valid_from_ms": moment - DAY_MS,
+                    "valid_until_ms": moment + roster_days * DAY_MS,
+                    "issued_ms": moment - DAY_MS,
+                },
+            ).signed_by(authorities[party].reveal())
+            certificates.append(certificate.to_bytes())
+            home.save_document(home.certificate_dir, certificate.to_bytes(), ".cert")
+            officer_homes[name] = home
     for home in homes.values():
         for data in certificates:
             home.save_document(home.certificate_dir, data, ".cert")
@@ -185,5 +219,12 @@ def build_network(
         )
     )
     return BuiltNetwork(
-        base, network, homes, endpoints, passphrase_file, root_path, fingerprint_of(root)
+        base,
+        network,
+        homes,
+        endpoints,
+        passphrase_file,
+        root_path,
+        fingerprint_of(root),
+        officer_homes,
     )

@@ -207,7 +207,8 @@ async def serve(
         seed = node.signing.reveal()
         tls_on = _serves_tls(node, config)
         host, port = _listen_address(node, config)
-        keys = trusted_keys(node.trust, node.clock())  # the worker has not started yet
+        # The worker has not started yet: the trust state may be read here.
+        keys = trusted_keys(node.trust, node.clock(), node.node_id)
         node_tls = NodeTls(node.network, node.node_id, seed, keys)
         peers = peers_for(node.trust.roster, node.node_id)
         budget = inbound_budget(config.max_connections, outgoing_connections(len(peers)))
@@ -240,7 +241,7 @@ async def serve(
     # Runs on the worker thread, inside add_documents: the new keys are applied on the
     # event loop before the caller of add_documents resumes.
     def trust_changed() -> None:
-        loop.call_soon_threadsafe(apply, trusted_keys(node.trust, node.clock()))
+        loop.call_soon_threadsafe(apply, trusted_keys(node.trust, node.clock(), node.node_id))
 
     node.on_trust_change = trust_changed
     transport = HttpTransport(
@@ -262,6 +263,12 @@ async def serve(
         ),
     )
     service = PeerService(worker, gossip.push, rate=config.peer_rate, burst=config.peer_burst)
+
+    async def officers_handed_over(envelopes: list[bytes]) -> None:
+        placed = await worker.call(node.ingestor.take_placed_from_quarantine)
+        await gossip.push(envelopes + placed, None)
+
+    service.officers.on_new = officers_handed_over
     stop = asyncio.Event()
     limits = ConnectionLimits(
         header_timeout_s=config.header_timeout_s,
@@ -329,7 +336,7 @@ async def serve(
     async def refresh_tls() -> None:
         while True:
             await asyncio.sleep(TLS_REFRESH_S)
-            apply(await worker.call(lambda: trusted_keys(node.trust, node.clock())))
+            apply(await worker.call(lambda: trusted_keys(node.trust, node.clock(), node.node_id)))
 
     catch_up = [asyncio.create_task(catch_up_with_peers())]
     background = [
@@ -337,6 +344,7 @@ async def serve(
             _prekey_loop(home, worker, gossip, passphrase, config.prekey_check_interval_s)
         ),
         asyncio.create_task(refresh_tls()),
+        asyncio.create_task(_share_loop(worker, gossip, config.sync_interval_s)),
     ]
     await stop.wait()
     for task in [*catch_up, *background]:
@@ -388,6 +396,22 @@ async def _prekey_loop(
         except IloError as exc:
             log.warning("prekey maintenance failed: %s", exc.message)
         await asyncio.sleep(interval_s)
+
+
+async def _share_loop(worker: NodeWorker, gossip: Gossip, interval_s: float) -> None:
+    """Give recipients whose prekey was missing the content keys they are owed, once the
+    prekey has arrived; the shares spread like any envelope."""
+    node = worker.node
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            shares = await worker.call(node.officers.share_pending)
+        except IloError as exc:
+            log.warning("sharing content keys failed: %s", exc.message)
+            continue
+        if shares:
+            log.info("shared %d content key(s) with recipients whose prekey arrived", len(shares))
+            await gossip.push(shares, None)
 
 
 def configure_logging(home: Home, config: DaemonConfig) -> None:

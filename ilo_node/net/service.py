@@ -19,6 +19,7 @@ from typing import Any
 
 from ilo_node.errors import AuthError
 from ilo_node.net.logs import QuietLog
+from ilo_node.net.officer_service import OFFICER_PREFIX, OFFICER_ROUTES, OfficerService
 from ilo_node.net.peerauth import HEADERS, NonceCache, PeerRequest, verify_request
 from ilo_node.net.ratelimit import RateLimiter
 from ilo_node.net.wire import (
@@ -62,7 +63,7 @@ PEER_ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/v1/evidence"),
 )
 #: Routes known to the counters; anything else is counted as "other".
-_ROUTES = frozenset(path for _, path in PEER_ROUTES)
+_ROUTES = frozenset(path for _, path in PEER_ROUTES + OFFICER_ROUTES)
 
 
 def _ok(value: dict[str, Any]) -> tuple[int, bytes]:
@@ -89,6 +90,8 @@ class PeerService:
         self.on_new = on_new
         self.nonces = NonceCache()
         self.peer_limits = RateLimiter(rate, burst)
+        # Officers share the listener, the nonce cache and the worker, not the routes.
+        self.officers = OfficerService(worker, self.nonces)
 
     async def handle(
         self,
@@ -138,6 +141,8 @@ class PeerService:
         node = self.node
         if method == "GET" and path == "/v1/health":
             return _ok({"node": self.node_id, "size": node.size()})
+        if path.startswith(OFFICER_PREFIX):
+            return await self.officers.handle(method, path, target, query, headers, body, tls_key)
         try:
             request = PeerRequest(method, target, body, headers)
             peer = await self.worker.call(

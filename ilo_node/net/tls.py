@@ -9,8 +9,9 @@ now, and only those keys' leaves become trust anchors:
 
 * the client side pins, for each peer, the leaves of that peer's keys, so a
   server presenting any other certificate fails the handshake;
-* the server side accepts the leaves of every roster node's keys; each request
-  is then bound to its connection (the TLS key must be the request's
+* the server side accepts the leaves of every roster node's keys, and of the
+  keys of this node's own officers (the officer API shares the listener); each
+  request is then bound to its connection (the TLS key must be the request's
   ``X-Ilo-Key``, checked in :mod:`ilo_node.net.service`).
 
 OpenSSL checks the chain (the leaf is its own anchor under
@@ -43,6 +44,7 @@ __all__ = [
     "client_context",
     "peer_certificate_key",
     "server_context",
+    "unpinned_client_context",
     "trusted_keys",
 ]
 
@@ -54,6 +56,8 @@ class TrustedKeys:
     """The node keys that may speak for each roster node now, as the trust layer decided."""
 
     by_node: Mapping[str, frozenset[bytes]] = field(default_factory=dict)
+    #: (``officer/node``, key) of the officers of the node these keys are for.
+    officers: frozenset[tuple[str, bytes]] = frozenset()
 
     def of(self, node: str) -> frozenset[bytes]:
         return self.by_node.get(node, frozenset())
@@ -62,10 +66,15 @@ class TrustedKeys:
         """Every (node, key), in a stable order."""
         return sorted((n, k) for n, keys in self.by_node.items() for k in keys)
 
+    def accepted(self) -> list[tuple[str, bytes]]:
+        """What the server side accepts: every node key, and the own officers' keys."""
+        return self.pairs() + sorted(self.officers)
 
-def trusted_keys(trust: TrustState, now_ms: int) -> TrustedKeys:
-    """Which certified node keys of each roster node may speak at ``now_ms``. Reads the
-    trust state: call it on the thread that owns the node."""
+
+def trusted_keys(trust: TrustState, now_ms: int, me: str | None = None) -> TrustedKeys:
+    """Which certified node keys of each roster node may speak at ``now_ms``, and (with
+    ``me``) which keys of ``me``'s officers may act as them now. Reads the trust state:
+    call it on the thread that owns the node."""
     by_node: dict[str, frozenset[bytes]] = {}
     for node in trust.roster.nodes:
         keys = frozenset(
@@ -75,7 +84,14 @@ def trusted_keys(trust: TrustState, now_ms: int) -> TrustedKeys:
         )
         if keys:
             by_node[node] = keys
-    return TrustedKeys(by_node)
+    officers: frozenset[tuple[str, bytes]] = frozenset()
+    if me is not None:
+        officers = frozenset(
+            (f"{officer}/{me}", key)
+            for officer, key in trust.officer_keys(me)
+            if trust.decide_officer(key, me, officer, now_ms)
+        )
+    return TrustedKeys(by_node, officers)
 
 
 def _base_context(server_side: bool, network: str, node: str, seed: bytes) -> ssl.SSLContext:
@@ -144,6 +160,16 @@ def client_context(
     return context
 
 
+def unpinned_client_context(network: str, name: str, seed: bytes) -> ssl.SSLContext:
+    """A client context that presents ``seed``'s certificate but checks none: only for an
+    officer's home that holds no certified key of its node yet, to fetch the signed
+    documents it then verifies against its own pinned roster (nothing else is asked
+    on such a connection)."""
+    context = _base_context(False, network, name, seed)
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def peer_certificate_key(ssl_object: object) -> bytes | None:
     """The Ed25519 key of the certificate the TLS peer presented, or None (no TLS, no
     certificate, or not a node certificate)."""
@@ -170,7 +196,7 @@ class NodeTls:
         self.node = node
         self._seed = seed
         self.keys = keys
-        self.server = server_context(network, node, seed, keys.pairs())
+        self.server = server_context(network, node, seed, keys.accepted())
         self._clients: dict[str, ssl.SSLContext] = {}
 
     def __repr__(self) -> str:  # never the seed
@@ -183,8 +209,8 @@ class NodeTls:
         if keys == self.keys:
             return False
         old, self.keys = self.keys, keys
-        if set(old.pairs()) != set(keys.pairs()):
-            self.server = server_context(self.network, self.node, self._seed, keys.pairs())
+        if set(old.accepted()) != set(keys.accepted()):
+            self.server = server_context(self.network, self.node, self._seed, keys.accepted())
         for peer in list(self._clients):
             if old.of(peer) != keys.of(peer):
                 del self._clients[peer]

@@ -12,6 +12,7 @@ or a decoder as the wrong type.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -31,6 +32,8 @@ __all__ = [
     "get_int",
     "get_list",
     "get_pairs",
+    "get_str",
+    "get_str_list",
     "query_int",
     "split_target",
 ]
@@ -128,6 +131,32 @@ def get_bool(body: dict[str, Any], name: str, default: bool) -> bool:
         return default
     if type(value) is not bool:
         raise FieldError(f"field {name!r} must be true or false")
+    return value
+
+
+def get_str(body: dict[str, Any], name: str, *, max_chars: int = 4096) -> str | None:
+    """An optional text field (nil or absent: ``None``)."""
+    value = body.get(name)
+    if value is None:
+        return None
+    if type(value) is not str or len(value) > max_chars:
+        raise FieldError(f"field {name!r} must be text of at most {max_chars} characters")
+    return value
+
+
+def get_str_list(
+    body: dict[str, Any], name: str, form: re.Pattern[str], what: str, *, max_items: int = 64
+) -> list[str]:
+    """An optional list of short codes, each of the plain form ``form``."""
+    value = body.get(name)
+    if value is None:
+        return []
+    if (
+        not isinstance(value, list)
+        or len(value) > max_items
+        or not all(type(v) is str and form.fullmatch(v) for v in value)
+    ):
+        raise FieldError(f"field {name!r} must be a list of at most {max_items} {what}")
     return value
 
 

@@ -26,6 +26,7 @@ from .evidence import MAX_EVIDENCE_ASKED, EvidenceStore
 from .ingest import Ingestor, IngestResult
 from .lock import release_writer_lock, take_writer_lock
 from .log import MerkleLog
+from .officers import OfficerDesk
 from .publish import Publication, publish
 from .queries import LogView
 from .retention import apply_retention
@@ -75,6 +76,7 @@ class Node(NodeState):
         self.witnessing = Witnessing(self)
         self.evidence = EvidenceStore(self)
         self.view = LogView(self)
+        self.officers = OfficerDesk(self, self.ingestor, self.log)
         if writer:
             # A kill between a batch's commit and the quarantine retry that follows it
             # would otherwise leave placeable envelopes waiting: retry on every start.

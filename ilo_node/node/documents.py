@@ -16,7 +16,7 @@ from protocol.signed import SignedDocument
 
 from .state import NodeState
 
-__all__ = ["TrustDocuments", "documents_summary"]
+__all__ = ["TrustDocuments", "document_rank", "documents_summary"]
 
 #: Order in which documents depend on each other: a certificate vouches for the
 #: prekeys and revocations of its key, and needs the roster that names its authority.
@@ -28,7 +28,7 @@ def documents_summary(digests: Iterable[bytes]) -> bytes:
     return sha256(b"".join(sorted(digests)))
 
 
-def _rank(data: bytes) -> tuple[int, int]:
+def document_rank(data: bytes) -> tuple[int, int]:
     try:
         doc = SignedDocument.from_bytes(data)
         version = doc.payload().get("version", 0) if doc.doc_type == "roster" else 0
@@ -103,7 +103,7 @@ class TrustDocuments:
                 outcomes[data] = "known"
                 continue
             try:
-                version = _rank(data)[1]
+                version = document_rank(data)[1]
                 if version <= chain.current.version:
                     chain.check_next(data, None)  # raises: a rollback or a fork
                 newer.append(data)
@@ -121,6 +121,6 @@ class TrustDocuments:
     def add_all(self, documents: Iterable[bytes]) -> list[str]:
         """Add several documents in the order they depend on each other; results are in
         processing order."""
-        ordered = sorted(documents, key=_rank)
-        rosters = [d for d in ordered if _rank(d)[0] == _ORDER["roster"]]
+        ordered = sorted(documents, key=document_rank)
+        rosters = [d for d in ordered if document_rank(d)[0] == _ORDER["roster"]]
         return self.add_rosters(rosters) + [self.add(d) for d in ordered[len(rosters) :]]
