@@ -25,6 +25,7 @@ from protocol.identifiers import (
 from protocol.schema import (
     Country,
     Enum,
+    EnvelopeId,
     Field,
     HalfYear,
     Int,
@@ -43,6 +44,7 @@ __all__ = [
     "PrekeyAnnouncement",
     "Revocation",
     "Roster",
+    "Withdrawal",
     "half_year_of",
     "when",
 ]
@@ -242,6 +244,31 @@ PREKEY_SCHEMA = KindSpec(
 )
 
 
+def _check_withdrawal(content: Mapping[str, Any], path: str) -> None:
+    parsed = split_node_id(content["target_node"])
+    if parsed is None or parsed[0] != content["party"]:
+        raise ContentError(
+            f"{path}.target_node: an authority withdraws only its own nodes' envelopes"
+        )
+
+
+WITHDRAWAL_SCHEMA = KindSpec(
+    "withdrawal",
+    (
+        Field("network", _NETWORK),
+        Field("party", _PARTY),
+        Field("target", EnvelopeId()),
+        Field("target_node", _NODE),
+        Field("issued_ms", _TIME),
+        Field("reason", Str(300)),
+    ),
+    "A Member State authority withdraws an envelope written at one of its nodes (by an "
+    "officer or by the node): the envelope stays in every log, shown as withdrawn. The "
+    "reason travels in clear, as every document does.",
+    check=_check_withdrawal,
+)
+
+
 def _payload(document: SignedDocument, schema: KindSpec) -> dict[str, Any]:
     if document.doc_type != schema.name:
         raise ContentError(f"expected a {schema.name} document, got {document.doc_type}")
@@ -390,6 +417,30 @@ class Revocation:
     @property
     def party(self) -> str:
         return self.node.split("@", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    document: SignedDocument
+    network: str
+    party: str
+    target: bytes
+    target_node: str
+    issued_ms: int
+    reason: str
+
+    @classmethod
+    def from_document(cls, document: SignedDocument) -> Withdrawal:
+        p = _payload(document, WITHDRAWAL_SCHEMA)
+        return cls(
+            document,
+            p["network"],
+            p["party"],
+            p["target"],
+            p["target_node"],
+            p["issued_ms"],
+            p["reason"],
+        )
 
 
 @dataclass(frozen=True, slots=True)

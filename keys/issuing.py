@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from keys.documents import Certificate, Revocation
+from keys.documents import Certificate, Revocation, Withdrawal
 from protocol.errors import ProtocolError, UsageError
 from protocol.identifiers import split_node_id
 from protocol.signed import SignedDocument
@@ -30,6 +30,7 @@ __all__ = [
     "revocation_payload",
     "sign_certificate",
     "sign_revocation",
+    "sign_withdrawal",
 ]
 
 DAY_MS = 86_400_000
@@ -132,3 +133,32 @@ def sign_revocation(payload: Mapping[str, Any], signing_seed: bytes) -> tuple[by
     except ProtocolError as exc:
         raise UsageError(f"cannot build the revocation: {exc.message}") from None
     return document.to_bytes(), revocation
+
+
+def sign_withdrawal(
+    network: str,
+    party: str | None,
+    target: bytes,
+    target_node: str,
+    issued_ms: int,
+    reason: str,
+    signing_seed: bytes,
+) -> tuple[bytes, Withdrawal]:
+    """An authority's signed withdrawal of an envelope one of its nodes' officers (or the
+    node) wrote; only for its own party's nodes."""
+    if not _own_party(party, target_node):
+        raise UsageError(f"the {party} authority can only withdraw envelopes of {party} nodes")
+    payload = {
+        "network": network,
+        "party": party,
+        "target": target,
+        "target_node": target_node,
+        "issued_ms": issued_ms,
+        "reason": reason,
+    }
+    try:
+        document = SignedDocument.create("withdrawal", payload).signed_by(signing_seed)
+        withdrawal = Withdrawal.from_document(document)
+    except ProtocolError as exc:
+        raise UsageError(f"cannot build the withdrawal: {exc.message}") from None
+    return document.to_bytes(), withdrawal

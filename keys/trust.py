@@ -33,7 +33,7 @@ from protocol.signed import SignedDocument
 
 from .decide import KeyDecision, Outcome, decide_key
 from .distribution import distribution_problem
-from .documents import Certificate, PrekeyAnnouncement, Revocation, Roster, when
+from .documents import Certificate, PrekeyAnnouncement, Revocation, Roster, Withdrawal, when
 from .errors import (
     CertificateError,
     PrekeyError,
@@ -63,6 +63,8 @@ class TrustState:
     first_seen: dict[bytes, int] = field(default_factory=dict)
     #: Revocations signed by a threshold of administrators (by document digest).
     root_revocations: set[bytes] = field(default_factory=set)
+    #: Authorities' withdrawals of envelopes, by the withdrawn envelope's id.
+    withdrawals: dict[bytes, list[Withdrawal]] = field(default_factory=dict)
 
     @property
     def roster(self) -> Roster:
@@ -154,6 +156,49 @@ class TrustState:
             a for a in announcements if revocation.key not in a.document.signed_keys()
         ]
         return revocation
+
+    def add_withdrawal(self, data: bytes, seen_ms: int | None = None) -> Withdrawal:
+        """Verify and keep an authority's withdrawal of an envelope of its party's nodes.
+
+        Signed by an authority key of that party valid at its issue time; like a
+        certificate, one signed by a key later declared stolen counts only if this
+        holder had it before the theft."""
+        try:
+            withdrawal = Withdrawal.from_document(SignedDocument.from_bytes(data, "withdrawal"))
+        except ProtocolError as exc:
+            raise RevocationError(f"withdrawal is malformed: {exc.message}") from None
+        if withdrawal.network != self.roster.network:
+            raise RevocationError(f"withdrawal is for network {withdrawal.network!r}")
+        if not self._authority_signed(withdrawal.document, withdrawal.party, withdrawal.issued_ms):
+            raise RevocationError(
+                f"withdrawal of an envelope of {withdrawal.target_node} is not signed by a "
+                f"{withdrawal.party} authority key valid at its issue time"
+            )
+        digest = withdrawal.document.digest
+        if seen_ms is not None:
+            self.first_seen[digest] = min(seen_ms, self.first_seen.get(digest, seen_ms))
+        else:
+            self.first_seen.setdefault(digest, 1 << 62)
+        existing = self.withdrawals.setdefault(withdrawal.target, [])
+        if withdrawal not in existing:
+            existing.append(withdrawal)
+        return withdrawal
+
+    def withdrawals_of(self, envelope: Envelope) -> list[Withdrawal]:
+        """The withdrawals that count for ``envelope``: by its author node's authority,
+        for that node, and not signed only by a key stolen before this holder had them."""
+        out = []
+        for withdrawal in self.withdrawals.get(envelope.id, []):
+            if withdrawal.target_node != envelope.header.author_node:
+                continue
+            seen = self.first_seen.get(withdrawal.document.digest, 1 << 62)
+            for key in withdrawal.document.signed_keys():
+                stolen = self.chain.authority_compromised_at(withdrawal.party, key)
+                window = self.chain.authority_window(withdrawal.party, key)
+                if window is not None and (stolen is None or seen < stolen):
+                    out.append(withdrawal)
+                    break
+        return out
 
     def add_prekey(self, data: bytes, now_ms: int) -> PrekeyAnnouncement:
         """Accept a prekey announcement signed by a currently valid key of its node."""

@@ -31,7 +31,7 @@ __all__ = ["DOCUMENT_TYPES", "SignedDocument", "domain_for"]
 
 #: Known document types; an unknown type is refused before anything else is read.
 DOCUMENT_TYPES: frozenset[str] = frozenset(
-    {"roster", "certificate", "revocation", "prekey", "checkpoint-cosignature"}
+    {"roster", "certificate", "revocation", "prekey", "withdrawal", "checkpoint-cosignature"}
 )
 _MAX_SIGNATURES = 64
 

@@ -28,7 +28,7 @@ from ilo_node.cli.cert import cert
 from ilo_node.cli.keys import keys
 from ilo_node.cli.log import log
 from ilo_node.cli.messages import publish, read
-from ilo_node.cli.officer import countersign, officer, revoke
+from ilo_node.cli.officer import countersign, officer, revoke, withdraw
 from ilo_node.cli.retention import retention
 from ilo_node.cli.roster import roster
 from ilo_node.cli.run import run
@@ -151,7 +151,7 @@ def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-_KEY_COMMANDS = (keys, roster, cert, officer, revoke, countersign)
+_KEY_COMMANDS = (keys, roster, cert, officer, revoke, countersign, withdraw)
 _NODE_COMMANDS = (publish, read, status, log, retention, run, bundle)
 for _command in (*_KEY_COMMANDS, *_NODE_COMMANDS):
     cli.add_command(_command)

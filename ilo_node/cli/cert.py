@@ -11,7 +11,7 @@ from ilo_node.client.documents import import_document_files
 from ilo_node.formats.timefmt import format_ms
 from ilo_node.home.home import now_ms
 from ilo_node.home.imports import OWN_KEY_REVOKED, PREKEYS_TO_ANNOUNCE, TrustDocument
-from keys.documents import Certificate, PrekeyAnnouncement, Revocation
+from keys.documents import Certificate, PrekeyAnnouncement, Revocation, Withdrawal
 
 __all__ = ["cert"]
 
@@ -33,6 +33,8 @@ def _describe(document: TrustDocument) -> str:
         )
     if isinstance(document, PrekeyAnnouncement):
         return f"prekey of {document.node} for epoch {document.epoch}"
+    if isinstance(document, Withdrawal):
+        return f"withdrawal of {document.target.hex()[:16]}… of {document.target_node}"
     return f"roster version {document.version}"
 
 
@@ -58,7 +60,8 @@ def cert_issue() -> None:
 @click.argument("files", nargs=-1, required=True, type=FILE)
 @click.pass_context
 def cert_import(ctx: click.Context, files: tuple[Path, ...]) -> None:
-    """Verify and store certificates, revocations, prekeys or rosters (in that order given)."""
+    """Verify and store certificates, revocations, prekeys, withdrawals or rosters (in the
+    order given)."""
     result = import_document_files(home_of(ctx), files, now_ms())
     for item in result.imported:
         click.echo("imported " + _describe(item.document))

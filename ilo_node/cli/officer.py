@@ -18,11 +18,12 @@ from ilo_node.home.authority import (
     countersign_revocation,
     revoke_key,
     revoke_officer,
+    withdraw_envelope,
 )
 from ilo_node.home.home import now_ms
 from protocol.errors import UsageError
 
-__all__ = ["countersign", "officer", "revoke"]
+__all__ = ["countersign", "officer", "revoke", "withdraw"]
 
 _COMPROMISED_AT = click.option(
     "--compromised-at", required=True, help="'now', a date or an ISO time (UTC)."
@@ -154,4 +155,38 @@ def countersign(ctx: click.Context, file: Path, output: Path | None) -> None:
         f"signed the revocation of key {r.key.hex()[:16]}… of {r.node} (compromised from "
         f"{format_ms(r.compromised_at_ms)}); it carries {done.signatures} signature(s); "
         f"wrote {done.path}"
+    )
+
+
+@click.command("withdraw")
+@click.argument("envelope_id")
+@click.option("--node", "node_id", required=True, help="The node the envelope was written at.")
+@click.option("--reason", required=True, help="Why (travels in clear: no operational detail).")
+@click.option("-o", "--output", type=FILE, required=True)
+@click.pass_context
+def withdraw(ctx: click.Context, envelope_id: str, node_id: str, reason: str, output: Path) -> None:
+    """Withdraw an envelope written at one of this authority's nodes (run in the
+    authority's home); every node then shows it as withdrawn.
+
+    \b
+    Example:
+      ilo-node --home ~/auth-de withdraw 5e1f...c9 --node DE@TR \\
+          --reason "issued in error" -o withdraw.doc
+      ilo-node cert import withdraw.doc      # on any node; gossip spreads it
+    """
+    try:
+        target = bytes.fromhex(envelope_id)
+    except ValueError:
+        target = b""
+    if len(target) != 32:
+        raise UsageError(
+            "ENVELOPE_ID must be the whole id (64 hex digits)",
+            "'ilo-node show ID --json' prints it in full.",
+        )
+    done = withdraw_envelope(
+        home_of(ctx), target, node_id, reason, output, passphrases(ctx), now_ms()
+    )
+    click.echo(
+        f"withdrew {done.target.hex()[:16]}… of {done.target_node}; wrote {output}\n"
+        "next: import it on a node ('ilo-node cert import FILE'); gossip spreads it"
     )

@@ -152,7 +152,7 @@ def _digest(data: bytes) -> bytes:
 
 def _held_documents(trust: TrustState) -> set[bytes]:
     docs = [r.document.to_bytes() for r in trust.chain.versions]
-    for group in (trust.certificates, trust.revocations):
+    for group in (trust.certificates, trust.revocations, trust.withdrawals):
         docs += [item.document.to_bytes() for items in group.values() for item in items]
     docs += [a.document.to_bytes() for items in trust.prekeys.values() for a in items]
     return {_digest(d) for d in docs}

@@ -54,6 +54,8 @@ class ReadMessage:
     retractions: list[Reference] = field(default_factory=list)
     corrections: list[Reference] = field(default_factory=list)
     shares: list[Reference] = field(default_factory=list)
+    #: Withdrawals by the author's Member State authority (signed documents).
+    withdrawals: list[Reference] = field(default_factory=list)
     #: Set by :func:`check_position`.
     position: str | None = None
 
@@ -69,7 +71,7 @@ class ReadMessage:
 
     @property
     def retracted(self) -> bool:
-        return bool(self.retractions)
+        return bool(self.retractions or self.withdrawals)
 
 
 def author_label(header: Header) -> str:
@@ -119,6 +121,16 @@ def check_message(trust: TrustState, entry: dict[str, Any], now_ms: int) -> Read
     )
     for ref in entry.get("refs", []):
         _add_reference(trust, message, envelope, ref, now_ms)
+    for withdrawal in trust.withdrawals_of(envelope):
+        message.withdrawals.append(
+            Reference(
+                withdrawal.document.digest,
+                "withdraws",
+                f"the {withdrawal.party} authority",
+                withdrawal.issued_ms,
+                reason=withdrawal.reason,
+            )
+        )
     return message
 
 

@@ -17,7 +17,7 @@ from ilo_node.formats.timefmt import format_ms, parse_time
 from ilo_node.home.docfiles import read_input
 from ilo_node.home.home import Home, HomeConfig, read_public_record, write_document
 from ilo_node.home.keyfiles import PassphraseFor
-from keys.documents import Certificate, Revocation
+from keys.documents import Certificate, Revocation, Withdrawal
 from keys.issuing import (
     certificate_payload,
     certificate_subject,
@@ -25,6 +25,7 @@ from keys.issuing import (
     revocation_payload,
     sign_certificate,
     sign_revocation,
+    sign_withdrawal,
 )
 from protocol.errors import IloError, ProtocolError, UsageError
 from protocol.signed import SignedDocument
@@ -120,6 +121,32 @@ def _revoke(
     home.save_document(_issued_dir(home, "revocations"), data, ".rev")
     write_document(order.output, data)
     return IssuedRevocation(revocation, order.output)
+
+
+def withdraw_envelope(
+    home: Home,
+    target: bytes,
+    target_node: str,
+    reason: str,
+    output: Path,
+    passphrase: PassphraseFor,
+    now_ms: int,
+) -> Withdrawal:
+    """Withdraw an envelope written at one of this authority's nodes; the signed document
+    is written to ``output`` (for any node to import) and kept under ``HOME/issued/``."""
+    config = home.require_role("authority")
+    data, withdrawal = sign_withdrawal(
+        config.network,
+        config.party,
+        target,
+        target_node,
+        now_ms,
+        reason,
+        _authority_seed(home, config, passphrase),
+    )
+    home.save_document(_issued_dir(home, "withdrawals"), data, ".withdrawal")
+    write_document(output, data)
+    return withdrawal
 
 
 def _seed_once(home: Home, config: HomeConfig, passphrase: PassphraseFor) -> Callable[[], bytes]:

@@ -11,6 +11,7 @@
       trust/certificates/         certificates this node has verified
       trust/revocations/          revocations this node has verified
       trust/prekeys/              other nodes' prekey announcements
+      trust/withdrawals/          authorities' withdrawals of envelopes
       issued/                     what an authority issued (certificates, revocations)
 
 Everything under ``trust/`` is a verified copy of a signed document; the home can
@@ -111,6 +112,7 @@ class Home:
         self.certificate_dir = path / "trust" / "certificates"
         self.revocation_dir = path / "trust" / "revocations"
         self.prekey_announcement_dir = path / "trust" / "prekeys"
+        self.withdrawal_dir = path / "trust" / "withdrawals"
         self.issued_dir = path / "issued"
         #: When each trust document was first held (what stolen-authority rules need).
         self.seen_index = path / "trust" / "seen.json"
@@ -271,13 +273,16 @@ class Home:
             (self.certificate_dir, "*.cert", None),
             (self.revocation_dir, "*.rev", state.add_revocation),
             (self.prekey_announcement_dir, "*.prekey", lambda d: state.add_prekey(d, now_ms())),
+            (self.withdrawal_dir, "*.withdrawal", None),
         )
         for directory, pattern, add in loaders:
             if not directory.exists():
                 continue
             for path in sorted(directory.glob(pattern)):
                 try:
-                    if add is None:
+                    if add is None and directory == self.withdrawal_dir:
+                        state.add_withdrawal(path.read_bytes(), self.first_seen(path))
+                    elif add is None:
                         state.add_certificate(path.read_bytes(), self.first_seen(path))
                     else:
                         add(path.read_bytes())

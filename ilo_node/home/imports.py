@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ilo_node.home.docfiles import read_input
 from ilo_node.home.home import Home
-from keys.documents import Certificate, PrekeyAnnouncement, Revocation, Roster
+from keys.documents import Certificate, PrekeyAnnouncement, Revocation, Roster, Withdrawal
 from keys.trust import TrustState
 from protocol.errors import IloError, ProtocolError, UsageError
 from protocol.signed import SignedDocument
@@ -35,7 +35,7 @@ __all__ = [
 OWN_KEY_REVOKED = "revoked"
 PREKEYS_TO_ANNOUNCE = "prekeys to announce"
 
-TrustDocument = Certificate | Revocation | PrekeyAnnouncement | Roster
+TrustDocument = Certificate | Revocation | PrekeyAnnouncement | Roster | Withdrawal
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,10 @@ def import_document(
         announcement = state.add_prekey(data, now_ms)
         home.save_document(home.prekey_announcement_dir, data, ".prekey")
         return announcement
+    if doc_type == "withdrawal":
+        withdrawal = state.add_withdrawal(data, now_ms)
+        home.save_document(home.withdrawal_dir, data, ".withdrawal")
+        return withdrawal
     if doc_type == "roster":
         roster = state.chain.update(data, now_ms)
         home.save_roster(data, roster.version)

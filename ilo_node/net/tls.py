@@ -44,8 +44,8 @@ __all__ = [
     "client_context",
     "peer_certificate_key",
     "server_context",
-    "unpinned_client_context",
     "trusted_keys",
+    "unpinned_client_context",
 ]
 
 TLS_VERSION = "TLSv1.3"

@@ -1,4 +1,5 @@
-"""The trust documents a node holds and hands on: rosters, certificates, revocations, prekeys.
+"""The trust documents a node holds and hands on: rosters, certificates, revocations,
+prekeys, and authorities' withdrawals of envelopes.
 
 Each document is verified by the trust layer (``keys``) before it is kept, and
 kept as the exact bytes received under ``HOME/trust/``. Gossip compares two
@@ -20,7 +21,7 @@ __all__ = ["TrustDocuments", "document_rank", "documents_summary"]
 
 #: Order in which documents depend on each other: a certificate vouches for the
 #: prekeys and revocations of its key, and needs the roster that names its authority.
-_ORDER = {"roster": 0, "certificate": 1, "revocation": 2, "prekey": 3}
+_ORDER = {"roster": 0, "certificate": 1, "revocation": 2, "prekey": 3, "withdrawal": 4}
 
 
 def documents_summary(digests: Iterable[bytes]) -> bytes:
@@ -48,7 +49,7 @@ class TrustDocuments:
         for roster in trust.chain.versions:
             data = roster.document.to_bytes()
             docs[sha256(data)[:16]] = data
-        for group in (trust.certificates, trust.revocations):
+        for group in (trust.certificates, trust.revocations, trust.withdrawals):
             for items in group.values():
                 for item in items:
                     data = item.document.to_bytes()
@@ -84,6 +85,9 @@ class TrustDocuments:
             elif document.doc_type == "prekey":
                 trust.add_prekey(data, self.s.clock())
                 home.save_document(home.prekey_announcement_dir, data, ".prekey")
+            elif document.doc_type == "withdrawal":
+                trust.add_withdrawal(data, self.s.clock())
+                home.save_document(home.withdrawal_dir, data, ".withdrawal")
             else:
                 return f"refused: not a gossiped document type ({document.doc_type})"
         except IloError as exc:

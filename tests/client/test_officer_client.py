@@ -259,3 +259,46 @@ def test_a_revoked_officer_is_refused_by_the_node_and_their_new_envelopes_everyw
     for node in (DE, FR, COM):
         [result] = posting.on(node, posting.nodes[node].ingest, [waiting.envelope.to_bytes()])
         assert result.status == "rejected" and "revoked" in result.reason, node
+
+
+def _withdrawal(posting: Posting, party: str, signer: str, target: bytes, node: str) -> bytes:
+    from protocol.signed import SignedDocument
+
+    key = posting.keys[posting.built.base / f"authorities/{signer}/keys/signing.key"]
+    return (
+        SignedDocument.create(
+            "withdrawal",
+            {
+                "network": posting.built.network,
+                "party": party,
+                "target": target,
+                "target_node": node,
+                "issued_ms": posting.nodes[DE].clock(),
+                "reason": "issued in error",
+            },
+        )
+        .signed_by(key.reveal())
+        .to_bytes()
+    )
+
+
+def test_the_authors_authority_withdraws_and_no_other_authority_can(posting: Posting) -> None:
+    anna, claire = posting.officer("anna"), posting.officer("claire")
+    target = _publish(anna)
+    by_fr = _withdrawal(posting, "DE", "FR", target, DE)  # FR's key, claiming DE
+    fr_for_de = _withdrawal(posting, "FR", "FR", target, DE)  # FR, for a DE envelope
+    assert posting.on(DE, posting.nodes[DE].add_documents, [by_fr, fr_for_de]) == [
+        "refused: withdrawal of an envelope of DE@TR is not signed by a DE authority key "
+        "valid at its issue time",
+        "refused: withdrawal is malformed: withdrawal.target_node: an authority withdraws "
+        "only its own nodes' envelopes",
+    ]
+    assert posting.on(
+        DE, posting.nodes[DE].add_documents, [_withdrawal(posting, "DE", "DE", target, DE)]
+    ) == ["added"]
+    posting.sync(FR, DE)
+    shown = claire.show(target.hex())
+    assert shown.retracted
+    assert [(w.author, w.reason) for w in shown.withdrawals] == [
+        ("the DE authority", "issued in error")
+    ]
