@@ -9,8 +9,9 @@ seals and every node that checks cannot disagree.
 level          the nodes it may reach (always: the author's own node as well)
 =============  ==============================================================
 ``local``      the author's local network: the nodes posted to the same host
-               country, and the EU bodies' nodes (``local_network`` of the
-               roster)
+               country, and every node of an EU body (``EU_INSTITUTIONS``:
+               COM, EBCG, EUROPOL, EUAA), at any host (``local_network`` of
+               the roster)
 ``states``     the nodes of the named Member States; a receiver, which does not
                learn the names, checks that every recipient is a node of a
                Member State (not of an EU body)
@@ -74,6 +75,15 @@ def allowed_recipients(
         wanted = set(states)
         if not wanted:
             raise UsageError("distribution 'states' needs at least one Member State")
+        # Receivers, who do not learn the names, refuse any EU body's node: refusing
+        # the name here tells the author before anything is sealed.
+        others = sorted(wanted - MEMBER_STATES)
+        if others:
+            shown = ", ".join(repr(s[:40]) for s in others)
+            raise UsageError(
+                f"distribution 'states' names Member States only, not {shown}",
+                "Use distribution 'local' or 'network' to reach the EU bodies' nodes.",
+            )
         nodes = {n for n in roster.nodes if _party(n) in wanted}
     nodes.add(author_node)
     return frozenset(nodes)

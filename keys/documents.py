@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from protocol.crypto import sha256
@@ -38,6 +39,7 @@ from protocol.schema import (
 from protocol.signed import SignedDocument
 
 __all__ = [
+    "INSTITUTION_ROLES",
     "Authority",
     "Certificate",
     "NodeEntry",
@@ -46,15 +48,20 @@ __all__ = [
     "Roster",
     "Withdrawal",
     "half_year_of",
+    "node_role",
     "when",
 ]
 
 _MAX_TIME = (1 << 62) - 1
 _TIME = Int(0, _MAX_TIME)
 _PARTY = Country(extra=tuple(sorted(EU_INSTITUTIONS)))
-_NETWORK = Str(64, pattern=r"[a-z0-9][a-z0-9.-]{0,63}")
-_NODE = Str(12, pattern=r"[A-Z]{2,4}@[A-Z]{2}")
-_ROLES = ("member_state", "commission", "agency")
+_NETWORK = Str(64, pattern=r"[a-z0-9][a-z0-9.-]{0,63}", sample="example.ilo")
+_NODE = Str(12, pattern=r"[A-Z]{2,7}@[A-Z]{2}", sample="DE@TR")
+INSTITUTION_ROLES: Mapping[str, str] = MappingProxyType(
+    {"COM": "commission", "EBCG": "agency", "EUROPOL": "europol", "EUAA": "asylum_agency"}
+)
+"""The roster role of each EU body's nodes; every other party's nodes are ``member_state``."""
+_ROLES = ("member_state", *INSTITUTION_ROLES.values())
 
 
 def when(time_ms: int) -> str:
@@ -67,6 +74,11 @@ def half_year_of(time_ms: int) -> str:
     """The half-year ('2026-H2') a UTC time in milliseconds falls in."""
     moment = _dt.datetime.fromtimestamp(time_ms / 1000, tz=_dt.UTC)
     return f"{moment.year}-H{1 if moment.month <= 6 else 2}"
+
+
+def node_role(party: str) -> str:
+    """The role a roster must give the nodes of ``party``."""
+    return INSTITUTION_ROLES.get(party, "member_state")
 
 
 def _check_nodes(content: Mapping[str, Any], path: str) -> None:
@@ -100,7 +112,7 @@ def _check_roster(content: Mapping[str, Any], path: str) -> None:
         party = parsed[0]
         if party not in parties:
             raise ContentError(f"{path}.nodes[{i}]: no authority is listed for party {party}")
-        expected = {"COM": "commission", "EBCG": "agency"}.get(party, "member_state")
+        expected = node_role(party)
         if entry["role"] != expected:
             raise ContentError(f"{path}.nodes[{i}].role: a {party} node has role {expected}")
     for i, entry in enumerate(content["presidency"]):
@@ -204,7 +216,9 @@ CERTIFICATE_SCHEMA = KindSpec(
         Field("network", _NETWORK),
         Field("node", _NODE),
         Field("role", Enum(("node", "officer"))),
-        Field("officer", Str(100, pattern=OFFICER_NAME_PATTERN), required=False),
+        Field(
+            "officer", Str(100, pattern=OFFICER_NAME_PATTERN, sample="k.beispiel"), required=False
+        ),
         Field("key", PublicKey()),
         Field("valid_from_ms", _TIME),
         Field("valid_until_ms", _TIME),
@@ -346,7 +360,7 @@ class Roster:
         return self.presidency.get(half_year_of(time_ms))
 
     def local_network(self, host: str) -> list[str]:
-        """Peers of a host country's local network: its nodes, the Commission, the Agency."""
+        """Peers of a host country's local network: its nodes and every EU body's nodes."""
         out = []
         for node in self.nodes:
             parsed = split_node_id(node)

@@ -3,6 +3,11 @@
 Kept as data so that validation needs no I/O and no extra dependency.
 """
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
+__all__ = ["CODE_CORRECTIONS", "ISO_3166_ALPHA2"]
+
 ISO_3166_ALPHA2: frozenset[str] = frozenset(
     [
         "AD",
@@ -256,3 +261,20 @@ ISO_3166_ALPHA2: frozenset[str] = frozenset(
         "ZW",
     ]
 )
+
+CODE_CORRECTIONS: Mapping[str, str] = MappingProxyType(
+    {
+        # The EU's own country codes where they differ from ISO 3166-1.
+        "UK": "GB",
+        "EL": "GR",
+        # Other names of EU bodies (EASO is the EUAA's predecessor), for fields that
+        # take party codes. Not "EC": that is Ecuador.
+        "FRONTEX": "EBCG",
+        "EASO": "EUAA",
+    }
+)
+"""Codes people write for a country or party, and the code a field wants instead.
+
+Error messages suggest the correction ("did you mean GB?") when the field accepts
+it; these are codes, not personal data, so quoting them is safe.
+"""

@@ -54,6 +54,8 @@ _RAW: dict[str, dict[str, Any]] = {
         "trend": "increasing",
         "sources": ["host_authorities", "local_network"],
         "notes": "Increase concentrated on the Van - Istanbul corridor after mid-February.",
+        "source_reliability": "B",
+        "information_accuracy": 2,
     },
     "route_report": {
         "route_name": "Van - Istanbul - Edirne land route",
@@ -98,6 +100,8 @@ _RAW: dict[str, dict[str, Any]] = {
             "a rise in attempts before the deadline is expected."
         ),
         "expected_impact": "medium",
+        "source_reliability": "A",
+        "information_accuracy": 1,
     },
     "forged_document_alert": {
         "document_type": "residence_permit",

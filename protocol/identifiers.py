@@ -1,11 +1,13 @@
 """Identifiers that appear in envelopes: node ids, party codes, network ids.
 
-A node id names one node of the network as ``PARTY@HOST``: the party is the
+A node id names one node of the network as ``PARTY@HOST``. The party is the
 ISO 3166-1 alpha-2 code of a Member State (or Schengen-associated state), or
-``COM`` for the European Commission, or ``EBCG`` for the European Border and
-Coast Guard Agency; the host is the ISO 3166-1 alpha-2 code of the third
-country of the posting, or ``EU`` for a headquarters node that serves several
-local networks (the Commission's and the Agency's).
+the code of an EU body that holds nodes (:data:`EU_INSTITUTIONS`: the
+Commission, the European Border and Coast Guard Agency, Europol and the EU
+Agency for Asylum, the EU bodies represented on the Steering Board of the
+recast Regulation (EU) 2019/1240). The host is the ISO 3166-1 alpha-2 code of
+the third country of the posting, or ``EU`` for an EU body's headquarters node
+that serves several local networks.
 """
 
 from __future__ import annotations
@@ -35,14 +37,19 @@ EU_MEMBER_STATES: frozenset[str] = frozenset(
 )
 #: ... and the Schengen-associated states that also post liaison officers.
 MEMBER_STATES: frozenset[str] = EU_MEMBER_STATES | frozenset({"IS", "LI", "NO", "CH"})
-EU_INSTITUTIONS: frozenset[str] = frozenset({"COM", "EBCG"})
+#: The EU bodies that hold nodes, by party code: the European Commission, the
+#: European Border and Coast Guard Agency (Frontex), the European Union Agency
+#: for Law Enforcement Cooperation and the European Union Agency for Asylum.
+EU_INSTITUTIONS: frozenset[str] = frozenset({"COM", "EBCG", "EUROPOL", "EUAA"})
 HEADQUARTERS = "EU"
 
 #: An officer's name in certificates and envelope headers: an identifier, never a
 #: display name (it is in clear in every header the officer signs).
 OFFICER_NAME_PATTERN = r"[a-z0-9][a-z0-9._-]{0,99}"
 _OFFICER_NAME = re.compile(r"\A" + OFFICER_NAME_PATTERN + r"\Z")
-_NODE_ID = re.compile(r"\A([A-Z]{2,4})@([A-Z]{2})\Z")
+# A party is 2-7 letters: a state's alpha-2 code up to the longest EU body code,
+# EUROPOL. The syntax is checked first, membership after (is_party).
+_NODE_ID = re.compile(r"\A([A-Z]{2,7})@([A-Z]{2})\Z")
 _NETWORK_ID = re.compile(r"\A[a-z0-9][a-z0-9.-]{0,63}\Z")
 
 

@@ -15,7 +15,10 @@ Conventions every kind follows, so that the spec can state them once:
   the worst case would not fit the 512 KiB content cap);
 * every free-text (:class:`~protocol.schema.Text`) field is marked personal:
   free text can name people and the node cannot tell when it does. Person
-  names, document numbers and contact details are personal too.
+  names, document numbers and contact details are personal too;
+* the kinds that carry intelligence (flows, routes, smuggling networks,
+  incidents, forged documents) may carry its evaluation, both grades or none
+  (:mod:`protocol.evaluation`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import ContentError, UnknownKindError
+from .evaluation import ACCURACY_FIELD, INFORMATION_ACCURACY, SOURCE_FIELD, SOURCE_RELIABILITY
+from .identifiers import EU_INSTITUTIONS
 from .schema import (
     Bool,
     Bytes,
@@ -33,6 +38,7 @@ from .schema import (
     Date,
     Enum,
     Field,
+    Grade,
     HalfYear,
     Int,
     KindSpec,
@@ -127,7 +133,8 @@ def _sum_at_most(list_field: str, total_field: str) -> Check:
         if total > content[total_field]:
             raise ContentError(
                 f"{path}.{list_field}: counts add up to {total}, more than "
-                f"{total_field} {content[total_field]}"
+                f"{total_field} {content[total_field]}; expected at most {total_field} in all "
+                "(a breakdown may cover only some)"
             )
 
     return check
@@ -138,9 +145,41 @@ def _not_listed(single: str, many: str, why: str) -> Check:
         items = content.get(many, ())
         if single in content and content[single] in items:
             i = items.index(content[single])
-            raise ContentError(f"{path}.{many}[{i}]: {content[single]!r} is {why}")
+            raise ContentError(
+                f"{path}.{many}[{i}]: {content[single]!r} is {why}; leave it out of {many}"
+            )
 
     return check
+
+
+# Optional on the kinds that carry intelligence (protocol/evaluation.py), as a pair.
+_EVALUATION = (
+    Field(
+        SOURCE_FIELD,
+        Grade(tuple(SOURCE_RELIABILITY)),
+        required=False,
+        doc="evaluation of the source (4x4): A always reliable, B mostly reliable, "
+        "C mostly unreliable, X cannot be assessed",
+    ),
+    Field(
+        ACCURACY_FIELD,
+        Int(min(INFORMATION_ACCURACY), max(INFORMATION_ACCURACY)),
+        required=False,
+        doc="evaluation of the information (4x4): 1 not in doubt, 2 known personally "
+        "to the source, 3 corroborated, 4 cannot be corroborated",
+    ),
+)
+
+
+def _evaluated_as_pair(content: Mapping[str, Any], path: str) -> None:
+    # One grade means little without the other; requiring both keeps every
+    # evaluation code a letter and a digit (evaluation_code).
+    source, accuracy = _EVALUATION
+    for given, missing in ((source, accuracy), (accuracy, source)):
+        if given.name in content and missing.name not in content:
+            raise ContentError(
+                f"{path}.{missing.name}: required when {given.name} is given; {missing.type.hint()}"
+            )
 
 
 _REGISTRY: dict[str, KindSpec] = {}
@@ -198,13 +237,21 @@ _register(
                     (
                         Field(
                             "email",
-                            Str(254, pattern=r"[^@\s]+@[^@\s]+\.[^@\s]+"),
+                            Str(
+                                254,
+                                pattern=r"[^@\s]+@[^@\s]+\.[^@\s]+",
+                                sample="ilo.post@example.invalid",
+                            ),
                             required=False,
                             personal=True,
                         ),
                         Field(
                             "phone",
-                            Str(40, pattern=r"\+?[0-9][0-9 ()\-]{2,39}"),
+                            Str(
+                                40,
+                                pattern=r"\+?[0-9][0-9 ()\-]{2,39}",
+                                sample="+32 2 555 0100",
+                            ),
                             required=False,
                             personal=True,
                         ),
@@ -260,11 +307,13 @@ _register(
                 ),
             ),
             Field("notes", TEXT, required=False, personal=True),
+            *_EVALUATION,
         ),
         "Flows of irregular migrants originating from or transiting the host country.",
         check=all_of(
             in_order("period_start", "period_end"),
             _sum_at_most("nationalities", "total_count"),
+            _evaluated_as_pair,
         ),
     )
 )
@@ -294,11 +343,13 @@ _register(
             Field("period_start", DATE),
             Field("period_end", DATE),
             Field("notes", TEXT, required=False, personal=True),
+            *_EVALUATION,
         ),
         "A route used by irregular migrants to reach Member States.",
         check=all_of(
             in_order("period_start", "period_end"),
             in_order("active_since", "period_end"),
+            _evaluated_as_pair,
         ),
     )
 )
@@ -318,7 +369,7 @@ _register(
                             Field("amount", COUNT),
                             Field(
                                 "currency",
-                                Str(3, min_len=3, pattern=r"[A-Z]{3}"),
+                                Str(3, min_len=3, pattern=r"[A-Z]{3}", sample="EUR"),
                                 doc="ISO 4217 code",
                             ),
                             Field("per", Enum(("person", "journey", "document"))),
@@ -343,8 +394,10 @@ _register(
                 doc="names or aliases",
             ),
             Field("confidence", Enum(("confirmed", "probable", "possible", "doubtful"))),
+            *_EVALUATION,
         ),
         "A criminal organisation smuggling migrants, and its modus operandi.",
+        check=_evaluated_as_pair,
     )
 )
 
@@ -365,8 +418,10 @@ _register(
                 Enum(("low", "medium", "high", "unknown")),
                 doc="expected effect on migration flows",
             ),
+            *_EVALUATION,
         ),
         "An incident, new trend or factor that may change the flows.",
+        check=_evaluated_as_pair,
     )
 )
 
@@ -410,8 +465,10 @@ _register(
             Field("document_number", Str(50), required=False, personal=True),
             Field("holder_name", NAME, required=False, personal=True),
             Field("notes", TEXT, required=False, personal=True),
+            *_EVALUATION,
         ),
         "A method of forging identity or travel documents, as detected.",
+        check=_evaluated_as_pair,
     )
 )
 
@@ -494,7 +551,10 @@ def _presence_matches(flag: str, party: str) -> Check:
         if content[flag] != (party in content["participants"]):
             state = "true" if content[flag] else "false"
             has = "do not include" if content[flag] else "include"
-            raise ContentError(f"{path}.{flag}: is {state} but participants {has} {party!r}")
+            raise ContentError(
+                f"{path}.{flag}: is {state} but participants {has} {party!r}; expected "
+                f"{flag} true exactly when {party} is among the participants"
+            )
 
     return check
 
@@ -502,7 +562,8 @@ def _presence_matches(flag: str, party: str) -> Check:
 def _chair_participates(content: Mapping[str, Any], path: str) -> None:
     if content["chair_state"] not in content["participants"]:
         raise ContentError(
-            f"{path}.chair_state: {content['chair_state']!r} is not among the participants"
+            f"{path}.chair_state: {content['chair_state']!r} is not among the participants; "
+            "expected one of the participants"
         )
 
 
@@ -516,12 +577,13 @@ _register(
             Field(
                 "participants",
                 List(
-                    Country(extra=(PARTY_COMMISSION, PARTY_AGENCY)),
+                    Country(extra=tuple(sorted(EU_INSTITUTIONS))),
                     MAX_ITEMS,
                     min_items=1,
                     unique=True,
                 ),
-                doc=f"Member States, {PARTY_COMMISSION} (Commission), {PARTY_AGENCY} (Agency)",
+                doc=f"Member States and EU bodies: {PARTY_COMMISSION} (Commission), "
+                f"{PARTY_AGENCY} (Agency), EUROPOL, EUAA",
             ),
             Field("commission_present", Bool()),
             Field("agency_present", Bool()),
@@ -666,7 +728,7 @@ def _attended_at_most_held(content: Mapping[str, Any], path: str) -> None:
     if content["meetings_attended"] > content["meetings_held"]:
         raise ContentError(
             f"{path}.meetings_attended: {content['meetings_attended']} is more than "
-            f"meetings_held {content['meetings_held']}"
+            f"meetings_held {content['meetings_held']}; expected at most meetings_held"
         )
 
 

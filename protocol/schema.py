@@ -16,28 +16,34 @@ Validation rules (docs/protocol.md, "Content schemas", restates them):
 * ``bool`` is not an integer and an integer is not a ``bool`` (Python's
   ``bool`` subclasses ``int``, msgpack does not);
 * every error is a :class:`~protocol.errors.ContentError` whose message starts
-  with the exact path of the offending value, then ``": "``, then the problem:
-  ``deployment_notice.states_represented[2]: 'XX' is not an ISO 3166-1
-  alpha-2 country code``. Path syntax: the kind name, ``.field`` for a map
-  key, ``[i]`` for a list index; a key that is not a plain identifier is
-  shown as ``[<quoted>]``.
+  with the exact path of the offending value, then ``": "``, then the problem,
+  and ends with what the field accepts and a valid example:
+  ``deployment_notice.states_represented[2]: 'UK' is not a valid code (did you
+  mean GB?); expected an ISO 3166-1 alpha-2 country code, e.g. DE``. Path
+  syntax: the kind name, ``.field`` for a map key, ``[i]`` for a list index; a
+  key that is not a plain identifier is shown as ``[<quoted>]``.
 
 Error messages never echo free text, names or byte strings: they may reach
 logs, and those values may be personal data. Only short code-like values
 (country codes, enum values, dates, half-years, integers) are quoted, and not
-even those beneath a field marked ``personal``.
+even those beneath a field marked ``personal``; nor, beneath one, is a "did
+you mean" suggestion made, since it would tell what the value was. The
+examples in the hints are the schema's own (:meth:`FieldType.example`), never
+the input's. Messages are deterministic: the same input, the same message.
 """
 
 from __future__ import annotations
 
 import datetime
+import difflib
+import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from .countries import ISO_3166_ALPHA2
+from .countries import CODE_CORRECTIONS, ISO_3166_ALPHA2
 from .errors import ContentError, UsageError
 from .limits import DEFAULT_LIMITS, Limits
 
@@ -52,6 +58,7 @@ __all__ = [
     "EnvelopeId",
     "Field",
     "FieldType",
+    "Grade",
     "HalfYear",
     "Int",
     "KindSpec",
@@ -84,6 +91,9 @@ _FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u2028
 # ASCII digits only: Python's \d and int() also accept other scripts' digits.
 _DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _HALF_YEAR = re.compile(r"([0-9]{4})-H([12])")
+# Familiar codes first, so that examples read naturally; the rest for long lists.
+_EXAMPLE_COUNTRIES = ("DE", "FR", "NL", "IT", "ES", "TR", "MA")
+_ALL_COUNTRIES = tuple(sorted(ISO_3166_ALPHA2 - set(_EXAMPLE_COUNTRIES)))
 
 
 def safe_repr(value: str, limit: int = 64) -> str:
@@ -110,6 +120,49 @@ def _type_name(value: object) -> str:
     if isinstance(value, Mapping):
         return "map"
     return type(value).__name__
+
+
+def _got(value: object) -> str:
+    name = _type_name(value)
+    if name in ("nil", "bytes"):
+        return f"got {name}"
+    return f"got {'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _render(value: Any, top: bool = True) -> str:
+    """An example value as text: scalars as written in a file, containers cut short."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, bytes):
+        return value.hex() if top else json.dumps(value.hex())
+    if isinstance(value, str):
+        return value if top else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        # One item shows the form; the whole list would bury the message.
+        more = ", ..." if len(value) > 1 else ""
+        return "[" + "".join(_render(v, top=False) for v in value[:1]) + more + "]"
+    if isinstance(value, dict):
+        items = [f"{json.dumps(k)}: {_render(v, top=False)}" for k, v in list(value.items())[:2]]
+        return "{" + ", ".join(items) + (", ..." if len(value) > 2 else "") + "}"
+    return str(value)
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[\s-]+", "_", text.strip()).casefold()
+
+
+def _near_miss(text: str, allowed: Sequence[str]) -> str | None:
+    """The allowed value ``text`` was probably meant to be, or ``None``.
+
+    A difference of case, hyphens or spaces for underscores, or a close spelling
+    (difflib, which is deterministic) counts.
+    """
+    folded = [_fold(v) for v in allowed]
+    mine = _fold(text)
+    if mine in folded:
+        return allowed[folded.index(mine)]
+    close = difflib.get_close_matches(mine, folded, n=1, cutoff=0.8)
+    return allowed[folded.index(close[0])] if close else None
 
 
 def _key_path(path: str, key: str) -> str:
@@ -140,8 +193,8 @@ class _Ctx:
     quiet: bool
 
 
-def _fail(path: str, problem: str) -> ContentError:
-    return ContentError(f"{path}: {problem}")
+def _fail(path: str, problem: str, hint: str | None = None) -> ContentError:
+    return ContentError(f"{path}: {problem}" + (f"; {hint}" if hint else ""))
 
 
 class FieldType(ABC):
@@ -154,6 +207,26 @@ class FieldType(ABC):
     @abstractmethod
     def describe(self) -> str:
         """A short human description, for generated reference documentation."""
+
+    @abstractmethod
+    def expected(self) -> str:
+        """What a valid value looks like, as the words after "expected" in a message."""
+
+    @abstractmethod
+    def example_value(self, index: int = 0) -> Any:
+        """A valid value, as content holds it (``bytes`` for an envelope id).
+
+        Different ``index`` give different values where the type has several, so
+        that a list of distinct items can be built from them.
+        """
+
+    def example(self) -> str:
+        """A valid value as text, as a hint shows it: ``2026-11-30``, ``DE``, ``["DE"]``."""
+        return _render(self.example_value())
+
+    def hint(self) -> str:
+        """The end of every error message about a value of this type."""
+        return f"expected {self.expected()}, e.g. {self.example()}"
 
     @abstractmethod
     def max_encoded_size(self, limits: Limits) -> int:
@@ -172,32 +245,39 @@ def _check_string(
     value: object,
     path: str,
     ctx: _Ctx,
+    owner: FieldType,
     *,
     max_len: int,
     min_len: int,
     forbidden: re.Pattern[str],
 ) -> str:
     if not isinstance(value, str):
-        raise _fail(path, f"expected a string, got {_type_name(value)}")
+        raise _fail(path, _got(value), owner.hint())
     bad = forbidden.search(value)
     if bad is not None:
         raise _fail(
-            path, f"character U+{ord(bad.group()):04X} at position {bad.start()} is not allowed"
+            path,
+            f"character U+{ord(bad.group()):04X} at position {bad.start()} is not allowed",
+            owner.hint(),
         )
     n = len(value)
     if n > max_len:
-        raise _fail(path, f"too long ({n} characters, at most {max_len})")
+        raise _fail(path, f"too long ({n} characters, at most {max_len})", owner.hint())
     if n < min_len:
         if n == 0:
-            raise _fail(path, "must not be empty")
-        raise _fail(path, f"too short ({n} characters, at least {min_len})")
+            raise _fail(path, "must not be empty", owner.hint())
+        raise _fail(path, f"too short ({n} characters, at least {min_len})", owner.hint())
     if min_len > 0 and not value.strip():
-        raise _fail(path, "must not be blank")
+        raise _fail(path, "must not be blank", owner.hint())
     # A schema bound is in characters, the decoder's cap in bytes: refuse here
     # what a peer's decoder would refuse, so the producer learns it first.
     size = len(value.encode("utf-8"))
     if size > ctx.limits.max_str_bytes:
-        raise _fail(path, f"too long in UTF-8 ({size} bytes, at most {ctx.limits.max_str_bytes})")
+        raise _fail(
+            path,
+            f"too long in UTF-8 ({size} bytes, at most {ctx.limits.max_str_bytes})",
+            owner.hint(),
+        )
     return str(value)
 
 
@@ -206,14 +286,28 @@ def _check_bounds(max_len: int, min_len: int) -> None:
         raise UsageError(f"string bounds {min_len}..{max_len} are not a valid range")
 
 
+def _span(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}..{high}"
+
+
+def _fit(text: str, min_len: int, max_len: int) -> str:
+    """``text`` cut or padded to the bounds, so an example is valid whatever they are."""
+    return text[:max_len].ljust(min_len, "x")
+
+
 @dataclass(frozen=True)
 class Str(FieldType):
     """A one-line string: ``min_len``..``max_len`` characters, no control characters,
-    optionally matching ``pattern`` (a Python regular expression, whole string)."""
+    optionally matching ``pattern`` (a Python regular expression, whole string).
+
+    A pattern needs a ``sample``, a value that matches it, since no example can be
+    made up from an arbitrary regular expression.
+    """
 
     max_len: int
     min_len: int = 1
     pattern: str | None = None
+    sample: str | None = None
 
     def __post_init__(self) -> None:
         _check_bounds(self.max_len, self.min_len)
@@ -222,24 +316,41 @@ class Str(FieldType):
                 re.compile(self.pattern)
             except re.error as exc:
                 raise UsageError(f"invalid pattern {self.pattern!r}: {exc}") from None
+            if self.sample is None:
+                raise UsageError(f"a string with pattern {self.pattern!r} needs a sample")
+        if self.sample is not None:
+            try:
+                self.validate(self.sample, "sample", _Ctx(DEFAULT_LIMITS, quiet=True))
+            except ContentError as exc:
+                raise UsageError(f"the sample does not fit its own type: {exc}") from None
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
         text = _check_string(
             value,
             path,
             ctx,
+            self,
             max_len=self.max_len,
             min_len=self.min_len,
             forbidden=_FORBIDDEN_IN_STR,
         )
         # re caches compiled patterns, so this does not recompile per call.
         if self.pattern is not None and re.fullmatch(self.pattern, text) is None:
-            raise _fail(path, f"does not match the pattern {self.pattern}")
+            raise _fail(path, "does not have the required form", self.hint())
         return text
 
     def describe(self) -> str:
         out = f"string, {self.min_len}..{self.max_len} characters"
         return out + (f", matching {self.pattern}" if self.pattern else "")
+
+    def expected(self) -> str:
+        out = f"a string of {_span(self.min_len, self.max_len)} characters"
+        return out + (f" matching {self.pattern}" if self.pattern else "")
+
+    def example_value(self, index: int = 0) -> Any:
+        if self.sample is not None:
+            return self.sample
+        return _fit("Example" if index == 0 else f"Example {index + 1}", self.min_len, self.max_len)
 
     def max_encoded_size(self, limits: Limits) -> int:
         n = min(4 * self.max_len, limits.max_str_bytes)
@@ -261,6 +372,7 @@ class Text(FieldType):
             value,
             path,
             ctx,
+            self,
             max_len=self.max_len,
             min_len=self.min_len,
             forbidden=_FORBIDDEN_IN_TEXT,
@@ -268,6 +380,13 @@ class Text(FieldType):
 
     def describe(self) -> str:
         return f"free text, {self.min_len}..{self.max_len} characters"
+
+    def expected(self) -> str:
+        return f"free text of {_span(self.min_len, self.max_len)} characters"
+
+    def example_value(self, index: int = 0) -> Any:
+        text = "Free text." if index == 0 else f"Free text {index + 1}."
+        return _fit(text, self.min_len, self.max_len)
 
     def max_encoded_size(self, limits: Limits) -> int:
         n = min(4 * self.max_len, limits.max_str_bytes)
@@ -289,14 +408,22 @@ class Int(FieldType):
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(path, f"expected an integer, got {_type_name(value)}")
+            raise _fail(path, _got(value), self.hint())
         if not self.min <= value <= self.max:
-            shown = "" if ctx.quiet else f"{int(value)} "
-            raise _fail(path, f"{shown}is out of range {self.min}..{self.max}")
+            shown = "the value" if ctx.quiet else str(int(value))
+            raise _fail(path, f"{shown} is out of range", self.hint())
         return int(value)
 
     def describe(self) -> str:
         return f"integer, {self.min}..{self.max}"
+
+    def expected(self) -> str:
+        return f"an integer {self.min}..{self.max}"
+
+    def example_value(self, index: int = 0) -> Any:
+        # 1 where the range allows it: a count, a version or a grade all start there.
+        first = min(max(1, self.min), self.max)
+        return self.min + (first - self.min + index) % (self.max - self.min + 1)
 
     def max_encoded_size(self, limits: Limits) -> int:
         return max(_int_size(self.min), _int_size(self.max))
@@ -308,26 +435,45 @@ class Bool(FieldType):
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
         if not isinstance(value, bool):
-            raise _fail(path, f"expected true or false, got {_type_name(value)}")
+            raise _fail(path, _got(value), self.hint())
         return value
 
     def describe(self) -> str:
         return "boolean"
 
+    def expected(self) -> str:
+        return "true or false"
+
+    def example_value(self, index: int = 0) -> Any:
+        return index % 2 == 0
+
     def max_encoded_size(self, limits: Limits) -> int:
         return 1
 
 
-def _code_like(value: object, path: str, ctx: _Ctx, what: str, max_len: int) -> tuple[str, str]:
-    """Type-check a short code string; return it and how to show it in an error."""
+def _code_like(
+    value: object, path: str, ctx: _Ctx, owner: FieldType, max_len: int
+) -> tuple[str, str | None]:
+    """Type-check a short code string; return it and how to quote it in an error
+    (``None`` when it must not or need not be quoted, and so neither corrected)."""
     if not isinstance(value, str):
-        raise _fail(path, f"expected {what}, got {_type_name(value)}")
+        raise _fail(path, _got(value), owner.hint())
     if ctx.quiet:
-        return value, "the value"
+        return value, None
     if len(value) > max_len or not value.isprintable():
         # Quoting a long or unprintable value tells the reader nothing useful.
-        return value, f"a string of {len(value)} characters"
+        return value, None
     return value, repr(value)
+
+
+def _shown(value: str, quoted: str | None, ctx: _Ctx) -> str:
+    if quoted is not None:
+        return quoted
+    return "the value" if ctx.quiet else f"a string of {len(value)} characters"
+
+
+def _did_you_mean(suggestion: str | None) -> str:
+    return f" (did you mean {suggestion}?)" if suggestion is not None else ""
 
 
 @dataclass(frozen=True)
@@ -335,18 +481,25 @@ class Date(FieldType):
     """A calendar date as ISO 8601 ``YYYY-MM-DD`` that exists (no 2026-02-30)."""
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
-        text, shown = _code_like(value, path, ctx, "a date string 'YYYY-MM-DD'", 16)
+        text, quoted = _code_like(value, path, ctx, self, 16)
         m = _DATE.fullmatch(text)
         if m is None:
-            raise _fail(path, f"{shown} is not a date in the form YYYY-MM-DD")
+            raise _fail(path, f"{_shown(text, quoted, ctx)} is not a date", self.hint())
         try:
             datetime.date(int(m[1]), int(m[2]), int(m[3]))
         except ValueError:
-            raise _fail(path, f"{shown} is not a real calendar date") from None
+            problem = f"{_shown(text, quoted, ctx)} is not a real calendar date"
+            raise _fail(path, problem, self.hint()) from None
         return str(text)
 
     def describe(self) -> str:
         return "date, YYYY-MM-DD"
+
+    def expected(self) -> str:
+        return "a date YYYY-MM-DD"
+
+    def example_value(self, index: int = 0) -> Any:
+        return (datetime.date(2026, 11, 30) - datetime.timedelta(days=index)).isoformat()
 
     def max_encoded_size(self, limits: Limits) -> int:
         return 11
@@ -367,19 +520,38 @@ class Country(FieldType):
                 raise UsageError(f"extra party code {code!r} must be 3-8 upper-case letters")
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
-        text, shown = _code_like(value, path, ctx, "a country code", 16)
+        text, quoted = _code_like(value, path, ctx, self, 16)
         if text in ISO_3166_ALPHA2 or text in self.extra:
             return str(text)
-        problem = f"{shown} is not an ISO 3166-1 alpha-2 country code"
-        if self.extra:
-            problem += " or one of " + ", ".join(self.extra)
-        if text.upper() in ISO_3166_ALPHA2:
-            problem += " (codes are upper case)"
-        raise _fail(path, problem)
+        problem = f"{_shown(text, quoted, ctx)} is not a valid code"
+        if quoted is not None:
+            problem += self._correction(text)
+        raise _fail(path, problem, self.hint())
+
+    def _accepts(self, code: str) -> bool:
+        return code in ISO_3166_ALPHA2 or code in self.extra
+
+    def _correction(self, text: str) -> str:
+        upper = text.upper()
+        corrected = CODE_CORRECTIONS.get(upper)
+        if corrected is not None and self._accepts(corrected):
+            return _did_you_mean(corrected)
+        if upper != text and self._accepts(upper):
+            return f" (codes are upper case: did you mean {upper}?)"
+        return ""
 
     def describe(self) -> str:
         out = "ISO 3166-1 alpha-2 country code"
         return out + (" or " + ", ".join(self.extra) if self.extra else "")
+
+    def expected(self) -> str:
+        out = "an ISO 3166-1 alpha-2 country code"
+        return out + (" or one of " + ", ".join(self.extra) if self.extra else "")
+
+    def example_value(self, index: int = 0) -> Any:
+        if index < len(_EXAMPLE_COUNTRIES):
+            return _EXAMPLE_COUNTRIES[index]
+        return _ALL_COUNTRIES[(index - len(_EXAMPLE_COUNTRIES)) % len(_ALL_COUNTRIES)]
 
     def max_encoded_size(self, limits: Limits) -> int:
         longest = max([2, *(len(c) for c in self.extra)])
@@ -392,6 +564,9 @@ class Enum(FieldType):
 
     values: tuple[str, ...]
 
+    _VALUE: ClassVar[re.Pattern[str]] = _IDENTIFIER
+    _VALUE_RULE: ClassVar[str] = "a snake_case identifier"
+
     def __post_init__(self) -> None:
         if isinstance(self.values, str):
             raise UsageError("enum values must be a sequence of strings, not one string")
@@ -400,20 +575,39 @@ class Enum(FieldType):
         if not values or len(set(values)) != len(values):
             raise UsageError("enum values must be non-empty and distinct")
         for v in values:
-            if not _IDENTIFIER.fullmatch(v) or len(v) > 64:
-                raise UsageError(f"enum value {v!r} must be a snake_case identifier")
+            if not self._VALUE.fullmatch(v) or len(v) > 64:
+                raise UsageError(f"enum value {v!r} must be {self._VALUE_RULE}")
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
-        text, shown = _code_like(value, path, ctx, "a string", 64)
+        text, quoted = _code_like(value, path, ctx, self, 64)
         if text in self.values:
             return str(text)
-        raise _fail(path, f"{shown} is not one of: {', '.join(self.values)}")
+        problem = f"{_shown(text, quoted, ctx)} is not an allowed value"
+        if quoted is not None:
+            problem += _did_you_mean(_near_miss(text, self.values))
+        raise _fail(path, problem, self.hint())
 
     def describe(self) -> str:
         return "one of: " + ", ".join(self.values)
 
+    def expected(self) -> str:
+        return "one of: " + ", ".join(self.values)
+
+    def example_value(self, index: int = 0) -> Any:
+        return self.values[index % len(self.values)]
+
     def max_encoded_size(self, limits: Limits) -> int:
         return 1 + max(len(v) for v in self.values)
+
+
+@dataclass(frozen=True)
+class Grade(Enum):
+    """One of a fixed set of short upper-case codes, such as the evaluation grades
+    ``A``, ``B``, ``C``, ``X`` (:mod:`protocol.evaluation`): an :class:`Enum` whose
+    values are written as codes, not snake_case words."""
+
+    _VALUE: ClassVar[re.Pattern[str]] = re.compile(r"[A-Z0-9]{1,8}")
+    _VALUE_RULE: ClassVar[str] = "1-8 upper-case letters or digits"
 
 
 @dataclass(frozen=True)
@@ -421,14 +615,21 @@ class HalfYear(FieldType):
     """A half-year of a calendar year: ``YYYY-H1`` (January-June) or ``YYYY-H2``."""
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
-        text, shown = _code_like(value, path, ctx, "a half-year string 'YYYY-H1'", 16)
+        text, quoted = _code_like(value, path, ctx, self, 16)
         m = _HALF_YEAR.fullmatch(text)
         if m is None or int(m[1]) < 1:
-            raise _fail(path, f"{shown} is not a half-year in the form YYYY-H1 or YYYY-H2")
+            raise _fail(path, f"{_shown(text, quoted, ctx)} is not a half-year", self.hint())
         return str(text)
 
     def describe(self) -> str:
         return "half-year, YYYY-H1 or YYYY-H2"
+
+    def expected(self) -> str:
+        return "a half-year YYYY-H1 (January-June) or YYYY-H2"
+
+    def example_value(self, index: int = 0) -> Any:
+        halves = 2026 * 2 + 1 - index  # 2026-H2 first, then back in time
+        return f"{halves // 2}-H{halves % 2 + 1}"
 
     def max_encoded_size(self, limits: Limits) -> int:
         return 8
@@ -440,13 +641,19 @@ class EnvelopeId(FieldType):
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
         if not isinstance(value, bytes):
-            raise _fail(path, f"expected {ENVELOPE_ID_LEN} bytes, got {_type_name(value)}")
+            raise _fail(path, _got(value), self.hint())
         if len(value) != ENVELOPE_ID_LEN:
-            raise _fail(path, f"expected {ENVELOPE_ID_LEN} bytes, got {len(value)} bytes")
+            raise _fail(path, f"{len(value)} bytes, not {ENVELOPE_ID_LEN}", self.hint())
         return bytes(value)
 
     def describe(self) -> str:
         return f"envelope id, {ENVELOPE_ID_LEN} bytes"
+
+    def expected(self) -> str:
+        return f"an envelope id of {ENVELOPE_ID_LEN} bytes ({2 * ENVELOPE_ID_LEN} hex digits)"
+
+    def example_value(self, index: int = 0) -> Any:
+        return bytes([(0x5E + index) % 256]) * ENVELOPE_ID_LEN
 
     def max_encoded_size(self, limits: Limits) -> int:
         return 2 + ENVELOPE_ID_LEN
@@ -457,12 +664,20 @@ class PublicKey(FieldType):
     """A raw 32-byte public key (Ed25519 or X25519), msgpack ``bin``."""
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
-        if not isinstance(value, bytes) or len(value) != 32:
-            raise _fail(path, "expected a 32-byte public key")
+        if not isinstance(value, bytes):
+            raise _fail(path, _got(value), self.hint())
+        if len(value) != 32:
+            raise _fail(path, f"{len(value)} bytes, not 32", self.hint())
         return bytes(value)
 
     def describe(self) -> str:
         return "public key, 32 bytes"
+
+    def expected(self) -> str:
+        return "a public key of 32 bytes (64 hex digits)"
+
+    def example_value(self, index: int = 0) -> Any:
+        return bytes([(0x1F + index) % 256]) * 32
 
     def max_encoded_size(self, limits: Limits) -> int:
         return 2 + 32
@@ -476,12 +691,20 @@ class Bytes(FieldType):
     what: str = "bytes"
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
-        if not isinstance(value, bytes) or len(value) != self.length:
-            raise _fail(path, f"expected {self.what}, {self.length} bytes")
+        if not isinstance(value, bytes):
+            raise _fail(path, _got(value), self.hint())
+        if len(value) != self.length:
+            raise _fail(path, f"{len(value)} bytes, not {self.length}", self.hint())
         return bytes(value)
 
     def describe(self) -> str:
         return f"{self.what}, {self.length} bytes"
+
+    def expected(self) -> str:
+        return f"{self.what} of {self.length} bytes ({2 * self.length} hex digits)"
+
+    def example_value(self, index: int = 0) -> Any:
+        return bytes([(0x2A + index) % 256]) * self.length
 
     def max_encoded_size(self, limits: Limits) -> int:
         return 3 + self.length
@@ -527,15 +750,16 @@ class List(FieldType):
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
         if not isinstance(value, list | tuple):
-            raise _fail(path, f"expected a list, got {_type_name(value)}")
+            raise _fail(path, _got(value), self.hint())
         n = len(value)
         # Count first: refuse an oversized list before validating any item.
         if n > self.max_items:
-            raise _fail(path, f"too many items ({n}, at most {self.max_items})")
+            raise _fail(path, f"too many items ({n}, at most {self.max_items})", self.hint())
         if n < self.min_items:
-            raise _fail(path, f"too few items ({n}, at least {self.min_items})")
+            raise _fail(path, f"too few items ({n}, at least {self.min_items})", self.hint())
         if n > ctx.limits.max_container_len:
-            raise _fail(path, f"too many items ({n}, at most {ctx.limits.max_container_len})")
+            cap = ctx.limits.max_container_len
+            raise _fail(path, f"too many items ({n}, at most {cap})", self.hint())
         out = [self.item.validate(v, f"{path}[{i}]", ctx) for i, v in enumerate(value)]
         if self.unique or self.unique_by is not None:
             seen: dict[Any, int] = {}
@@ -545,7 +769,7 @@ class List(FieldType):
                 else:
                     key, where = _freeze(v), f"{path}[{i}]"
                 if key in seen:
-                    raise _fail(where, f"duplicate of item {seen[key]}")
+                    raise _fail(where, f"duplicate of item {seen[key]}", self.hint())
                 seen[key] = i
         return out
 
@@ -554,6 +778,19 @@ class List(FieldType):
         if self.unique_by:
             extra = f", distinct {self.unique_by}"
         return f"list of {self.min_items}..{self.max_items}{extra}: {self.item.describe()}"
+
+    def expected(self) -> str:
+        span = _span(self.min_items, self.max_items)
+        if self.unique_by is not None:
+            what = f"a list of {span} items with distinct {self.unique_by}"
+        elif self.unique:
+            what = f"a list of {span} distinct items"
+        else:
+            what = f"a list of {span} items"
+        return f"{what}, each {self.item.expected()}"
+
+    def example_value(self, index: int = 0) -> Any:
+        return [self.item.example_value(index + i) for i in range(max(self.min_items, 1))]
 
     def max_encoded_size(self, limits: Limits) -> int:
         n = min(self.max_items, limits.max_container_len)
@@ -601,17 +838,21 @@ class Struct(FieldType):
 
     def validate(self, value: object, path: str, ctx: _Ctx) -> Any:
         if not isinstance(value, Mapping):
-            raise _fail(path, f"expected a map, got {_type_name(value)}")
+            raise _fail(path, _got(value), self.hint())
         known = self.names()
         for key in value:
             if not isinstance(key, str):
-                raise _fail(path, f"field names must be strings, got {_type_name(key)}")
+                raise _fail(path, f"field names must be strings, {_got(key)}")
         unknown = sorted(k for k in value if k not in known)
         if unknown:
-            raise _fail(_key_path(path, unknown[0]), "unknown field")
+            # The key is in the path already (quoted when it is not an identifier).
+            key = unknown[0]
+            meant = _near_miss(key, known) if len(key) <= 64 and key.isprintable() else None
+            hint = f"did you mean {meant}?" if meant else "allowed fields: " + ", ".join(known)
+            raise _fail(_key_path(path, unknown[0]), "unknown field", hint)
         for f in self.fields:
             if f.required and f.name not in value:
-                raise _fail(f"{path}.{f.name}", "required field is missing")
+                raise _fail(f"{path}.{f.name}", "required field is missing", f.type.hint())
         out: dict[str, Any] = {}
         for f in self.fields:
             if f.name not in value:
@@ -619,13 +860,24 @@ class Struct(FieldType):
             item = value[f.name]
             where = f"{path}.{f.name}"
             if item is None:
-                raise _fail(where, "nil is not allowed (leave an optional field out instead)")
+                problem = "nil is not allowed" + ("" if f.required else " (leave the field out)")
+                raise _fail(where, problem, f.type.hint())
             sub = ctx if ctx.quiet or not f.personal else _Ctx(ctx.limits, quiet=True)
             out[f.name] = f.type.validate(item, where, sub)
         return out
 
     def describe(self) -> str:
         return "map: " + ", ".join(f.name + ("" if f.required else "?") for f in self.fields)
+
+    def expected(self) -> str:
+        names = ", ".join(f.name + ("" if f.required else "?") for f in self.fields)
+        optional = "" if all(f.required for f in self.fields) else " (? marks optional ones)"
+        return f"a map with fields {names}{optional}"
+
+    def example_value(self, index: int = 0) -> Any:
+        # The required fields show the form; a struct of optional ones needs one of them.
+        chosen = [f for f in self.fields if f.required] or [self.fields[0]]
+        return {f.name: f.type.example_value(index) for f in chosen}
 
     def max_encoded_size(self, limits: Limits) -> int:
         return _container_header(len(self.fields)) + sum(
@@ -655,7 +907,8 @@ def in_order(first: str, second: str) -> Check:
     def check(content: Mapping[str, Any], path: str) -> None:
         if first in content and second in content and content[second] < content[first]:
             raise ContentError(
-                f"{path}.{second}: {content[second]} is before {first} {content[first]}"
+                f"{path}.{second}: {content[second]} is before {first} {content[first]}; "
+                f"expected {second} on or after {first}, e.g. {content[first]}"
             )
 
     return check

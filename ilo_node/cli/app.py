@@ -33,6 +33,7 @@ from ilo_node.cli.retention import retention
 from ilo_node.cli.roster import roster
 from ilo_node.cli.run import run
 from ilo_node.cli.status import status
+from ilo_node.cli.template import template
 from ilo_node.errors import StoreError
 from protocol.errors import IloError
 
@@ -153,7 +154,8 @@ def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
 
 _KEY_COMMANDS = (keys, roster, cert, officer, revoke, countersign, withdraw)
 _NODE_COMMANDS = (publish, read, status, log, retention, run, bundle)
-for _command in (*_KEY_COMMANDS, *_NODE_COMMANDS):
+_OFFLINE_COMMANDS = (template,)
+for _command in (*_KEY_COMMANDS, *_NODE_COMMANDS, *_OFFLINE_COMMANDS):
     cli.add_command(_command)
 
 

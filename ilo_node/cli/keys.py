@@ -11,6 +11,7 @@ from ilo_node.cli.common import FILE, emit, home_of, passphrases
 from ilo_node.home.home import now_ms
 from ilo_node.home.identity import create_identity, describe_identity, rotate_keys
 from ilo_node.home.prekeyfiles import PrekeyChanges
+from protocol.identifiers import EU_INSTITUTIONS
 
 __all__ = ["keys"]
 
@@ -60,7 +61,12 @@ def keys() -> None:
 @click.option("--role", type=click.Choice(["node", "admin", "authority", "officer"]), required=True)
 @click.option("--network", required=True, help="Network id, e.g. ilo-tr.")
 @click.option("--node", "node_id", help="Node id such as DE@TR (nodes and officers).")
-@click.option("--party", help="Member State code, COM or EBCG (authorities).")
+@click.option(
+    "--party",
+    help="Member State code, or an EU body's ("
+    + ", ".join(sorted(EU_INSTITUTIONS))
+    + ") for authorities.",
+)
 @click.option("--name", help="Administrator or officer name.")
 @click.option(
     "--kdf",

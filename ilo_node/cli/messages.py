@@ -24,7 +24,7 @@ __all__ = ["publish", "read"]
     "--file",
     "content_file",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Content as JSON (see docs/protocol.md, 'Message kinds').",
+    help="Content as JSON; 'ilo-node template KIND --json' writes one to start from.",
 )
 @click.option("--example", "use_example", is_flag=True, help="Publish the kind's sample content.")
 @click.option(
@@ -81,7 +81,7 @@ def read(
         return
     for item in items:
         click.echo(
-            f"{item['id'][:16]}  {item['kind']:<28} {item['author']:<8} "
+            f"{item['id'][:16]}  {item['kind']:<28} {item['author']:<10} "
             f"seq {item['seq']:<5} {item['handling']}"
         )
     if not items:

@@ -65,7 +65,7 @@ def officer_list(ctx: click.Context, as_json: bool) -> None:
     rows = certified_officers(home_of(ctx))
     text = (
         "\n".join(
-            f"{r['officer']:<24} {r['node']:<8} {r['key'][:16]}…  {r['valid_from']} → "
+            f"{r['officer']:<24} {r['node']:<10} {r['key'][:16]}…  {r['valid_from']} → "
             f"{r['valid_until']}{'  REVOKED' if r['revoked'] else ''}"
             for r in rows
         )

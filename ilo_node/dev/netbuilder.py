@@ -24,6 +24,7 @@ from typing import Any
 
 from ilo_node.home.home import Home, HomeConfig, now_ms
 from ilo_node.home.keyfiles import write_private_key
+from keys.documents import node_role
 from keys.keystore import SecretKey, generate_encryption_key, generate_signing_key
 from keys.prekeys import PrekeySchedule, announce_prekey
 from keys.roster import fingerprint_of
@@ -104,9 +105,7 @@ def build_network(
             {
                 "node": n,
                 "endpoint": endpoints[n],
-                "role": {"COM": "commission", "EBCG": "agency"}.get(
-                    n.split("@")[0], "member_state"
-                ),
+                "role": node_role(n.split("@")[0]),
             }
             for n in node_ids
         ],

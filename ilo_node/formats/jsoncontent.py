@@ -44,5 +44,7 @@ def content_from_json(value: Any) -> Any:
 def content_from_file(path: Path) -> Any:
     """Message content from a JSON file an officer wrote (its schema is checked when
     the envelope is sealed, with the message that names the field)."""
-    hint = "Content files are JSON objects; see docs/protocol.md, 'Message kinds'."
+    hint = (
+        "Content files are JSON objects; 'ilo-node template KIND --json' writes one to start from."
+    )
     return content_from_json(read_json_file(path, "message content (JSON)", hint=hint))

@@ -53,7 +53,7 @@ class HomeConfig:
     role: str
     network: str
     node: str | None = None  # nodes and officers: the node id
-    party: str | None = None  # authorities: the Member State (or COM / EBCG)
+    party: str | None = None  # authorities: the Member State or EU body (COM, EBCG, ...)
     name: str | None = None  # administrators and officers
     format: str = "ilo-node-home"
     version: int = 1

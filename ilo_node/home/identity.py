@@ -74,7 +74,8 @@ def _check_identity(
     if role in ("node", "officer") and (not node or split_node_id(node) is None):
         raise UsageError(f"--node must be a node id such as DE@TR (got {node!r})")
     if role == "authority" and (party not in MEMBER_STATES and party not in EU_INSTITUTIONS):
-        raise UsageError(f"--party must be a Member State code, COM or EBCG (got {party!r})")
+        bodies = ", ".join(sorted(EU_INSTITUTIONS))
+        raise UsageError(f"--party must be a Member State code or one of {bodies} (got {party!r})")
     if role in ("admin", "officer") and not name:
         raise UsageError(f"--name is required for role {role}")
     # Officer names end up in certificates, whose schema allows only identifiers.

@@ -23,11 +23,10 @@ from ilo_node.formats.jsonfile import (
 from ilo_node.formats.keytext import hex_public_key
 from ilo_node.formats.timefmt import format_ms, parse_time
 from ilo_node.home.home import read_public_record
-from keys.documents import Roster
+from keys.documents import Roster, node_role
 
 __all__ = ["description_from_roster", "payload_from_description", "roster_heading"]
 
-_ROLE_BY_PARTY = {"COM": "commission", "EBCG": "agency"}
 _HINT = "'ilo-node roster show --json' prints a description to start from."
 
 
@@ -98,8 +97,7 @@ def payload_from_description(path: Path, now_ms: int) -> dict[str, Any]:
             {
                 "node": node,
                 "endpoint": get_str(n, "endpoint", where, ""),
-                "role": get_str(n, "role", where, "")
-                or _ROLE_BY_PARTY.get(node.split("@")[0], "member_state"),
+                "role": get_str(n, "role", where, "") or node_role(node.split("@")[0]),
             }
         )
     presidency = get_object(raw, "presidency", what, {})

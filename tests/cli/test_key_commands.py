@@ -38,13 +38,14 @@ class Cli:
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    """A scratch network: admins alice, bob, carol (2-of-3); DE, FR, COM; three nodes."""
+    """A scratch network: admins alice, bob, carol (2-of-3); DE, FR, COM, EUROPOL; four
+    nodes."""
     cli = Cli(tmp_path_factory.mktemp("net"))
     init = ["keys", "init", "--network", "ilo-tr", "--kdf", "interactive"]
     for admin in ("alice", "bob", "carol", "dave"):
         cli.run(*init, "--role", "admin", "--name", admin, home=admin)
         cli.run("keys", "export-public", "-o", f"{admin}.pub", home=admin)
-    for party in ("DE", "FR", "COM"):
+    for party in ("DE", "FR", "COM", "EUROPOL"):
         cli.run(*init, "--role", "authority", "--party", party, home=f"auth-{party}")
         cli.run("keys", "export-public", "-o", f"auth-{party}.pub", home=f"auth-{party}")
     for node in ("DE@TR", "FR@TR"):
@@ -59,12 +60,14 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Cli:
         "administrators": [{"name": a, "key_file": f"{a}.pub"} for a in ("alice", "bob", "carol")],
         "authorities": [
             {"party": p, "key_file": f"auth-{p}.pub", "valid_from": "2026-01-01"}
-            for p in ("DE", "FR", "COM")
+            for p in ("DE", "FR", "COM", "EUROPOL")
         ],
         "nodes": [
             {"node": "DE@TR", "endpoint": "http://127.0.0.1:7401"},
             {"node": "FR@TR", "endpoint": "http://127.0.0.1:7402"},
             {"node": "COM@EU", "endpoint": "http://127.0.0.1:7400"},
+            # No role given: the description fills in each party's.
+            {"node": "EUROPOL@EU", "endpoint": "http://127.0.0.1:7403"},
         ],
         "presidency": {
             "2026-H2": "IE",
@@ -104,6 +107,27 @@ def test_node_is_set_up(net: Cli) -> None:
     key_file = net.workdir / "DE@TR" / "keys" / "signing.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
     assert PASS not in key_file.read_text()
+
+
+def test_eu_bodies_nodes_get_their_roles(net: Cli) -> None:
+    nodes = json.loads(net.run("roster", "show", "root.roster", "--json").stdout)["nodes"]
+    roles = {n["node"]: n["role"] for n in nodes}
+    assert roles == {
+        "DE@TR": "member_state",
+        "FR@TR": "member_state",
+        "COM@EU": "commission",
+        "EUROPOL@EU": "europol",
+    }
+
+
+def test_authority_party_must_be_a_member_state_or_an_eu_body(net: Cli) -> None:
+    result = net.run(
+        "keys", "init", "--network", "ilo-tr", "--role", "authority", "--party", "FRONTEX",
+        home="auth-FRONTEX", ok=False,
+    )  # fmt: skip
+    assert "--party must be a Member State code or one of COM, EBCG, EUAA, EUROPOL" in (
+        result.stderr
+    )
 
 
 def test_root_fingerprint_mismatch_refused(net: Cli) -> None:

@@ -529,7 +529,7 @@ BAD = [
     (("publish", "incident_alert"), "DE@TR", "give exactly one of --file or --example"),
     (("publish", "incident_alert", "--file", "missing.json"), "DE@TR", "no such file"),
     (("publish", "incident_alert", "--file", "broken.json"), "DE@TR", "is not valid JSON"),
-    (("publish", "incident_alert", "--file", "list.json"), "DE@TR", "expected a map, got list"),
+    (("publish", "incident_alert", "--file", "list.json"), "DE@TR", "got a list; expected a map"),
     (
         ("publish", "incident_alert", "--file", "partial.json"),
         "DE@TR",

@@ -20,8 +20,9 @@ from keys.roster import RosterChain, fingerprint_of
 from keys.trust import TrustState
 from protocol.canonical import encode_canonical
 from protocol.checkpoint import Checkpoint, SignedCheckpoint, cosign, sign_checkpoint
-from protocol.errors import ProtocolError
+from protocol.errors import ProtocolError, UsageError
 from protocol.evidence import WitnessEvidence
+from protocol.identifiers import EU_INSTITUTIONS
 from protocol.merkle import MerkleTree, leaf_hash
 from protocol.signed import SignedDocument
 
@@ -169,6 +170,9 @@ DISTRIBUTION_CASES: dict[str, DistributionCase] = {
     "local: the host country's nodes and the EU bodies → fits": DistributionCase(
         "DE@TR", "local", ("COM@EU", "DE@TR", "FR@TR"), None
     ),
+    "local: Europol's and the EUAA's nodes, at headquarters or posted → fits": DistributionCase(
+        "DE@TR", "local", ("DE@TR", "EUAA@EU", "EUAA@MA", "EUROPOL@EU", "EUROPOL@TR"), None
+    ),
     "local: a node posted elsewhere → refused": DistributionCase(
         "DE@TR", "local", ("DE@TR", "NL@MA"), "does not reach NL@MA"
     ),
@@ -178,11 +182,17 @@ DISTRIBUTION_CASES: dict[str, DistributionCase] = {
     "presidency: another Member State → refused": DistributionCase(
         "DE@TR", "presidency", ("COM@EU", "DE@TR", "FR@TR"), "Presidency"
     ),
+    "presidency: an EU body other than the Commission → refused": DistributionCase(
+        "DE@TR", "presidency", ("COM@EU", "DE@TR", "EUAA@EU"), "not EUAA@EU"
+    ),
     "states: Member States' nodes → fits": DistributionCase(
         "DE@TR", "states", ("DE@TR", "FR@TR", "NL@MA"), None
     ),
     "states: an EU body's node → refused": DistributionCase(
         "DE@TR", "states", ("COM@EU", "DE@TR", "FR@TR"), "does not reach COM@EU"
+    ),
+    "states: a Europol node posted to the host country → refused": DistributionCase(
+        "DE@TR", "states", ("DE@TR", "EUROPOL@TR", "FR@TR"), "does not reach EUROPOL@TR"
     ),
     "network: every roster node → fits": DistributionCase(
         "DE@TR", "network", tuple(tk.NODES), None
@@ -204,6 +214,52 @@ def test_receivers_check_recipients_fit_the_distribution(name: str) -> None:
         assert problem is None
     else:
         assert problem is not None and case.refused in problem
+
+
+def test_authors_reach_every_eu_body_with_local_and_none_with_states() -> None:
+    from keys.distribution import recipients_for
+
+    roster = _state().roster
+    at = tk.T0 + tk.DAY
+    local = recipients_for(roster, "DE@TR", "local", at)
+    assert local == [
+        "COM@EU", "DE@TR", "EUAA@EU", "EUAA@MA", "EUROPOL@EU", "EUROPOL@TR", "FR@TR", "IE@TR",
+        "IT@TR",
+    ]  # fmt: skip
+    states = recipients_for(roster, "DE@TR", "states", at, ("FR", "NL"))
+    assert states == ["DE@TR", "FR@TR", "NL@MA"]
+
+
+@pytest.mark.parametrize("named", [("EUROPOL",), ("FR", "EUAA"), ("COM",)])
+def test_states_distribution_names_member_states_only(named: tuple[str, ...]) -> None:
+    from keys.distribution import recipients_for
+
+    with pytest.raises(UsageError, match="names Member States only") as info:
+        recipients_for(_state().roster, "DE@TR", "states", tk.T0 + tk.DAY, named)
+    assert "'local' or 'network'" in info.value.advice
+
+
+@pytest.mark.parametrize(
+    ("node", "role"),
+    [("EUROPOL@EU", "europol"), ("EUAA@MA", "asylum_agency"), ("EBCG@EU", "agency")],
+)
+def test_a_roster_gives_each_eu_bodys_nodes_their_role(node: str, role: str) -> None:
+    from keys.documents import INSTITUTION_ROLES, Roster
+
+    assert set(INSTITUTION_ROLES) == EU_INSTITUTIONS
+    payload = tk.roster_payload()
+    payload["authorities"].append(
+        {"party": "EBCG", "key": tk.pub("authority EBCG"), "valid_from_ms": tk.T0}
+    )
+    payload["nodes"].append(
+        {"node": "EBCG@EU", "endpoint": "http://127.0.0.1:7500", "role": "agency"}
+    )
+    entry = next(n for n in payload["nodes"] if n["node"] == node)
+    assert entry["role"] == role
+    entry["role"] = "member_state"
+    party = node.partition("@")[0]
+    with pytest.raises(ProtocolError, match=f"a {party} node has role {role}"):
+        Roster.from_document(SignedDocument.create("roster", payload))
 
 
 # -- evidence of witnessing ---------------------------------------------------------------

@@ -385,6 +385,7 @@ def random_bytes(rng: random.Random) -> bytes:
 def _schema_words() -> list[str]:
     words: set[str] = {
         "DE@TR", "FR@TR", "COM@EU", "EBCG@EU", "NL@MA", "DE@DE", "XX@TR", "de@tr", "COM@TR",
+        "EUROPOL@EU", "EUAA@TR", "EUROPOLX@EU", "EUROP@EU", "UK", "EL", "FRONTEX",
         "test.ilo", "vectors.ilo", "TEST.ilo", "", " ", "2026-01-01", "2026-02-30",
         "0000-01-01", "2026-H1", "2026-H3", "0000-H1", "COM", "EBCG", "XX", "tr", "EUR",
         "correct", "retract", "\x00", "\u2028", "a\r\nb", "\ud800", "\U0001f600",

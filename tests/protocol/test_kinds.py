@@ -15,13 +15,19 @@ from protocol.examples import EXAMPLES, example
 from protocol.kinds import KINDS, kind_spec
 from protocol.limits import DEFAULT_LIMITS, Limits
 from protocol.schema import (
+    Bool,
     Country,
     Date,
     Enum,
+    EnvelopeId,
     Field,
+    FieldType,
+    Grade,
+    HalfYear,
     Int,
     KindSpec,
     List,
+    PublicKey,
     Str,
     Struct,
     Text,
@@ -242,7 +248,8 @@ def test_bad_country() -> None:
     content["states_represented"] = ["AT", "LU", "XX"]
     err = refused("deployment_notice", content, "deployment_notice.states_represented[2]")
     assert str(err) == (
-        "deployment_notice.states_represented[2]: 'XX' is not an ISO 3166-1 alpha-2 country code"
+        "deployment_notice.states_represented[2]: 'XX' is not a valid code; "
+        "expected an ISO 3166-1 alpha-2 country code, e.g. DE"
     )
 
 
@@ -250,13 +257,41 @@ def test_lower_case_country() -> None:
     content = example("incident_alert")
     content["country"] = "tr"
     err = refused("incident_alert", content, "incident_alert.country")
-    assert "upper case" in str(err)
+    assert "(codes are upper case: did you mean TR?)" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"), [("UK", "GB"), ("EL", "GR"), ("uk", "GB"), ("el", "GR")]
+)
+def test_codes_people_commonly_write_get_the_iso_code_suggested(written: str, meant: str) -> None:
+    content = example("incident_alert")
+    content["country"] = written
+    err = refused("incident_alert", content, "incident_alert.country")
+    assert str(err) == (
+        f"incident_alert.country: {written!r} is not a valid code (did you mean {meant}?); "
+        "expected an ISO 3166-1 alpha-2 country code, e.g. DE"
+    )
 
 
 def test_bad_party_code() -> None:
     content = example("meeting_record")
     content["participants"] = ["NL", "DE", "FRONTEX"]
-    refused("meeting_record", content, "meeting_record.participants[2]")
+    err = refused("meeting_record", content, "meeting_record.participants[2]")
+    assert "(did you mean EBCG?)" in str(err)
+    assert "one of COM, EBCG, EUAA, EUROPOL" in str(err)
+
+
+def test_a_party_code_is_not_suggested_where_only_countries_are_allowed() -> None:
+    content = example("incident_alert")
+    content["country"] = "FRONTEX"
+    err = refused("incident_alert", content, "incident_alert.country")
+    assert "did you mean" not in str(err)
+
+
+def test_eu_bodies_may_take_part_in_meetings() -> None:
+    content = example("meeting_record")
+    content["participants"] += ["EUROPOL", "EUAA"]
+    KINDS["meeting_record"].validate(content)
 
 
 @pytest.mark.parametrize(
@@ -265,7 +300,8 @@ def test_bad_party_code() -> None:
 def test_bad_date(bad: str) -> None:
     content = example("incident_alert")
     content["occurred_on"] = bad
-    refused("incident_alert", content, "incident_alert.occurred_on")
+    err = refused("incident_alert", content, "incident_alert.occurred_on")
+    assert str(err).endswith("; expected a date YYYY-MM-DD, e.g. 2026-11-30")
 
 
 def test_leap_day_is_a_real_date() -> None:
@@ -285,7 +321,97 @@ def test_bad_enum() -> None:
     content = example("flow_report")
     content["trend"] = "exploding"
     err = refused("flow_report", content, "flow_report.trend")
-    assert "increasing" in str(err)
+    assert str(err) == (
+        "flow_report.trend: 'exploding' is not an allowed value; "
+        "expected one of: increasing, stable, decreasing, unknown, e.g. increasing"
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("Increasing", "increasing"),  # case
+        ("DECREASING", "decreasing"),
+        ("decresing", "decreasing"),  # spelling
+        (" stable ", "stable"),  # surrounding blanks
+    ],
+)
+def test_enum_near_miss_is_suggested(written: str, meant: str) -> None:
+    content = example("flow_report")
+    content["trend"] = written
+    err = refused("flow_report", content, "flow_report.trend")
+    assert f"is not an allowed value (did you mean {meant}?); expected one of: " in str(err)
+
+
+@pytest.mark.parametrize("written", ["own-observation", "own observation", "Own_Observation"])
+def test_enum_hyphens_and_spaces_for_underscores_are_suggested(written: str) -> None:
+    content = example("flow_report")
+    content["sources"] = ["local_network", written]
+    err = refused("flow_report", content, "flow_report.sources[1]")
+    assert "(did you mean own_observation?)" in str(err)
+
+
+def test_unknown_field_near_a_known_one_is_suggested() -> None:
+    content = example("flow_report")
+    content["totalcount"] = 5
+    err = refused("flow_report", content, "flow_report.totalcount")
+    assert str(err) == "flow_report.totalcount: unknown field; did you mean total_count?"
+
+
+def test_unknown_field_far_from_any_lists_the_fields() -> None:
+    content = example("incident_alert")
+    content["severity"] = "high"
+    err = refused("incident_alert", content, "incident_alert.severity")
+    assert str(err).startswith("incident_alert.severity: unknown field; allowed fields: category, ")
+
+
+def test_no_suggestion_beneath_a_personal_field() -> None:
+    # A suggestion would tell what the value was.
+    spec = KindSpec(
+        "probe",
+        (
+            Field("who", Country(), personal=True),
+            Field("what", Enum(("alpha", "beta")), required=False, personal=True),
+        ),
+        "test",
+    )
+    for content in ({"who": "UK"}, {"who": "tr"}, {"who": "DE", "what": "Alpha"}):
+        with pytest.raises(ContentError) as info:
+            spec.validate(content)
+        message = str(info.value)
+        assert "did you mean" not in message and "the value is not" in message
+        assert all(repr(v) not in message for v in content.values() if v != "DE")
+
+
+def test_missing_field_and_nil_name_what_the_field_takes() -> None:
+    content = example("deployment_notice")
+    del content["start_date"]
+    err = refused("deployment_notice", content, "deployment_notice.start_date")
+    assert str(err) == (
+        "deployment_notice.start_date: required field is missing; "
+        "expected a date YYYY-MM-DD, e.g. 2026-11-30"
+    )
+    content = example("deployment_notice")
+    content["end_date"] = None
+    err = refused("deployment_notice", content, "deployment_notice.end_date")
+    assert str(err) == (
+        "deployment_notice.end_date: nil is not allowed (leave the field out); "
+        "expected a date YYYY-MM-DD, e.g. 2026-11-30"
+    )
+
+
+def test_wrong_type_names_the_type_and_what_is_expected() -> None:
+    content = example("incident_alert")
+    content["occurred_on"] = 20260410
+    err = refused("incident_alert", content, "incident_alert.occurred_on")
+    assert str(err) == (
+        "incident_alert.occurred_on: got an int; expected a date YYYY-MM-DD, e.g. 2026-11-30"
+    )
+    err = refused("incident_alert", [1, 2], "incident_alert")
+    assert str(err).startswith(
+        "incident_alert: got a list; expected a map with fields category, title, "
+    )
+    assert str(err).endswith('e.g. {"category": "incident", "title": "Example", ...}')
 
 
 def test_bad_enum_in_list() -> None:
@@ -382,7 +508,10 @@ def test_end_before_start() -> None:
     content = example("deployment_notice")
     content["end_date"] = "2026-02-28"
     err = refused("deployment_notice", content, "deployment_notice.end_date")
-    assert "start_date" in str(err)
+    assert str(err) == (
+        "deployment_notice.end_date: 2026-02-28 is before start_date 2026-03-01; "
+        "expected end_date on or after start_date, e.g. 2026-03-01"
+    )
 
 
 def test_period_end_before_period_start() -> None:
@@ -456,6 +585,125 @@ def test_smaller_limits_apply_to_strings() -> None:
         KINDS["incident_alert"].validate(content, limits=Limits(max_str_bytes=16))
 
 
+# --- hints: every failure ends with the allowed form and an example --------------------
+
+
+@pytest.mark.parametrize(
+    ("field_type", "text"),
+    [
+        (Date(), "2026-11-30"),
+        (Country(), "DE"),
+        (Country(extra=("COM",)), "DE"),
+        (Enum(("increasing", "stable")), "increasing"),
+        (Grade(("A", "B")), "A"),
+        (HalfYear(), "2026-H2"),
+        (Int(0, 10), "1"),
+        (Int(5, 9), "5"),
+        (Int(-9, -2), "-2"),
+        (Bool(), "true"),
+        (EnvelopeId(), "5e" * 32),
+        (PublicKey(), "1f" * 32),
+        (Str(200), "Example"),
+        (Str(3, min_len=3, pattern="[A-Z]{3}", sample="EUR"), "EUR"),
+        (Text(100), "Free text."),
+        (List(Country(), 5), '["DE"]'),
+        (List(Country(), 5, min_items=2, unique=True), '["DE", ...]'),
+        (Struct((Field("n", Int(0, 9)), Field("c", Country(), required=False))), '{"n": 1}'),
+    ],
+)
+def test_every_field_type_has_a_valid_example(field_type: FieldType, text: str) -> None:
+    assert field_type.example() == text
+    spec = KindSpec("probe", (Field("f", field_type),), "test")
+    spec.validate({"f": field_type.example_value()})
+    assert field_type.hint() == f"expected {field_type.expected()}, e.g. {text}"
+
+
+def test_examples_of_a_distinct_list_are_distinct() -> None:
+    for item in (Country(), Date(), HalfYear(), Int(1, 4), Enum(("a", "b", "c")), Str(20)):
+        spec = KindSpec("probe", (Field("f", List(item, 3, min_items=3, unique=True)),), "t")
+        spec.validate({"f": List(item, 3, min_items=3, unique=True).example_value()})
+
+
+def _walk(fields: tuple[Field, ...], prefix: tuple[str | int, ...]) -> list[tuple[Any, ...]]:
+    """(path, field type) of every field, nested ones included; list items at index 0."""
+    out: list[tuple[Any, ...]] = []
+    for f in fields:
+        path = (*prefix, f.name)
+        out.append((path, f.type))
+        inner, where = f.type, path
+        while isinstance(inner, List):
+            inner, where = inner.item, (*where, 0)
+            out.append((where, inner))
+        if isinstance(inner, Struct):
+            out.extend(_walk(inner.fields, where))
+    return out
+
+
+def _type_at(spec: KindSpec, path: tuple[str | int, ...]) -> FieldType:
+    return dict(_walk(spec.fields, ()))[path]  # type: ignore[no-any-return]
+
+
+def _put(content: dict[str, Any], spec: KindSpec, path: tuple[str | int, ...], value: Any) -> None:
+    """Set ``value`` at ``path``, creating from examples what the example content lacks."""
+    here: Any = content
+    for depth, step in enumerate(path[:-1]):
+        missing = step not in here if isinstance(step, str) else len(here) <= step
+        if missing:
+            made = _type_at(spec, path[: depth + 1]).example_value()
+            if isinstance(step, str):
+                here[step] = made
+            else:
+                here.append(made)
+        here = here[step]
+    here[path[-1]] = value
+
+
+def _wrong_values(field_type: FieldType) -> list[Any]:
+    """Values the type refuses: one of a type it never takes, one of its own type."""
+    wrong: list[Any] = ["not bytes"] if isinstance(field_type, EnvelopeId | PublicKey) else [b"x"]
+    if isinstance(field_type, Str | Text):
+        wrong.append("x" * (field_type.max_len + 1))
+    elif isinstance(field_type, Int):
+        wrong.append(field_type.max + 1)
+    elif isinstance(field_type, Date):
+        wrong.append("2026-02-30")
+    elif isinstance(field_type, HalfYear):
+        wrong.append("2026-H3")
+    elif isinstance(field_type, Country | Enum):
+        wrong.append("QQ-not-a-value")
+    elif isinstance(field_type, EnvelopeId | PublicKey):
+        wrong.append(b"\x00" * 31)
+    elif isinstance(field_type, List):
+        wrong.append([field_type.item.example_value()] * (field_type.max_items + 1))
+    return wrong
+
+
+def _shown(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+
+
+FIELD_CASES = [(kind, path) for kind in ALL_KINDS for path, _ in _walk(KINDS[kind].fields, ())]
+
+
+@pytest.mark.parametrize(
+    ("kind", "path"), FIELD_CASES, ids=[f"{k}{_shown(p)}" for k, p in FIELD_CASES]
+)
+def test_a_wrong_value_of_any_field_is_refused_with_an_example(
+    kind: str, path: tuple[str | int, ...]
+) -> None:
+    spec = KINDS[kind]
+    for wrong in _wrong_values(_type_at(spec, path)):
+        content = example(kind)
+        _put(content, spec, path, wrong)
+        err = refused(kind, content, kind + _shown(path))
+        message = str(err)
+        assert "; expected " in message and ", e.g. " in message, message
+        # Deterministic: the same input, the same words.
+        with pytest.raises(ContentError) as again:
+            spec.validate(content)
+        assert str(again.value) == message
+
+
 # --- schema construction is checked -------------------------------------------------
 
 
@@ -465,11 +713,17 @@ def test_smaller_limits_apply_to_strings() -> None:
         lambda: Str(0),
         lambda: Str(5, min_len=6),
         lambda: Str(5, pattern="("),
+        lambda: Str(5, pattern="[A-Z]+"),  # a pattern needs a sample
+        lambda: Str(5, pattern="[A-Z]+", sample="abc"),  # that matches it
+        lambda: Str(3, sample="too long"),
         lambda: Int(3, 2),
         lambda: Enum(()),
         lambda: Enum(("a", "a")),
         lambda: Enum(("Not Snake",)),
         lambda: Enum("abc"),  # type: ignore[arg-type]
+        lambda: Enum(("A", "B")),  # codes are a Grade
+        lambda: Grade(("a",)),
+        lambda: Grade(("TOOLONGCODE",)),
         lambda: Country(extra="COM"),  # type: ignore[arg-type]
         lambda: List(Date(), 0),
         lambda: List(Date(), 100_000),

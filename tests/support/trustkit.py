@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keys.documents import node_role
 from protocol.crypto import ed25519_public
 from protocol.signed import SignedDocument
 from tests.support.helpers import derive
@@ -18,7 +19,18 @@ PRESIDENCY = [
     {"half_year": "2028-H1", "party": "IT"},
     {"half_year": "2028-H2", "party": "LV"},
 ]
-NODES = ["COM@EU", "DE@TR", "FR@TR", "IE@TR", "IT@TR", "NL@MA"]
+NODES = [
+    "COM@EU",
+    "DE@TR",
+    "EUAA@EU",
+    "EUAA@MA",
+    "EUROPOL@EU",
+    "EUROPOL@TR",
+    "FR@TR",
+    "IE@TR",
+    "IT@TR",
+    "NL@MA",
+]
 
 
 def seed(name: str) -> bytes:
@@ -53,9 +65,7 @@ def roster_payload(
             {
                 "node": n,
                 "endpoint": f"http://127.0.0.1:{7400 + i}",
-                "role": {"COM": "commission", "EBCG": "agency"}.get(
-                    n.split("@")[0], "member_state"
-                ),
+                "role": node_role(n.split("@")[0]),
             }
             for i, n in enumerate(NODES)
         ],
