@@ -70,6 +70,7 @@ __all__ = [
     "all_of",
     "in_order",
     "safe_repr",
+    "validate_value",
 ]
 
 ENVELOPE_ID_LEN = 32
@@ -896,6 +897,26 @@ class Struct(FieldType):
                 out.append(path)
             out.extend(f.type.personal_paths(path))
         return out
+
+
+def validate_value(
+    field_type: FieldType,
+    value: object,
+    path: str,
+    *,
+    personal: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Any:
+    """Validate one value against ``field_type`` alone, as :meth:`KindSpec.validate`
+    would at ``path``; return it normalised or raise :class:`ContentError`.
+
+    For input taken one field at a time (a prompt, a command-line setting), so that
+    the person typing learns of a problem with the same message, before the whole
+    content exists. ``personal``: the value is that of a field marked personal (or
+    lies beneath one), so the message must not show it. Cross-field checks are the
+    kind's and run only on whole content.
+    """
+    return field_type.validate(value, path, _Ctx(limits, quiet=personal))
 
 
 def in_order(first: str, second: str) -> Check:

@@ -1,0 +1,1 @@
+"""Tests of ``ilo_node.formats``."""
