@@ -27,6 +27,7 @@ from protocol.errors import ProtocolError
 
 from .quarantine import Quarantine
 from .results import IngestResult
+from .search import SearchIndex
 from .state import NodeState
 from .store import transaction
 
@@ -58,8 +59,9 @@ class _Batch:
 
 
 class Ingestor:
-    def __init__(self, state: NodeState) -> None:
+    def __init__(self, state: NodeState, search: SearchIndex) -> None:
         self.s = state
+        self.search = search
         self.quarantine = Quarantine(state, state.quarantine_limits)
         # Ids of the batch being ingested already logged / quarantined (one query each).
         self._known: tuple[set[bytes], set[bytes]] = (set(), set())
@@ -288,8 +290,8 @@ class Ingestor:
         try:
             content_key = envelope.unwrap_content_key(self.s.node_id, self.s.prekey_secrets)
             plaintext = envelope.decrypt(content_key)
-            # Parsed only to validate: the canonical bytes are stored as they came.
-            parse_content(envelope.header.kind, plaintext, self.s.limits)
+            # Parsed to validate and to index: the canonical bytes are stored as they came.
+            content = parse_content(envelope.header.kind, plaintext, self.s.limits)
         except ProtocolError as exc:
             return f"addressed to this node but unreadable: {exc.message}"
         self.s.db.execute(
@@ -297,6 +299,8 @@ class Ingestor:
             "VALUES (?, ?, ?, ?)",
             [envelope.id, plaintext, content_key, now],
         )
+        # In the batch's transaction: readable content is searchable from its commit on.
+        self.search.index(envelope.id, content.kind, content.fields)
         return "accepted and decrypted"
 
     def _fork_or_duplicate(self, envelope: Envelope, batch: _Batch) -> IngestResult:
