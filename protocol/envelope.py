@@ -71,6 +71,7 @@ __all__ = [
     "DISTRIBUTIONS",
     "HANDLING_CODES",
     "REFERENCES",
+    "REFERENCE_KINDS",
     "SIGNATURE_DOMAIN",
     "Content",
     "Envelope",
@@ -94,7 +95,8 @@ REFERENCES: Mapping[str, str | None] = {
     "corrects": None,
     "shares": "key_share",
 }
-_REFERENCE_KINDS = frozenset(k for k in REFERENCES.values() if k is not None)
+#: The kinds that exist only to refer to another envelope (never published alone).
+REFERENCE_KINDS = frozenset(k for k in REFERENCES.values() if k is not None)
 
 _HEADER_FIELDS = (
     "version",
@@ -298,7 +300,7 @@ def _parse_reference(
     """``refers_to``: what it says alone, and that it fits the kind. Whether the author
     may refer so to the target is decided with the target, in ``keys``."""
     if raw is None:
-        if kind in _REFERENCE_KINDS:
+        if kind in REFERENCE_KINDS:
             raise _field("refers_to", f"a {kind} must name the envelope it refers to")
         return None
     if type(raw) is not list or len(raw) != 2:
@@ -310,7 +312,7 @@ def _parse_reference(
     needed = REFERENCES[relation]
     if needed is not None and kind != needed:
         raise _field("refers_to", f"an envelope that {relation} another must be a {needed}")
-    if needed is None and kind in _REFERENCE_KINDS:
+    if needed is None and kind in REFERENCE_KINDS:
         raise _field("refers_to", f"a {kind} cannot be a correction")
     if relation == "shares" and author_officer is not None:
         raise _field("refers_to", "content keys are shared by nodes, not by officers")

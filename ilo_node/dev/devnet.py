@@ -29,6 +29,7 @@ from ilo_node.errors import ClientError
 from ilo_node.formats.jsoncontent import content_to_json
 from ilo_node.home.home import Home
 from ilo_node.node.audit import verify_log
+from protocol.envelope import REFERENCE_KINDS
 from protocol.examples import example
 from protocol.kinds import KINDS
 
@@ -38,6 +39,8 @@ __all__ = ["DEVNET_NODES", "run_devnet"]
 DEVNET_NODES = ("COM@EU", "DE@TR", "FR@TR", "IT@TR", "ES@MA", "IE@MA", "NL@MA")
 #: Seconds the nodes get to start: each derives its key-encryption keys with Argon2id.
 READY_TIMEOUT_S = 90.0
+#: What devnet publishes: every kind that stands alone (not a retraction or key share).
+_INFORMATION_KINDS = [k for k in sorted(KINDS) if k not in REFERENCE_KINDS]
 
 
 @dataclass
@@ -115,7 +118,7 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
             raise click.ClickException(str(exc)) from None
         say("all nodes listening: " + ", ".join(f"{n} {endpoints[n]}" for n in nodes))
         authors = [n for n in nodes if not n.startswith("COM@")]
-        for i, kind in enumerate(sorted(KINDS)):
+        for i, kind in enumerate(_INFORMATION_KINDS):
             author = authors[i % len(authors)]
             distribution = "presidency" if kind == "half_year_contribution" else "local"
             _publish(net, author, kind, distribution)
@@ -132,7 +135,7 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
             # Keep publishing now and then, but leave time at the end to converge.
             if now < deadline - 5 and int(now - started) // 3 > wave:
                 wave += 1
-                kind = sorted(KINDS)[wave % len(KINDS)]
+                kind = _INFORMATION_KINDS[wave % len(_INFORMATION_KINDS)]
                 author = authors[wave % len(authors)]
                 distribution = "presidency" if kind == "half_year_contribution" else "local"
                 _publish(net, author, kind, distribution)

@@ -170,15 +170,27 @@ class OfficerService:
         return _error(404, f"no such officer API route: {method[:16]!r} {path[:80]!r}")
 
     async def _search(self, request: dict[str, Any]) -> tuple[bytes, ...] | None:
+        """Ids a text search finds, with the listing's own filters (so that the limit
+        counts what is listed); ``None`` when no text is asked for."""
         text = get_str(request, "text", max_chars=1000)
         if text is None:
             return None
-        search = getattr(self.node, "search", None)
-        if search is None:
-            raise FieldError("this node has no search index")
-        limit = get_int(request, "limit", 50, lo=1, hi=MAX_MESSAGES)
-        ids = await self.worker.call(lambda: search.search(text, limit=limit))
-        return tuple(ids)
+        asked = _message_query(request, None)
+        search = self.node.search
+
+        def run() -> list[bytes]:
+            return search.search(
+                text,
+                kinds=asked.kinds,
+                parties=asked.parties,
+                hosts=asked.hosts,
+                officers=asked.officers,
+                since_ms=asked.since_ms,
+                until_ms=asked.until_ms,
+                limit=asked.limit,
+            )
+
+        return tuple(await self.worker.call(run))
 
     def _status(self, officer: str) -> dict[str, Any]:
         node = self.node

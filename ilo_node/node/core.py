@@ -4,8 +4,9 @@
 home, and hands them to its parts: :class:`~ilo_node.node.ingest.Ingestor` (the
 one ingest path), :class:`~ilo_node.node.log.MerkleLog` (tree, checkpoints,
 proofs), :class:`~ilo_node.node.documents.TrustDocuments`,
-:class:`~ilo_node.node.witnessing.Witnessing` and
-:class:`~ilo_node.node.queries.LogView`. It is not thread-safe: inside the
+:class:`~ilo_node.node.witnessing.Witnessing`,
+:class:`~ilo_node.node.queries.LogView` and
+:class:`~ilo_node.node.search.SearchIndex`. It is not thread-safe: inside the
 daemon one worker thread owns it (ADR 0008).
 """
 
@@ -30,6 +31,7 @@ from .officers import OfficerDesk
 from .publish import Publication, publish
 from .queries import LogView
 from .retention import apply_retention
+from .search import SearchIndex
 from .state import NodeState, QuarantineLimits
 from .store import open_store
 from .witnessing import Witnessing
@@ -71,13 +73,17 @@ class Node(NodeState):
         if passphrase is not None:
             self.signing = home.signing_key(passphrase)
             self._load_prekeys(passphrase)
-        self.ingestor = Ingestor(self)
+        self.search = SearchIndex(self)
+        self.ingestor = Ingestor(self, self.search)
         self.docs = TrustDocuments(self)
         self.witnessing = Witnessing(self)
         self.evidence = EvidenceStore(self)
         self.view = LogView(self)
         self.officers = OfficerDesk(self, self.ingestor, self.log)
         if writer:
+            # The search index: FTS5 secure-delete on where SQLite has it, and content
+            # held before the index existed indexed (once, after the migration).
+            self.search.start()
             # A kill between a batch's commit and the quarantine retry that follows it
             # would otherwise leave placeable envelopes waiting: retry on every start.
             self.ingestor.retry_quarantine()
@@ -152,4 +158,4 @@ class Node(NodeState):
         return improved
 
     def apply_retention(self, policy: Mapping[str, int], now: int | None = None) -> int:
-        return apply_retention(self, policy, now if now is not None else self.clock())
+        return apply_retention(self, self.search, policy, now if now is not None else self.clock())

@@ -28,6 +28,7 @@ from protocol.errors import ProtocolError
 
 from .quarantine import Quarantine
 from .results import IngestResult
+from .search import SearchIndex
 from .state import NodeState
 from .store import transaction
 
@@ -59,8 +60,9 @@ class _Batch:
 
 
 class Ingestor:
-    def __init__(self, state: NodeState) -> None:
+    def __init__(self, state: NodeState, search: SearchIndex) -> None:
         self.s = state
+        self.search = search
         self.quarantine = Quarantine(state, state.quarantine_limits)
         # Ids of the batch being ingested already logged / quarantined (one query each).
         self._known: tuple[set[bytes], set[bytes]] = (set(), set())
@@ -316,13 +318,16 @@ class Ingestor:
         try:
             content_key = envelope.unwrap_content_key(self.s.node_id, self.s.prekey_secrets)
             plaintext = envelope.decrypt(content_key)
-            # Parsed only to validate: the canonical bytes are stored as they came.
-            parse_content(envelope.header.kind, plaintext, self.s.limits)
+            # Parsed to validate and to index: the canonical bytes are stored as they came.
+            content = parse_content(envelope.header.kind, plaintext, self.s.limits)
         except ProtocolError as exc:
             return f"addressed to this node but unreadable: {exc.message}"
         self._keep_content(envelope.id, plaintext, content_key, now)
         if envelope.header.kind == "key_share":
+            # A key share is plumbing, and what it holds is a key: never searchable.
             return self._open_shared(envelope, plaintext, now)
+        # In the batch's transaction: readable content is searchable from its commit on.
+        self.search.index(envelope.id, content.kind, content.fields)
         return "accepted and decrypted"
 
     def _keep_content(self, envelope_id: bytes, plaintext: bytes, key: bytes, now: int) -> None:
@@ -348,11 +353,12 @@ class Ingestor:
         target = Envelope.from_bytes(bytes(row[0]), self.s.limits)
         try:
             content = target.decrypt(shared_key)
-            parse_content(target.header.kind, content, self.s.limits)
+            fields = parse_content(target.header.kind, content, self.s.limits)
         except ProtocolError as exc:
             short = target_id.hex()[:16]
             return f"accepted, but the shared key does not open {short}…: {exc.message}"
         self._keep_content(target_id, content, shared_key, now)
+        self.search.index(target_id, fields.kind, fields.fields)
         return f"accepted; the shared key opened {target_id.hex()[:16]}…"
 
     def _fork_or_duplicate(self, envelope: Envelope, batch: _Batch) -> IngestResult:

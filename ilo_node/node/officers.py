@@ -264,6 +264,8 @@ class OfficerDesk:
             f"WHERE {' AND '.join(where)} ORDER BY e.created_ms DESC, e.idx DESC LIMIT ?",
             [officer, *args, limit],
         ).fetchall()
+        # One query per listing: the counters say how officers use the node.
+        self.s.counters.add("officers", "listings")
         return [
             {
                 "id": bytes(envelope_id),

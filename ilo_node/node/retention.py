@@ -1,7 +1,8 @@
 """Retention: erase decrypted content past its period (crypto-shredding).
 
 The envelope and its place in the log stay, so the log still verifies; the
-decrypted copy and its content key go, and an erasure record says when and why.
+decrypted copy and its content key go, with the search index's text of it
+(``node/search.py``), and an erasure record says when and why.
 What keeps erased content unreadable afterwards is the deletion of the prekey
 secrets it was sealed to (keys/prekeys.py), not this table.
 """
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 
 from protocol.envelope import Envelope
 
+from .search import SearchIndex
 from .state import NodeState
 from .store import transaction
 
@@ -20,7 +22,9 @@ __all__ = ["DAY_MS", "apply_retention"]
 DAY_MS = 86_400_000
 
 
-def apply_retention(state: NodeState, policy: Mapping[str, int], now_ms: int) -> int:
+def apply_retention(
+    state: NodeState, search: SearchIndex, policy: Mapping[str, int], now_ms: int
+) -> int:
     """Erase content older than its retention; returns how many were erased.
 
     ``policy`` maps ``kind``, ``handling`` codes and ``"default"`` to days; the
@@ -47,8 +51,11 @@ def apply_retention(state: NodeState, policy: Mapping[str, int], now_ms: int) ->
     with transaction(state.db):
         for envelope_id, reason in expired:
             state.db.execute("DELETE FROM contents WHERE envelope_id = ?", [envelope_id])
+            search.remove(envelope_id)
             state.db.execute(
                 "INSERT OR REPLACE INTO erasures (envelope_id, erased_ms, reason) VALUES (?, ?, ?)",
                 [envelope_id, now_ms, reason],
             )
+        # Same transaction: no commit has the content gone but its words still indexed.
+        search.scrub()
     return len(expired)

@@ -25,6 +25,10 @@ Tables (created with sqlite-utils; schema version 4):
 ``split_views`` (v2) two checkpoints of one origin that cannot both be true.
 ``evidence``    (v3) per envelope, the earliest proof that it was witnessed: a
                 cosigned checkpoint of some node's log with an inclusion proof.
+``search_docs`` (v4) per readable envelope, the text that search finds it by
+                (``node/search.py``), with its FTS5 index ``search_docs_fts`` and
+                that index's shadow tables (``search_docs_fts_data`` and others);
+                rows leave with the content they were built from.
 ``officer_reads`` (v4) which officer of this node read which envelope, and when.
 ``pending_shares`` (v4) recipients an officer's or this node's envelope could not
                 be sealed to yet (no prekey): the node shares its content key with
@@ -109,10 +113,44 @@ class _Index:
         db.table(self.table).create_index(self.columns.split(), index_name=self.name)
 
 
+@dataclass(frozen=True)
+class _FullText:
+    """An FTS5 index of ``columns`` of ``table``, named ``<table>_fts``.
+
+    sqlite-utils makes it an external-content index (the text is kept once, in
+    ``table``) and adds triggers that update it in the same statement as the row, so
+    no code path can change a row and forget its index entry: an external-content
+    FTS5 index told to delete values other than those it indexed is silently
+    corrupted, and the triggers always hand it the stored ones. Rows of such a table
+    are replaced by a DELETE then an INSERT, never by ``INSERT OR REPLACE``, whose
+    implicit delete fires no trigger unless recursive triggers are on.
+    """
+
+    table: str
+    columns: str
+    tokenize: str
+
+    def create(self, db: sqlite_utils.Database) -> None:
+        db.table(self.table).enable_fts(
+            self.columns.split(), fts_version="FTS5", create_triggers=True, tokenize=self.tokenize
+        )
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """A row of ``meta``, for what a migration leaves for the node to do at its start."""
+
+    key: str
+    value: str
+
+    def create(self, db: sqlite_utils.Database) -> None:
+        db.table("meta").upsert({"key": self.key, "value": self.value}, pk="key")
+
+
 _META = _Table("meta", "key:text* value:text")
 
 #: The tables each schema version adds. Append a version, never edit one.
-SCHEMA: dict[int, tuple[_Table | _Column | _Index, ...]] = {
+SCHEMA: dict[int, tuple[_Table | _Column | _Index | _FullText | _Setting, ...]] = {
     1: (
         _Table(
             "envelopes",
@@ -168,6 +206,19 @@ SCHEMA: dict[int, tuple[_Table | _Column | _Index, ...]] = {
         _Index("quarantine", "quarantine_target", "target"),
         _Table("officer_reads", "officer:text* envelope_id:blob* read_ms:int"),
         _Table("pending_shares", "envelope_id:blob* recipient:text* since_ms:int"),
+    ),
+    5: (
+        # Search over readable content (node/search.py). ``idx`` is the envelope's log
+        # index, an INTEGER PRIMARY KEY and so the rowid the FTS index refers to: a rowid
+        # that is not a declared key may change on VACUUM. Content stored before this
+        # version is indexed once, at the next start of a writer, as the setting asks.
+        _Table(
+            "search_docs",
+            "idx:int* envelope_id:blob kind:text body:text fields:text",
+            (("search_docs_envelope", "envelope_id", True),),
+        ),
+        _FullText("search_docs", "body fields", "unicode61 remove_diacritics 2"),
+        _Setting("search_rebuild", "pending"),
     ),
 }
 SCHEMA_VERSION = max(SCHEMA)

@@ -80,15 +80,19 @@ def test_forged_document_alert_asks_each_required_field_and_again_after_a_bad_va
         t.expect("     4) residence_permit\n")
         _answer(t, "Document type", "passprt")
         t.expect(
-            "  document_type: 'passprt' is not one of: passport, id_card, visa, "
-            "residence_permit, travel_document, driving_licence, other; try again\n"
+            "  document_type: 'passprt' is not an allowed value (did you mean passport?); "
+            "expected one of: passport, id_card, visa, residence_permit, travel_document, "
+            "driving_licence, other, e.g. passport; try again\n"
         )
         _answer(t, "Document type", "4")
 
         t.expect("Issuing country (issuing_country)\n  country the document claims to be from\n")
         t.expect("  ISO code, e.g. DE\n")
         _answer(t, "Issuing country", "UK")
-        t.expect("  issuing_country: 'UK' is not an ISO 3166-1 alpha-2 country code; try again\n")
+        t.expect(
+            "  issuing_country: 'UK' is not a valid code (did you mean GB?); "
+            "expected an ISO 3166-1 alpha-2 country code, e.g. DE; try again\n"
+        )
         _answer(t, "Issuing country", "IT")
 
         _answer(t, "Fraud type", "counterfeit")
@@ -96,7 +100,7 @@ def test_forged_document_alert_asks_each_required_field_and_again_after_a_bad_va
         t.expect("Detection features (detection_features)\n  how to spot it\n")
         t.expect("  1..50 items, comma-separated, each: string, 1..300 characters\n")
         _answer(t, "Detection features (comma-separated)", "")
-        t.expect("  detection_features: too few items (0, at least 1); try again\n")
+        t.expect("  detection_features: too few items (0, at least 1); expected a list")
         # A comma splits the answer into items: shown, and typed again when not meant.
         _answer(t, "Detection features (comma-separated)", "Missing ink, on the card number")
         t.expect("  2 items:\n    1) Missing ink\n    2) on the card number\n")
@@ -105,9 +109,9 @@ def test_forged_document_alert_asks_each_required_field_and_again_after_a_bad_va
         _answer(t, "Detection features (comma-separated)", "Missing optically variable ink")
 
         _answer(t, "First detected", "2026-02-30")
-        t.expect("  first_detected: '2026-02-30' is not a real calendar date; try again\n")
+        t.expect("  first_detected: '2026-02-30' is not a real calendar date; expected a date")
         _answer(t, "First detected", "18/02/2026")
-        t.expect("  first_detected: '18/02/2026' is not a date in the form YYYY-MM-DD; try again\n")
+        t.expect("  first_detected: '18/02/2026' is not a date; expected a date YYYY-MM-DD")
         _answer(t, "First detected", "2026-02-18")
 
         t.expect("Detected at (detected_at)\n  airport, border post or office\n")
@@ -133,29 +137,26 @@ def test_incident_alert_asks_each_required_field_and_marks_personal_data() -> No
     with _fill("incident_alert") as t:
         _answer(t, "Category", "earthquake")
         t.expect(
-            "  category: 'earthquake' is not one of: incident, new_trend, policy_change, "
-            "crisis, other; try again\n"
+            "  category: 'earthquake' is not an allowed value; expected one of: incident, "
+            "new_trend, policy_change, crisis, other, e.g. incident; try again\n"
         )
         _answer(t, "Category", "policy_change")
         t.expect("Title (title)\n  string, 1..300 characters\n")
         _answer(t, "Title", "Host country tightens visa-free entry")
         t.expect("  date, YYYY-MM-DD\n")
         _answer(t, "Occurred on", "2026-4-10")
-        t.expect("  occurred_on: '2026-4-10' is not a date in the form YYYY-MM-DD; try again\n")
+        t.expect("  occurred_on: '2026-4-10' is not a date; expected a date YYYY-MM-DD")
         _answer(t, "Occurred on", "2026-04-10")
         _answer(t, "Country", "tr")
-        t.expect(
-            "  country: 'tr' is not an ISO 3166-1 alpha-2 country code (codes are upper "
-            "case); try again\n"
-        )
+        t.expect("  country: 'tr' is not a valid code (codes are upper case: did you mean TR?)")
         _answer(t, "Country", "TR")
         t.expect("Description (description, personal data)\n  free text, 1..20000 characters\n")
         _answer(t, "Description", "")
-        t.expect("  description: must not be empty; try again\n")
+        t.expect("  description: must not be empty; expected free text")
         _answer(t, "Description", "Visa-free entry ends on 1 May; a rise in attempts expected.")
         t.expect("Expected impact (expected_impact)\n  expected effect on migration flows\n")
         _answer(t, "Expected impact", "9")  # there are 4 choices: 9 is no number of one
-        t.expect("  expected_impact: '9' is not one of: low, medium, high, unknown; try again\n")
+        t.expect("  expected_impact: '9' is not an allowed value; expected one of: low, medium")
         _answer(t, "Expected impact", "2")
         content = _content(t, "incident_alert")
         assert t.wait() == 0
@@ -182,7 +183,7 @@ def test_only_what_settings_left_out_is_asked_and_list_items_are_asked_in_turn()
         t.expect("Waypoints, item 1:\n")
         t.expect("Country (waypoints[0].country)\n")
         _answer(t, "Country", "Iran")
-        t.expect("  waypoints[0].country: 'Iran' is not an ISO 3166-1 alpha-2 country code")
+        t.expect("  waypoints[0].country: 'Iran' is not a valid code; expected an ISO 3166-1")
         _answer(t, "Country", "IR")
         # Two items at least: the second is asked for without a question.
         t.expect("Waypoints, item 2:\n")
@@ -225,12 +226,23 @@ def test_optional_fields_are_asked_when_wanted_and_skipped_with_enter() -> None:
         _answer(t, "Document number", "")
         _answer(t, "Holder name", "")
         _answer(t, "Notes", "")
+        _answer(t, "Source reliability", "B")
+        _answer(t, "Information accuracy", "2")
         content = _content(t, "forged_document_alert")
         assert t.wait() == 0
     _clean(t)
     assert content["holder_nationality"] == "PK"
     assert "route" not in content and "document_number" not in content
-    assert _asked(t) == ["route", "holder_nationality", "document_number", "holder_name", "notes"]
+    assert (content["source_reliability"], content["information_accuracy"]) == ("B", 2)
+    assert _asked(t) == [
+        "route",
+        "holder_nationality",
+        "document_number",
+        "holder_name",
+        "notes",
+        "source_reliability",
+        "information_accuracy",
+    ]
 
 
 def test_ctrl_d_aborts_cleanly() -> None:

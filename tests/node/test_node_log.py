@@ -357,9 +357,8 @@ def test_inserted_row_is_named(big_log: Path, tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     with conn:
         conn.execute("DELETE FROM envelopes WHERE idx = 10")
-        conn.execute(
-            "INSERT INTO envelopes VALUES (600, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", list(row[1:])
-        )
+        marks = ", ".join("?" for _ in row[1:])
+        conn.execute(f"INSERT INTO envelopes VALUES (600, {marks})", list(row[1:]))
     conn.close()
     problems = _problems(db, big_log)
     assert problems and problems[0][0] in (10, 600)
