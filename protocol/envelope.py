@@ -28,6 +28,7 @@ import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from . import PROTOCOL_VERSION
@@ -70,6 +71,7 @@ __all__ = [
     "CONTENT_DOMAIN",
     "DISTRIBUTIONS",
     "HANDLING_CODES",
+    "HANDLING_MEANINGS",
     "REFERENCES",
     "REFERENCE_KINDS",
     "SIGNATURE_DOMAIN",
@@ -87,6 +89,16 @@ CONTENT_DOMAIN = b"ilo-node/v1/envelope-content\x00"
 DISTRIBUTIONS: tuple[str, ...] = ("local", "states", "presidency", "network")
 #: Restrictions on onward use that travel with the content (docs/protocol.md).
 HANDLING_CODES: tuple[str, ...] = ("H0", "H1", "H2", "H3")
+#: What each handling code asks of a reader, as shown to people (docs/protocol.md).
+HANDLING_MEANINGS: Mapping[str, str] = MappingProxyType(
+    {
+        "H0": "no restriction beyond use for the purposes of the network",
+        "H1": "not to be used as evidence in judicial or administrative proceedings "
+        "without the originator's consent",
+        "H2": "not to be passed on beyond the recipients without the originator's consent",
+        "H3": "other restrictions apply, stated in the content: read them before any onward use",
+    }
+)
 #: How an envelope may refer to an earlier one, and the kind each relation needs
 #: (``None``: any kind but those two, the target's own; checked against the target
 #: by the keys layer, which holds it).

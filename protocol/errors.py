@@ -189,7 +189,11 @@ class TimeError(IloError):
 
 
 class UsageError(IloError):
+    """The command, its options or an input file were given wrongly (exit status 2,
+    as for click's own usage errors)."""
+
     default_advice = "Check the arguments of the call."
+    exit_code = 2
 
 
 class CheckpointError(ProtocolError):

@@ -7,50 +7,113 @@ from pathlib import Path
 
 import click
 
-from ilo_node.cli.common import envelope_id, node_client
+from ilo_node.cli.common import envelope_id, home_of, node_client
+from ilo_node.cli.desk import PUBLIC_KINDS, assemble_content, officer_publish
 from ilo_node.client import Publication
-from ilo_node.formats.jsoncontent import content_from_file
+from ilo_node.client.officer import PublishRequest
 from protocol.envelope import DISTRIBUTIONS, HANDLING_CODES
 from protocol.errors import UsageError
-from protocol.examples import example
 from protocol.kinds import KINDS
 
 __all__ = ["publish", "read"]
 
 
 @click.command()
-@click.argument("kind", type=click.Choice(sorted(KINDS)))
+@click.argument("kind", type=click.Choice(PUBLIC_KINDS), metavar="KIND")
 @click.option(
     "--file",
     "content_file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Content as JSON; 'ilo-node template KIND --json' writes one to start from.",
 )
-@click.option("--example", "use_example", is_flag=True, help="Publish the kind's sample content.")
 @click.option(
-    "--distribution", type=click.Choice(DISTRIBUTIONS), default="local", show_default=True
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="One field (repeatable; over --file), e.g. --set issuing_country=IT.",
 )
-@click.option("--state", "states", multiple=True, help="Member State, for --distribution states.")
+@click.option(
+    "--example", "use_example", is_flag=True, help="Start from the kind's sample content."
+)
+@click.option(
+    "--optional", "ask_optional", is_flag=True, help="At a terminal, ask for optional fields too."
+)
+@click.option(
+    "--level",
+    "--distribution",
+    "level",
+    type=click.Choice(DISTRIBUTIONS),
+    default="local",
+    show_default=True,
+    help="Who it is encrypted to: this host country's network, named Member States, the "
+    "Presidency, or the whole network.",
+)
+@click.option(
+    "--to",
+    "--state",
+    "states",
+    multiple=True,
+    metavar="MS",
+    help="A Member State, for --level states (repeatable).",
+)
 @click.option("--handling", type=click.Choice(HANDLING_CODES), default="H1", show_default=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--require-all",
+    is_flag=True,
+    help="Refuse if any recipient cannot read it yet (no prekey), instead of sending to "
+    "the others first.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be sent and who could read it.")
+@click.option("-y", "--yes", is_flag=True, help="At a terminal, send without asking to confirm.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
 @click.pass_context
 def publish(
     ctx: click.Context,
     kind: str,
     content_file: Path | None,
+    settings: tuple[str, ...],
     use_example: bool,
-    distribution: str,
+    ask_optional: bool,
+    level: str,
     states: tuple[str, ...],
     handling: str,
+    require_all: bool,
+    dry_run: bool,
+    yes: bool,
     as_json: bool,
 ) -> None:
-    """Sign, encrypt and log a message of KIND from this node."""
-    if use_example == (content_file is not None):
-        raise UsageError("give exactly one of --file or --example")
-    content = content_from_file(content_file) if content_file is not None else example(kind)
+    """Sign, encrypt and send a message of KIND.
+
+    In an officer's home it is signed with the officer's key and handed to the node
+    (kept in the outbox while the node is down); in a node's home it is signed by the
+    node. Fields come from --file, then --set, and at a terminal whatever is still
+    missing is asked for.
+
+    \b
+    Examples:
+      ilo-node publish forged_document_alert          (asks for each field)
+      ilo-node publish incident_alert --file alert.json --level states --to FR --to IT
+      ilo-node publish route_report --file r.json --set route_name="Van - Edirne" --dry-run
+    """
+    home = home_of(ctx)
+    role = home.config().role
+    if role not in ("officer", "node"):
+        home.require_role("officer", "node")
+    content = assemble_content(
+        kind, content_file, settings, use_example=use_example, ask_optional=ask_optional
+    )
+    if role == "officer":
+        request = PublishRequest(
+            kind, content, level, tuple(s.upper() for s in states), handling, require_all, dry_run
+        )
+        officer_publish(ctx, kind, content, request, confirm=not yes, as_json=as_json)
+        return
+    if dry_run or require_all:
+        raise UsageError("--dry-run and --require-all are for officers' homes")
     client = node_client(ctx)
     try:
-        out = client.publish(Publication(kind, content, distribution, handling, states))
+        out = client.publish(Publication(kind, content, level, handling, states))
     finally:
         client.close()
     text = f"published {kind} {out['id']} (seq {out['seq']}) to {', '.join(out['recipients'])}"

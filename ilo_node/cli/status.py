@@ -7,7 +7,8 @@ from typing import Any
 
 import click
 
-from ilo_node.cli.common import node_client
+from ilo_node.cli.common import home_of, node_client
+from ilo_node.cli.desk import officer_status
 
 __all__ = ["status"]
 
@@ -16,7 +17,17 @@ __all__ = ["status"]
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Show the node's log size, quarantine, forks and roster state."""
+    """Show the node's log size, quarantine, forks and roster state; in an officer's home,
+    the outbox (signed, not yet handed over), refused drafts and unread messages.
+
+    \b
+    Examples:
+      ilo-node status
+      ilo-node --home ~/.ilo-officer status --json
+    """
+    if home_of(ctx).config().role == "officer":
+        officer_status(ctx, as_json)
+        return
     client = node_client(ctx)
     try:
         record = client.status()

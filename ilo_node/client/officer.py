@@ -253,15 +253,44 @@ class OfficerClient:
         return True
 
     def status(self) -> dict[str, Any]:
-        answer = self.transport.call("GET", "/v1/officer/status")
+        """Hand over what waits, then say where this officer stands: the outbox (what is
+        signed but not yet with the node), drafts the node refused, and the node's view
+        if it answers (``node_reachable`` false if not: the outbox is shown all the same)."""
+        deliveries = self.flush()
+        node: dict[str, Any] | None
+        try:
+            self.sync()
+            node = self.transport.call("GET", "/v1/officer/status")
+        except NodeUnreachableError as exc:
+            node = None
+            unreachable = exc.message
+        refused = sorted((self.home.path / "refused").glob("*.json"))
         return {
             "officer": self.officer,
             "node": self.node,
             "home": str(self.home.path),
-            "outbox": [w.envelope.id.hex() for w in self.outbox.waiting()],
-            "unread": answer.get("unread"),
-            "roster": answer.get("roster"),
-            "pending_shares": answer.get("pending_shares"),
+            "key": self.signing.public.hex(),
+            "node_reachable": node is not None,
+            "node_problem": None if node is not None else unreachable,
+            "handed_over": [
+                {"id": d.envelope_id.hex(), "status": d.status, "reason": d.reason}
+                for d in deliveries
+                if d.status != "waiting"
+            ],
+            "outbox": [
+                {
+                    "id": w.envelope.id.hex(),
+                    "kind": w.draft.kind,
+                    "seq": w.seq,
+                    "created_ms": w.envelope.header.created_ms,
+                    "awaiting_prekey": list(w.awaiting),
+                }
+                for w in self.outbox.waiting()
+            ],
+            "refused": [str(p) for p in refused],
+            "unread": None if node is None else node.get("unread"),
+            "roster": None if node is None else node.get("roster"),
+            "pending_shares": None if node is None else node.get("pending_shares"),
         }
 
     # -- publishing -----------------------------------------------------------------
@@ -322,6 +351,12 @@ class OfficerClient:
 
     def _send(self, draft: Draft, require_all: bool, dry_run: bool) -> PublishOutcome:
         keys, missing = self._prekeys(draft.recipients)
+        if self.node in missing and not self.synced:
+            raise NodeUnreachableError(
+                f"{self.node} cannot be reached, and this home has not learnt the "
+                "recipients' prekeys from it yet: nothing was signed",
+                "Run the command again once the node answers ('ilo-node status' checks).",
+            )
         if self.node in missing:
             raise ClientError(
                 f"this home has no prekey of your own node {self.node} yet",
@@ -512,6 +547,13 @@ class OfficerClient:
 
     def resolve(self, text: str) -> bytes:
         """The one id ``text`` names (a full id or a prefix of at least 8 hex digits)."""
+        digits = text.strip().lower()
+        if not 8 <= len(digits) <= 64 or any(c not in "0123456789abcdef" for c in digits):
+            raise UsageError(
+                f"{text[:80]!r} is not a message id",
+                "Give the id, or its first 8 or more hex digits, as 'ilo-node inbox' lists it.",
+            )
+        text = digits
         answer = self.transport.call("POST", "/v1/officer/resolve", {"prefix": text})
         ids = [i for i in answer.get("ids", []) if isinstance(i, bytes)]
         if not ids:

@@ -526,14 +526,18 @@ BAD = [
     (("log", "prove", ZERO_ID), "checkpointed", "is not in this node's log"),
     (("log", "prove", "xyz"), "checkpointed", "'xyz' is not an envelope id"),
     (("log", "consistency", "0", "6"), "FR@TR", "sizes must satisfy 0 <= OLD <= NEW <= 5"),
-    (("publish", "incident_alert"), "DE@TR", "give exactly one of --file or --example"),
+    (("publish", "incident_alert"), "DE@TR", "required fields are missing"),
     (("publish", "incident_alert", "--file", "missing.json"), "DE@TR", "no such file"),
     (("publish", "incident_alert", "--file", "broken.json"), "DE@TR", "is not valid JSON"),
-    (("publish", "incident_alert", "--file", "list.json"), "DE@TR", "got a list; expected a map"),
+    (
+        ("publish", "incident_alert", "--file", "list.json"),
+        "DE@TR",
+        "the incident_alert content must be a JSON object of its fields",
+    ),
     (
         ("publish", "incident_alert", "--file", "partial.json"),
         "DE@TR",
-        "incident_alert.category: required field is missing",
+        "required fields are missing: category, occurred_on, country, description",
     ),
     (
         ("publish", "incident_alert", "--example", "--distribution", "states"),
