@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,13 @@ from ilo_node.formats.jsoncontent import content_from_file
 from ilo_node.formats.timefmt import format_ms, parse_time
 from ilo_node.home.home import now_ms
 from protocol.envelope import REFERENCE_KINDS
-from protocol.errors import UsageError
+from protocol.errors import IloError, UsageError
+from protocol.evaluation import (
+    ACCURACY_FIELD,
+    INFORMATION_ACCURACY,
+    SOURCE_FIELD,
+    SOURCE_RELIABILITY,
+)
 from protocol.examples import example
 from protocol.kinds import KINDS
 
@@ -154,43 +161,56 @@ def _dry_run(outcome: PublishOutcome, content: dict[str, Any], as_json: bool) ->
 def officer_publish(
     ctx: click.Context,
     kind: str,
-    content: dict[str, Any],
+    gather: Callable[[], dict[str, Any]],
     request: PublishRequest,
     *,
     confirm: bool,
     as_json: bool,
 ) -> None:
+    """Unlock the officer's key first, then gather the content (perhaps typed at the
+    terminal): what was typed is never lost, kept in ``HOME/drafts/`` if it cannot
+    be sent."""
     client = officer_client(ctx)
     try:
-        if confirm and interactive() and not as_json:
-            preview = client.publish(
-                PublishRequest(
-                    kind,
-                    content,
-                    request.level,
-                    request.to,
-                    request.handling,
-                    request.require_all,
-                    dry_run=True,
+        content = gather()
+        typed = interactive()
+        try:
+            outcome = _publish_gathered(client, replace(request, content=content), confirm, as_json)
+        except IloError:
+            if typed and not request.dry_run:
+                path = client.outbox.keep_draft(kind, content, now_ms())
+                click.echo(
+                    f"your text is kept in {path}; publish it later with "
+                    f"'ilo-node publish {kind} --file {path}'",
+                    err=True,
                 )
-            )
-            summary = "\n".join(
-                [
-                    f"{kind} as {client.officer} ({client.node}), level {request.level}, "
-                    f"handling {request.handling}",
-                    *_who_lines(preview),
-                ]
-            )
-            if not confirm_send(summary):
-                click.echo("not sent; nothing was signed")
-                return
-        outcome = client.publish(request)
+            raise
     finally:
         client.close()
+    if outcome is None:
+        return
     if request.dry_run:
         _dry_run(outcome, content, as_json)
         return
     _report(outcome, "published", as_json)
+
+
+def _publish_gathered(
+    client: OfficerClient, request: PublishRequest, confirm: bool, as_json: bool
+) -> PublishOutcome | None:
+    if confirm and interactive() and not as_json and not request.dry_run:
+        preview = client.publish(replace(request, dry_run=True))
+        summary = "\n".join(
+            [
+                f"{request.kind} as {client.officer} ({client.node}), level {request.level}, "
+                f"handling {request.handling}",
+                *_who_lines(preview),
+            ]
+        )
+        if not confirm_send(summary):
+            click.echo("not sent; nothing was signed")
+            return None
+    return client.publish(request)
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -228,6 +248,20 @@ def _filters(func: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--since", help="Written at or after: a date, an ISO time or 'now'."),
         click.option("--until", help="Written before: a date, an ISO time or 'now'."),
+        click.option(
+            "--reliability",
+            "reliabilities",
+            multiple=True,
+            type=click.Choice(sorted(SOURCE_RELIABILITY)),
+            help="Only alerts whose source was graded so, A B C or X (repeatable).",
+        ),
+        click.option(
+            "--accuracy",
+            "accuracies",
+            multiple=True,
+            type=click.Choice([str(g) for g in sorted(INFORMATION_ACCURACY)]),
+            help="Only alerts whose information was graded so, 1 to 4 (repeatable).",
+        ),
         click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True),
         click.option("--json", "as_json", is_flag=True, help="One JSON list, for scripts."),
         click.option(
@@ -239,6 +273,18 @@ def _filters(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _graded(messages: Sequence[ReadMessage], values: dict[str, Any]) -> list[ReadMessage]:
+    """Those whose evaluation codes are among the grades asked for (checked here, on the
+    content as the author signed it)."""
+    sources, accuracies = set(values["reliabilities"]), {int(a) for a in values["accuracies"]}
+    return [
+        m
+        for m in messages
+        if (not sources or (m.content or {}).get(SOURCE_FIELD) in sources)
+        and (not accuracies or (m.content or {}).get(ACCURACY_FIELD) in accuracies)
+    ]
 
 
 def _message_filter(values: dict[str, Any], **extra: Any) -> MessageFilter:
@@ -304,7 +350,7 @@ def inbox(
     query = _message_filter(values, unread_only=not show_all, others_only=True)
     client = officer_client(ctx)
     try:
-        messages = client.messages(query)
+        messages = _graded(client.messages(query), values)
         if mark_read:
             client.mark_read([m.envelope_id for m in messages])
         if not follow:
@@ -315,14 +361,19 @@ def inbox(
                 "nothing new" if not show_all else "no messages",
             )
             return
-        _follow(client, query, messages, as_json, include_personal, interval)
+        _follow(
+            lambda: _graded(client.messages(query), values),
+            messages,
+            as_json,
+            include_personal,
+            interval,
+        )
     finally:
         client.close()
 
 
 def _follow(
-    client: OfficerClient,
-    query: MessageFilter,
+    fetch: Callable[[], list[ReadMessage]],
     first: Sequence[ReadMessage],
     as_json: bool,
     include_personal: bool,
@@ -366,7 +417,7 @@ def _follow(
         while True:
             time.sleep(interval)
             try:
-                out(client.messages(query))
+                out(fetch())
             except NodeUnreachableError as exc:
                 click.echo(f"-- {exc.message}; trying again", err=True)
     except KeyboardInterrupt:
@@ -422,7 +473,7 @@ def search(ctx: click.Context, /, query: str, **values: Any) -> None:
     as_json, include_personal = values.pop("as_json"), values.pop("include_personal")
     client = officer_client(ctx)
     try:
-        messages = client.messages(_message_filter(values, text=query))
+        messages = _graded(client.messages(_message_filter(values, text=query)), values)
     finally:
         client.close()
     _print_messages(messages, as_json, include_personal, "no message matches")

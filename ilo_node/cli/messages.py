@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -100,15 +101,19 @@ def publish(
     role = home.config().role
     if role not in ("officer", "node"):
         home.require_role("officer", "node")
-    content = assemble_content(
-        kind, content_file, settings, use_example=use_example, ask_optional=ask_optional
-    )
+
+    def gather() -> dict[str, Any]:
+        return assemble_content(
+            kind, content_file, settings, use_example=use_example, ask_optional=ask_optional
+        )
+
     if role == "officer":
         request = PublishRequest(
-            kind, content, level, tuple(s.upper() for s in states), handling, require_all, dry_run
+            kind, {}, level, tuple(s.upper() for s in states), handling, require_all, dry_run
         )
-        officer_publish(ctx, kind, content, request, confirm=not yes, as_json=as_json)
+        officer_publish(ctx, kind, gather, request, confirm=not yes, as_json=as_json)
         return
+    content = gather()
     if dry_run or require_all:
         raise UsageError("--dry-run and --require-all are for officers' homes")
     client = node_client(ctx)

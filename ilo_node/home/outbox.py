@@ -7,6 +7,8 @@
     HOME/chain.json            per signing key: the seq, id and time of the last
                                envelope this home signed
     HOME/officer.lock          held while a command signs or hands over
+    HOME/drafts/KIND-TIME.json content typed at a terminal that could not be sent
+                               (publish it again with --file)
 
 An envelope is written here, and the chain advanced, *before* it is sent: if the
 node is down, or the process dies mid-request, nothing the officer wrote is lost
@@ -189,6 +191,14 @@ class Outbox:
                 ) from None
             out.append(Waiting(path, envelope, draft, awaiting))
         return sorted(out, key=lambda w: (w.envelope.header.author_key, w.seq))
+
+    def keep_draft(self, kind: str, content: dict[str, Any], time_ms: int) -> Path:
+        """Keep what an officer typed when it could not be signed or sent, in the form
+        ``publish --file`` reads."""
+        path = self.home.path / "drafts" / f"{kind}-{time_ms}.json"
+        text = json.dumps(content_to_json(content), indent=1, ensure_ascii=False)
+        self.home._write(path, text.encode())
+        return path
 
     def remove(self, waiting: Waiting) -> None:
         with contextlib.suppress(FileNotFoundError):
