@@ -34,6 +34,10 @@ _ADVICE_403 = (
 )
 
 
+#: How a node's closing of the connection under a request shows.
+_CLOSED = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+
+
 class OfficerTransport(ABC):
     @abstractmethod
     def call(
@@ -110,15 +114,17 @@ class HttpOfficerTransport(OfficerTransport):
         reused = pinned in self._connections
         try:
             status, payload = self._send(method, path, data, pinned)
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+        except _CLOSED as exc:
+            self._drop(pinned)
             if not reused:
-                raise NodeUnreachableError(
-                    f"{self.identity.node} at {self.endpoint} closed the connection"
-                ) from None
+                raise self._closed(exc) from None
             # A kept-alive connection the node closed meanwhile: every route may be
             # asked twice (the node answers a second submit with "duplicate").
-            self._drop(pinned)
-            status, payload = self._send(method, path, data, pinned)
+            try:
+                status, payload = self._send(method, path, data, pinned)
+            except _CLOSED as again:
+                self._drop(pinned)
+                raise self._closed(again) from None
         try:
             answer = decode_body(payload, "answer")
         except ProtocolError:
@@ -129,6 +135,21 @@ class HttpOfficerTransport(OfficerTransport):
             raise refusal(status, answer)
         return answer
 
+    def _closed(self, exc: Exception) -> ClientError:
+        """What a fresh connection closed by the node says."""
+        if self.tls and isinstance(exc, http.client.RemoteDisconnected):
+            # The request went out, so this side's TLS 1.3 handshake had ended; the node
+            # checks the client's certificate only then, and closes the connection of
+            # one it refuses before its alert gets here (ilo_node.net.connections).
+            return ClientError(
+                f"{self.identity.node} at {self.endpoint} closed the connection unanswered "
+                "after the TLS handshake: it most likely refused this officer's certificate",
+                _ADVICE_403,
+            )
+        return NodeUnreachableError(
+            f"{self.identity.node} at {self.endpoint} closed the connection"
+        )
+
     def _send(self, method: str, path: str, data: bytes, pinned: bool) -> tuple[int, bytes]:
         headers = sign_officer_request(self.identity, method, path, data, self.clock())
         headers["Content-Type"] = "application/msgpack"
@@ -138,7 +159,7 @@ class HttpOfficerTransport(OfficerTransport):
             response = connection.getresponse()
             payload = response.read(MAX_BODY_BYTES + 1)
             return response.status, payload
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+        except _CLOSED:
             raise
         except ssl.SSLCertVerificationError:
             self._drop(pinned)

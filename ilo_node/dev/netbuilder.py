@@ -121,6 +121,8 @@ def build_network(
     schedule = PrekeySchedule()
     signing: dict[str, SecretKey] = {}
     certificates: list[bytes] = []
+    #: Party → the certificates its authority signed: what its home keeps as issued.
+    issued: dict[str, list[bytes]] = {party: [] for party in parties}
     announcements: list[bytes] = []
     homes: dict[str, Home] = {}
     for node in node_ids:
@@ -144,6 +146,7 @@ def build_network(
             },
         ).signed_by(authorities[party].reveal())
         certificates.append(certificate.to_bytes())
+        issued[party].append(certificate.to_bytes())
         home.prekey_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         for epoch in schedule.epochs_to_hold(moment):
             prekey = generate_encryption_key()
@@ -191,6 +194,7 @@ def build_network(
                 },
             ).signed_by(authorities[party].reveal())
             certificates.append(certificate.to_bytes())
+            issued[party].append(certificate.to_bytes())
             home.save_document(home.certificate_dir, certificate.to_bytes(), ".cert")
             officer_homes[name] = home
     for home in homes.values():
@@ -205,6 +209,10 @@ def build_network(
             write_private_key(
                 home.signing_key_path, key, secret, label=f"authority {party}", profile=kdf
             )
+            # As 'ilo-node officer add' and 'cert issue' keep them (HOME/issued/): without
+            # them the home cannot list or revoke the officers it certified.
+            for data in issued[party]:
+                home.save_document(home.issued_dir / "certificates", data, ".cert")
         for name, key in admins.items():
             home = Home(base / "administrators" / name)
             home.create(HomeConfig(role="admin", network=network, name=name))
