@@ -130,15 +130,26 @@ def publish(
 @click.option("--kind", type=click.Choice(sorted(KINDS)))
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--include-personal",
+    is_flag=True,
+    help="Show the fields marked personal too (left out otherwise).",
+)
 @click.pass_context
 def read(
-    ctx: click.Context, envelope: str | None, kind: str | None, limit: int, as_json: bool
+    ctx: click.Context,
+    envelope: str | None,
+    kind: str | None,
+    limit: int,
+    as_json: bool,
+    include_personal: bool,
 ) -> None:
-    """List readable messages, or show one by id."""
+    """List readable messages, or show one by id (the node operator's view; officers
+    read with 'inbox' and 'show' in their own home)."""
     client = node_client(ctx)
     try:
         if envelope is not None:
-            record = client.message(envelope_id(envelope))
+            record = client.message(envelope_id(envelope), include_personal=include_personal)
             click.echo(json.dumps(record, indent=1 if not as_json else None))
             return
         items = client.messages(kind, limit)

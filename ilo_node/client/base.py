@@ -7,10 +7,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ilo_node.errors import NodeError
+from ilo_node.formats.personal import personal_removed
 from ilo_node.home.home import Home
 from ilo_node.node.audit import AuditReport, verify_log
 from ilo_node.node.core import Node
 from ilo_node.node.publish import Publication
+from protocol.envelope import Envelope
 from protocol.errors import ProtocolError, UsageError
 from protocol.merkle import leaf_hash, verify_consistency, verify_inclusion
 
@@ -80,7 +82,9 @@ class NodeClient(ABC):
             self._reader = Node(self.home, None, writer=False)
         return self._reader
 
-    def message(self, envelope_id: bytes) -> dict[str, Any]:
+    def message(self, envelope_id: bytes, *, include_personal: bool = False) -> dict[str, Any]:
+        """One envelope as the operator reads it: fields marked personal are left out
+        unless ``include_personal`` (officers read them through their own home)."""
         node = self.reader()
         envelope = node.view.envelope(envelope_id)
         if envelope is None:
@@ -98,12 +102,26 @@ class NodeClient(ABC):
             "distribution": header.distribution,
             "handling": header.handling,
             "recipients": list(header.recipients),
+            "author_officer": header.author_officer,
+            "refers_to": None
+            if header.refers_to is None
+            else {"relation": header.refers_to[0], "id": header.refers_to[1].hex()},
+            "referred_by": _referred_by(node, envelope_id),
+            "withdrawn_by": [
+                {"party": w.party, "reason": w.reason} for w in node.trust.withdrawals_of(envelope)
+            ],
         }
+        record["retracted"] = bool(record["withdrawn_by"]) or any(
+            r["relation"] == "retracts" for r in record["referred_by"]
+        )
         stored = node.view.content(envelope_id)
         if stored is not None:
             try:
                 # Decrypted again from the signed envelope: what is shown is what was signed.
-                record["content"] = _jsonable(dict(envelope.open_with_key(stored[1]).fields))
+                content = dict(envelope.open_with_key(stored[1]).fields)
+                if not include_personal:
+                    content, record["personal_withheld"] = personal_removed(header.kind, content)
+                record["content"] = _jsonable(content)
             except ProtocolError:
                 raise NodeError(
                     f"the content stored for envelope {envelope_id.hex()[:16]}… does not "
@@ -170,3 +188,19 @@ class NodeClient(ABC):
         return verify_log(
             db, self.home.checkpoint_keys(), str(config.node), workers=workers, progress=progress
         )
+
+
+def _referred_by(node: Node, envelope_id: bytes) -> list[dict[str, Any]]:
+    """The envelopes in the log that retract, correct or share this one (each checked
+    at ingest against the target, so only their authors' may be here)."""
+    out: list[dict[str, Any]] = []
+    for ref in node.officers.refs(envelope_id):
+        envelope = Envelope.from_bytes(ref["raw"])
+        header = envelope.header
+        if header.refers_to is None or header.refers_to[1] != envelope_id:
+            continue
+        author = header.author_node + (
+            f" ({header.author_officer})" if header.author_officer else ""
+        )
+        out.append({"relation": header.refers_to[0], "id": envelope.id.hex(), "by": author})
+    return out

@@ -21,6 +21,7 @@ from typing import Any
 from ilo_node.client.reading import ReadMessage, Reference
 from ilo_node.formats.fieldinput import field_label
 from ilo_node.formats.jsoncontent import content_to_json
+from ilo_node.formats.personal import personal_removed
 from keys.decide import Outcome
 from protocol.countries import COUNTRY_NAMES
 from protocol.envelope import HANDLING_MEANINGS
@@ -41,7 +42,6 @@ __all__ = [
     "inbox_row",
     "message_json",
     "message_lines",
-    "personal_removed",
     "times",
 ]
 
@@ -75,39 +75,6 @@ def country_name(code: str) -> str:
 def host_of(node: str) -> str:
     parts = split_node_id(node)
     return parts[1] if parts else ""
-
-
-# -- personal data ---------------------------------------------------------------------
-
-
-def personal_removed(kind: str, content: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """``content`` without its personal fields, and the paths of those removed."""
-    removed: list[str] = []
-    out = _strip(kind_spec(kind).fields, content, "", removed)
-    return out, removed
-
-
-def _strip(fields: Sequence[Field], value: dict[str, Any], at: str, removed: list[str]) -> Any:
-    out: dict[str, Any] = {}
-    by_name = {f.name: f for f in fields}
-    for name, item in value.items():
-        f = by_name.get(name)
-        path = f"{at}.{name}" if at else name
-        if f is not None and f.personal:
-            removed.append(path)
-            continue
-        out[name] = _strip_value(f.type, item, path, removed) if f is not None else item
-    return out
-
-
-def _strip_value(field_type: FieldType, value: Any, path: str, removed: list[str]) -> Any:
-    if isinstance(field_type, Struct) and isinstance(value, dict):
-        return _strip(field_type.fields, value, path, removed)
-    if isinstance(field_type, List) and isinstance(value, list):
-        return [
-            _strip_value(field_type.item, v, f"{path}[{i}]", removed) for i, v in enumerate(value)
-        ]
-    return value
 
 
 # -- JSON --------------------------------------------------------------------------------

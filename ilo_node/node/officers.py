@@ -274,12 +274,12 @@ class OfficerDesk:
                 "index": int(idx),
                 "received_ms": int(received),
                 "read_ms": None if read_ms is None else int(read_ms),
-                "refs": self._refs(bytes(envelope_id)),
+                "refs": self.refs(bytes(envelope_id)),
             }
             for envelope_id, raw, idx, received, key, read_ms in rows
         ]
 
-    def _refs(self, envelope_id: bytes) -> list[dict[str, Any]]:
+    def refs(self, envelope_id: bytes) -> list[dict[str, Any]]:
         """Envelopes in the log that retract, correct or share ``envelope_id``, with their
         content keys where this node holds them."""
         rows = self.s.db.execute(

@@ -201,19 +201,25 @@ def test_read_lists_and_shows_messages(cli: Cli, published: Published) -> None:
     assert [line[:16] for line in lines] == [i[:16] for i in readable]
     assert "meeting_record" in lines[1] and "DE@TR" in lines[1] and "H2" in lines[1]
 
+    # The operator's view leaves the fields marked personal out, and says which.
     route = cli.json("read", published.route, home="FR@TR")
+    assert route["personal_withheld"] == ["notes"] and "notes" not in route["content"]
+    route = cli.json("read", published.route, "--include-personal", home="FR@TR")
     assert route["content"] == published.route_content  # CRLF in the file became LF
+    assert route["author_officer"] is None and route["retracted"] is False
     assert (route["kind"], route["author"], route["seq"]) == ("route_report", "DE@TR", 2)
     assert route["distribution"] == "local" and route["handling"] == "H1"
 
-    shown = json.loads(cli.run("read", published.states, home="FR@TR").stdout)  # indented
+    shown = json.loads(
+        cli.run("read", published.states, "--include-personal", home="FR@TR").stdout
+    )  # indented
     assert shown["content"] == example("meeting_record")
     assert shown["recipients"] == ["DE@TR", "FR@TR"] and shown["handling"] == "H2"
 
     sealed = cli.json("read", published.presidency, home="FR@TR")
     assert sealed["content"] is None
     assert sealed["note"] == "not addressed to this node: stored encrypted"
-    own = cli.json("read", published.presidency, home="DE@TR")
+    own = cli.json("read", published.presidency, "--include-personal", home="DE@TR")
     assert own["content"] == example("flow_report")
 
 

@@ -331,3 +331,67 @@ def test_a_revoked_officer_can_neither_publish_nor_read_through_the_node(
     assert publish.exit_code == 1 and "may not use this key" in publish.stderr
     read = anna.run("inbox")
     assert read.exit_code == 1 and "may not use this key" in read.stderr
+
+
+def test_grades_filter_the_inbox(anna: Officer, claire: Officer, posting: Posting) -> None:
+    graded = example("incident_alert")  # graded A1 in the example
+    assert (graded["source_reliability"], graded["information_accuracy"]) == ("A", 1)
+    anna.ok("publish", "incident_alert", "--example")
+    anna.ok(
+        "publish",
+        "incident_alert",
+        "--example",
+        "--set",
+        "source_reliability=C",
+        "--set",
+        "information_accuracy=3",
+    )
+    posting.sync(FR, DE)
+    assert len(claire.json("inbox")) == 2
+    [c3] = claire.json("inbox", "--reliability", "C")
+    assert c3["content"]["information_accuracy"] == 3
+    assert [
+        m["content"]["source_reliability"] for m in claire.json("inbox", "--accuracy", "1")
+    ] == ["A"]
+    assert claire.json("inbox", "--reliability", "B") == []
+    assert "Source reliability: C (mostly unreliable)" in claire.ok("show", c3["id"]).stdout
+
+
+def test_follow_prints_each_new_arrival_once_until_interrupted(
+    anna: Officer, claire: Officer, posting: Posting, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = _published(anna.ok("publish", "incident_alert", "--example", "--json"))
+    posting.sync(FR, DE)
+    later: list[str] = []
+
+    def between_checks(seconds: float) -> None:
+        # Instead of waiting: a new alert arrives before the first check, none before
+        # the second, and the officer presses Ctrl-C at the third.
+        if not later:
+            later.append(_published(anna.ok("publish", "route_report", "--example", "--json")))
+            posting.sync(FR, DE)
+        elif len(later) == 1:
+            later.append("checked again")
+        else:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("ilo_node.cli.desk.time.sleep", between_checks)
+    result = claire.ok("inbox", "--follow", "--json")
+    ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
+    assert ids == [first, later[0]]
+
+
+def test_what_was_typed_is_kept_when_it_cannot_be_sent(
+    anna: Officer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ilo_node.cli.desk.interactive", lambda: True)
+    monkeypatch.setattr("ilo_node.cli.desk.confirm_send", lambda summary: True)
+    anna.transport.down = True  # and the home never learnt the prekeys
+    result = anna.run("publish", "incident_alert", "--example")
+    assert result.exit_code == 4
+    [draft] = (anna.home.path / "drafts").glob("incident_alert-*.json")
+    assert f"your text is kept in {draft}" in result.stderr
+    assert json.loads(draft.read_text()) == example("incident_alert")
+    assert draft.stat().st_mode & 0o777 == 0o600
+    anna.transport.down = False
+    assert anna.json("publish", "incident_alert", "--file", str(draft), "-y")["sent"] is True
