@@ -43,6 +43,7 @@ from protocol.envelope import DISTRIBUTIONS, Envelope, seal
 from protocol.errors import IloError, ProtocolError, UsageError
 from protocol.identifiers import MEMBER_STATES, split_node_id
 from protocol.kinds import kind_spec
+from protocol.signed import SignedDocument
 
 __all__ = [
     "Delivery",
@@ -150,6 +151,13 @@ def _digest(data: bytes) -> bytes:
     return sha256(data)[:16]
 
 
+def _is_roster(data: bytes) -> bool:
+    try:
+        return SignedDocument.from_bytes(data).doc_type == "roster"
+    except ProtocolError:
+        return False
+
+
 def _held_documents(trust: TrustState) -> set[bytes]:
     docs = [r.document.to_bytes() for r in trust.chain.versions]
     for group in (trust.certificates, trust.revocations, trust.withdrawals):
@@ -229,10 +237,12 @@ class OfficerClient:
             documents = answer.get("documents", [])
             if not isinstance(documents, list):
                 raise ClientError("the node answered the document sync with garbage")
+            documents = [d for d in documents if isinstance(d, bytes)]
+            have.update(_digest(d) for d in documents)
+            added += self._catch_up_rosters(documents)
             for data in documents:
-                if not isinstance(data, bytes):
+                if _is_roster(data):
                     continue
-                have.add(_digest(data))
                 try:
                     import_document(self.home, self.trust, data, "a node's document", now_ms())
                     added += 1
@@ -244,6 +254,21 @@ class OfficerClient:
                 break
         self.synced = True
         return added
+
+    def _catch_up_rosters(self, documents: Sequence[bytes]) -> int:
+        """Apply the roster versions among ``documents`` together, as nodes do: versions
+        that expired while this home was away are passed through on the way to a current
+        one (one at a time, an expired version would be refused and block the rest)."""
+        rosters = [d for d in documents if _is_roster(d)]
+        if not rosters:
+            return 0
+        try:
+            applied = self.trust.chain.update_all(rosters, now_ms())
+        except IloError:
+            return 0  # refused here: the node is not trusted for documents
+        for roster in applied:
+            self.home.save_roster(roster.document.to_bytes(), roster.version)
+        return len(applied)
 
     def _try_sync(self) -> bool:
         try:

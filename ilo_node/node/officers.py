@@ -21,7 +21,7 @@ signature, :func:`ilo_node.net.peerauth.verify_officer_request`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ilo_node.errors import InputError, NodeError
@@ -111,21 +111,26 @@ class OfficerDesk:
             result = self.ingestor.ingest([raw], source="officer")[0]
             late = awaiting.get(envelope.id, ())
             if late and result.status in ("accepted", "quarantined", "duplicate"):
-                self._await_prekeys(envelope, late)
+                problem = self._await_prekeys(envelope, late)
+                if problem is not None:
+                    # Stored all the same: refusing the request now would leave an
+                    # envelope the node holds in the officer's outbox, sent again forever.
+                    result = replace(result, reason=f"{result.reason}; {problem}".lstrip("; "))
             results.append(result)
         return results
 
-    def _await_prekeys(self, envelope: Envelope, nodes: Iterable[str]) -> None:
+    def _await_prekeys(self, envelope: Envelope, nodes: Iterable[str]) -> str | None:
+        """Note the recipients to share the key with later; what stands in the way of
+        that, if anything (they are outside the envelope's distribution)."""
         header = envelope.header
         wanted = sorted(set(nodes) - set(header.recipients))
         if not wanted:
-            return
+            return None
         problem = distribution_problem(
             self.s.trust.roster, header.author_node, header.distribution, header.created_ms, wanted
         )
         if problem is not None:
-            short = envelope.id.hex()[:16]
-            raise InputError(f"cannot give {short}… to {', '.join(wanted)}: {problem}")
+            return f"its key will not be given to {', '.join(wanted)}: {problem}"
         now = self.s.clock()
         with transaction(self.s.db):
             for node in wanted:
@@ -134,6 +139,7 @@ class OfficerDesk:
                     "VALUES (?, ?, ?)",
                     [envelope.id, node, now],
                 )
+        return None
 
     def share_pending(self) -> list[bytes]:
         """Give the content key of waiting envelopes to the recipients whose prekey has

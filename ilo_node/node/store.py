@@ -25,7 +25,7 @@ Tables (created with sqlite-utils; schema version 4):
 ``split_views`` (v2) two checkpoints of one origin that cannot both be true.
 ``evidence``    (v3) per envelope, the earliest proof that it was witnessed: a
                 cosigned checkpoint of some node's log with an inclusion proof.
-``search_docs`` (v4) per readable envelope, the text that search finds it by
+``search_docs`` (v5) per readable envelope, the text that search finds it by
                 (``node/search.py``), with its FTS5 index ``search_docs_fts`` and
                 that index's shadow tables (``search_docs_fts_data`` and others);
                 rows leave with the content they were built from.
@@ -222,6 +222,9 @@ SCHEMA: dict[int, tuple[_Table | _Column | _Index | _FullText | _Setting, ...]] 
     ),
 }
 SCHEMA_VERSION = max(SCHEMA)
+#: The first schema of protocol version 2 (officers as authors): older databases hold
+#: version-1 envelopes, which this code cannot decode.
+_PROTOCOL_2_SCHEMA = 4
 
 
 def _version(db: sqlite_utils.Database) -> int:
@@ -254,6 +257,17 @@ def open_store(path: Path) -> sqlite_utils.Database:
             raise StoreError(
                 f"{path} has schema version {current}, newer than this ilo-node ({SCHEMA_VERSION})",
                 "Upgrade ilo-node; do not open a newer database with an older node.",
+            )
+        if (
+            0 < current < _PROTOCOL_2_SCHEMA
+            and db.execute("SELECT 1 FROM envelopes LIMIT 1").fetchone()
+        ):
+            raise StoreError(
+                f"{path} holds envelopes of protocol version 1, which this ilo-node (protocol "
+                "version 2) cannot read or verify",
+                "Protocol version 2 is adopted by the whole network at once: keep this "
+                "database as the record of the old log (move it aside with its -wal file), "
+                "and start the node with a new one.",
             )
         for target in range(current + 1, SCHEMA_VERSION + 1):
             with transaction(db):

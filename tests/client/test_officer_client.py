@@ -302,3 +302,34 @@ def test_the_authors_authority_withdraws_and_no_other_authority_can(posting: Pos
     assert [(w.author, w.reason) for w in shown.withdrawals] == [
         ("the DE authority", "issued in error")
     ]
+
+
+def test_a_home_that_missed_a_roster_version_which_expired_since_catches_up(
+    posting: Posting,
+) -> None:
+    from protocol.signed import SignedDocument
+
+    anna = posting.officer("anna")
+    anna.sync()
+    first = anna.trust.roster
+    admins = posting.built.base / "administrators"
+
+    def version(number: int, issued_ms: int, expires_ms: int) -> bytes:
+        payload = first.document.payload()
+        payload.update(version=number, issued_ms=issued_ms, expires_ms=expires_ms)
+        document = SignedDocument.create("roster", payload)
+        for name in ("admin-a", "admin-b"):
+            document = document.signed_by(
+                posting.keys[admins / name / "keys" / "signing.key"].reveal()
+            )
+        return document.to_bytes()
+
+    issued = first.issued_ms
+    expired = version(2, issued + 1, issued + 2)  # expired before anna's home saw it
+    current = version(3, issued + 3, issued + 400 * 86_400_000)
+    de = posting.nodes[DE]
+    posting.on(DE, de.add_documents, [expired, current])
+    assert de.trust.roster.version == 3
+    anna.sync()
+    assert anna.trust.roster.version == 3
+    assert anna.home.trust_state().roster.version == 3  # kept in the home

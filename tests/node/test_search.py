@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ilo_node.dev.netbuilder import BuiltNetwork, build_network
-from ilo_node.errors import InputError
+from ilo_node.errors import InputError, StoreError
 from ilo_node.home.home import Home, now_ms
 from ilo_node.node import store
 from ilo_node.node.core import Node
@@ -528,3 +528,20 @@ def test_a_rebuild_leaves_out_content_that_does_not_open(pair: tuple[Node, Node]
     reader.db.execute("UPDATE contents SET content_key = zeroblob(32)")
     assert reader.search.rebuild() == 0
     assert reader.search.search("visa-free") == []
+
+
+def test_a_database_of_protocol_version_1_envelopes_is_refused_with_what_to_do(
+    pair: tuple[Node, Node], tmp_path: Path
+) -> None:
+    author, reader = pair
+    reader.ingest([author.publish("incident_alert", example("incident_alert"))[0].to_bytes()])
+    db = reader.home.path / "node.db"
+    reader.close()
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    finally:
+        conn.close()
+    with pytest.raises(StoreError, match="holds envelopes of protocol version 1") as caught:
+        store.open_store(db)
+    assert "start the node with a new one" in caught.value.advice
