@@ -4,10 +4,15 @@ Six Member State nodes posted to two host countries (Türkiye and Morocco) and
 the Commission's node, each a real ``ilo-node run`` process with its own home,
 keys and database, talking signed HTTP over TLS 1.3 on 127.0.0.1 (``https://``
 endpoints; the certificates derive from the node keys). A fresh network root,
-roster and keys are made for the run. Sample envelopes of every message kind
-are published through the nodes' local APIs and their spread is shown live;
-at the end every node is stopped cleanly (it signs a last checkpoint) and every
-node home is checked with the same verification as ``ilo-node log verify``.
+roster and keys are made for the run, and one or two officers' homes at every
+Member State node. The officers write the sample envelopes of every message
+kind: each signs in their own home with their certified key and hands the
+envelope to their node over the officer API (HTTPS, as ``ilo-node publish``
+does); one alert goes to the whole network, one is corrected and one retracted
+by its author. The half-year contribution is the post's own figures and is
+signed by its node. Their spread is shown live; at the end every node is
+stopped cleanly (it signs a last checkpoint) and every node home is checked
+with the same verification as ``ilo-node log verify``.
 """
 
 from __future__ import annotations
@@ -17,56 +22,165 @@ import os
 import sqlite3
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ilo_node.client.officer import OfficerClient, PublishOutcome, PublishRequest
 from ilo_node.dev.launcher import Launcher, LaunchError, free_ports
 from ilo_node.dev.netbuilder import build_network
 from ilo_node.errors import ClientError
 from ilo_node.formats.jsoncontent import content_to_json
 from ilo_node.home.home import Home
+from ilo_node.home.keyfiles import resolve_passphrase
 from ilo_node.node.audit import verify_log
 from protocol.envelope import REFERENCE_KINDS
 from protocol.examples import example
 from protocol.kinds import KINDS
 
-__all__ = ["DEVNET_NODES", "run_devnet"]
+__all__ = ["DEVNET_NODES", "DEVNET_OFFICERS", "run_devnet"]
 
 #: IE holds the Presidency in 2026-H2: half-year contributions go to IE and COM.
 DEVNET_NODES = ("COM@EU", "DE@TR", "FR@TR", "IT@TR", "ES@MA", "IE@MA", "NL@MA")
+#: The officers posted at each Member State node, the authors of what devnet publishes.
+#: Few on purpose: each home costs two Argon2id derivations (made, then opened).
+DEVNET_OFFICERS: Mapping[str, tuple[str, ...]] = {
+    "DE@TR": ("anna.berg", "jonas.keller"),
+    "FR@TR": ("claire.moreau",),
+    "IT@TR": ("marco.rossi",),
+    "ES@MA": ("lucia.navarro", "pablo.ortega"),
+    "IE@MA": ("aoife.byrne",),
+    "NL@MA": ("daan.visser",),
+}
 #: Seconds the nodes get to start: each derives its key-encryption keys with Argon2id.
 READY_TIMEOUT_S = 90.0
 #: What devnet publishes: every kind that stands alone (not a retraction or key share).
 _INFORMATION_KINDS = [k for k in sorted(KINDS) if k not in REFERENCE_KINDS]
+#: Kinds the node signs itself, and which node: a half-year contribution is the
+#: post's statistics (the example's are DE's in TR), not one officer's report.
+_NODE_SIGNED = {"half_year_contribution": "DE@TR"}
+#: Where a kind goes if not to its host country's posts and COM ("local").
+_LEVELS = {"half_year_contribution": "presidency"}
+#: The alert sent to the whole network, and corrected by its author afterwards.
+_NETWORK_ALERT = ("anna.berg", "smuggling_network_alert")
+#: The alert its author retracts, and why.
+_RETRACTED = (
+    "forged_document_alert",
+    "The issuing authority confirmed the permit is genuine: alert sent in error.",
+)
 
 
 @dataclass
 class Published:
     envelope_id: str
     kind: str
-    author: str
+    node: str
+    #: None: signed with the node's own key.
+    officer: str | None
+    level: str
     recipients: list[str]
+    #: (relation, target id) for a retraction or a correction.
+    refers_to: tuple[str, str] | None = None
+
+    @property
+    def author(self) -> str:
+        # As officers' clients label authors (ilo_node.client.reading.author_label).
+        return f"node {self.node}" if self.officer is None else f"{self.officer} ({self.node})"
 
 
 @dataclass
 class Devnet:
     base: Path
     launcher: Launcher
+    say: Callable[[str], None]
+    officers: dict[str, OfficerClient] = field(default_factory=dict)
     published: list[Published] = field(default_factory=list)
 
+    def record(self, published: Published) -> Published:
+        self.published.append(published)
+        what = published.level
+        if published.refers_to is not None:
+            relation, target = published.refers_to
+            what = f"{relation} {target[:8]}"
+        self.say(
+            f"  + {published.envelope_id[:8]} {published.kind:<28} by {published.author}, "
+            f"{what}, to {len(published.recipients)} nodes"
+        )
+        return published
 
-def _publish(net: Devnet, author: str, kind: str, distribution: str) -> None:
+
+def _node_publish(net: Devnet, node: str, kind: str, level: str) -> Published:
     body = {
         "kind": kind,
         "content": content_to_json(example(kind)),
-        "distribution": distribution,
+        "distribution": level,
         "handling": "H1",
     }
-    result = net.launcher.call(author, "POST", "/local/publish", body)
-    net.published.append(Published(result["id"], kind, author, result["recipients"]))
+    result = net.launcher.call(node, "POST", "/local/publish", body)
+    return net.record(Published(result["id"], kind, node, None, level, result["recipients"]))
+
+
+def _handed_over(net: Devnet, client: OfficerClient, outcome: PublishOutcome) -> Published:
+    if not outcome.sent or outcome.envelope_id is None:
+        delivery = outcome.delivery
+        why = "not sent" if delivery is None else f"{delivery.status}: {delivery.reason}"
+        raise click.ClickException(
+            f"{client.officer} ({client.node}) could not hand over a {outcome.kind} ({why})"
+        )
+    refers_to = outcome.refers_to
+    return net.record(
+        Published(
+            outcome.envelope_id.hex(),
+            outcome.kind,
+            client.node,
+            client.officer,
+            outcome.level,
+            # The awaiting ones get the content key from the node once their prekey
+            # arrives: they are recipients all the same.
+            sorted({*outcome.readable_by, *outcome.awaiting}),
+            None if refers_to is None else (refers_to[0], refers_to[1].hex()),
+        )
+    )
+
+
+def _officer_publish(net: Devnet, officer: str, kind: str, level: str) -> Published:
+    client = net.officers[officer]
+    outcome = client.publish(PublishRequest(kind, example(kind), level))
+    return _handed_over(net, client, outcome)
+
+
+def _publish(net: Devnet, kind: str, turn: int) -> Published:
+    """``kind`` by its node if it is node-signed, else by the ``turn``-th officer."""
+    level = _LEVELS.get(kind, "local")
+    if kind in _NODE_SIGNED:
+        return _node_publish(net, _NODE_SIGNED[kind], kind, level)
+    officers = list(net.officers)
+    return _officer_publish(net, officers[turn % len(officers)], kind, level)
+
+
+def _publish_all(net: Devnet) -> None:
+    for kind, node in _NODE_SIGNED.items():
+        _node_publish(net, node, kind, _LEVELS.get(kind, "local"))
+    officer_kinds = [k for k in _INFORMATION_KINDS if k not in _NODE_SIGNED]
+    for turn, kind in enumerate(officer_kinds):
+        _publish(net, kind, turn)
+    officer, kind = _NETWORK_ALERT
+    alert = _officer_publish(net, officer, kind, "network")
+    retracted_kind, reason = _RETRACTED
+    target = next(p for p in net.published if p.kind == retracted_kind)
+    assert target.officer is not None  # only _NODE_SIGNED kinds are the node's
+    author = net.officers[target.officer]
+    _handed_over(net, author, author.retract(target.envelope_id, reason))
+    fixed = example(kind)
+    fixed["confidence"] = "confirmed"
+    fixed["routes"] = [*fixed["routes"], "Izmir - Chios sea crossing"]
+    author = net.officers[officer]
+    _handed_over(net, author, author.correct(alert.envelope_id, fixed))
 
 
 def _delivery(net: Devnet) -> tuple[int, int]:
@@ -98,32 +212,76 @@ def _sizes(net: Devnet, nodes: list[str]) -> dict[str, int]:
     return sizes
 
 
+def _open_officers(
+    built_officers: Mapping[str, Home], passphrase_file: Path
+) -> dict[str, OfficerClient]:
+    passphrase = resolve_passphrase(
+        passphrase_file=passphrase_file,
+        environ={},
+        prompt=None,
+        confirm=False,
+        what="the devnet officers' keys",
+    )
+    clients: dict[str, OfficerClient] = {}
+    try:
+        for names in DEVNET_OFFICERS.values():
+            for name in names:
+                clients[name] = OfficerClient(built_officers[name], passphrase)
+    except BaseException:
+        for client in clients.values():
+            client.close()
+        raise
+    return clients
+
+
+def _wait_and_sync(net: Devnet, nodes: list[str]) -> None:
+    """Wait for every node, and sync each officer's home with its node as soon as that
+    node listens: the first sync writes (and fsyncs) every document the home lacks, disk
+    work that overlaps the other nodes' start and each other."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    with ThreadPoolExecutor(max_workers=len(net.officers)) as pool:
+        syncs = []
+        for node in nodes:
+            net.launcher.wait_ready([node], deadline - time.monotonic())
+            syncs += [pool.submit(c.sync) for c in net.officers.values() if c.node == node]
+        for sync in syncs:
+            sync.result()
+
+
 def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
-    say = (lambda *_: None) if as_json else click.echo
+    say: Callable[[str], None] = (lambda _: None) if as_json else click.echo
     nodes = list(DEVNET_NODES)
     ports = free_ports(len(nodes))
     endpoints = {n: f"https://127.0.0.1:{p}" for n, p in zip(nodes, ports, strict=True)}
     started = first_start = time.monotonic()
-    say(f"building a network of {len(nodes)} nodes in {base} ...")
-    built = build_network(base, nodes, network="devnet.ilo", endpoints=endpoints)
+    officer_count = sum(len(names) for names in DEVNET_OFFICERS.values())
+    say(f"building a network of {len(nodes)} nodes and {officer_count} officers in {base} ...")
+    built = build_network(
+        base, nodes, network="devnet.ilo", endpoints=endpoints, officers=DEVNET_OFFICERS
+    )
     launcher = Launcher(built.passphrase_file, log_level=os.environ.get("ILO_NODE_LOG", "WARNING"))
-    net = Devnet(base, launcher)
+    net = Devnet(base, launcher, say)
     say(f"root roster fingerprint {built.fingerprint}")
     try:
         for node in nodes:
             launcher.start(node, built.nodes[node].path)
+        # While the nodes start: unlocking the officers' keys is Argon2id work too.
+        net.officers = _open_officers(built.officers, built.passphrase_file)
         try:
-            launcher.wait_ready(nodes, READY_TIMEOUT_S)
+            _wait_and_sync(net, nodes)
         except LaunchError as exc:
             raise click.ClickException(str(exc)) from None
         say("all nodes listening: " + ", ".join(f"{n} {endpoints[n]}" for n in nodes))
-        authors = [n for n in nodes if not n.startswith("COM@")]
-        for i, kind in enumerate(_INFORMATION_KINDS):
-            author = authors[i % len(authors)]
-            distribution = "presidency" if kind == "half_year_contribution" else "local"
-            _publish(net, author, kind, distribution)
-        _publish(net, "DE@TR", "smuggling_network_alert", "network")
-        say(f"published {len(net.published)} envelopes (every kind; one to the whole network)")
+        say(
+            "officers: "
+            + "; ".join(f"{', '.join(names)} at {n}" for n, names in DEVNET_OFFICERS.items())
+        )
+        _publish_all(net)
+        node_signed = sum(p.officer is None for p in net.published)
+        say(
+            f"published {len(net.published)} envelopes (every kind, one to the whole network, "
+            f"a retraction and a correction; {node_signed} node-signed, the rest by officers)"
+        )
         # The duration runs from when the network is up: start-up time varies with the
         # machine (each node derives its key-encryption keys with Argon2id).
         started = time.monotonic()
@@ -135,10 +293,7 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
             # Keep publishing now and then, but leave time at the end to converge.
             if now < deadline - 5 and int(now - started) // 3 > wave:
                 wave += 1
-                kind = _INFORMATION_KINDS[wave % len(_INFORMATION_KINDS)]
-                author = authors[wave % len(authors)]
-                distribution = "presidency" if kind == "half_year_contribution" else "local"
-                _publish(net, author, kind, distribution)
+                _publish(net, _INFORMATION_KINDS[wave % len(_INFORMATION_KINDS)], wave)
             delivered, expected = _delivery(net)
             sizes = _sizes(net, nodes)
             say(
@@ -154,8 +309,12 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
             time.sleep(0.5 if delivered < expected else 1.0)
     finally:
         say("stopping the nodes ...")
+        for client in net.officers.values():
+            client.close()
         launcher.close()
-    delivered, expected = _delivery_offline(net)
+    delivered_to = _delivery_offline(net)
+    delivered = sum(len(d) for d in delivered_to)
+    expected = sum(len(p.recipients) for p in net.published)
     verified: dict[str, bool] = {}
     for node in nodes:
         home = Home(base / node)
@@ -163,7 +322,24 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
         verified[node] = report.ok and report.latest_checkpoint == report.size
     result = {
         "nodes": nodes,
+        "officers": {n: list(names) for n, names in DEVNET_OFFICERS.items()},
         "published": len(net.published),
+        "envelopes": [
+            {
+                "id": p.envelope_id,
+                "kind": p.kind,
+                "author": p.author,
+                "node": p.node,
+                "officer": p.officer,
+                "level": p.level,
+                "refers_to": None
+                if p.refers_to is None
+                else {"relation": p.refers_to[0], "id": p.refers_to[1]},
+                "recipients": p.recipients,
+                "delivered_to": got,
+            }
+            for p, got in zip(net.published, delivered_to, strict=True)
+        ],
         "delivered": delivered,
         "expected": expected,
         "converged": delivered == expected,
@@ -177,15 +353,25 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
         f"pairs delivered; log verify: "
         + ", ".join(f"{n} {'OK' if ok else 'FAILED'}" for n, ok in verified.items())
     )
+    authors = Counter(p.author for p in net.published)
+    say("authors: " + ", ".join(f"{a} {n}" for a, n in authors.items()))
+    for p, got in zip(net.published, delivered_to, strict=True):
+        if p.refers_to is not None:
+            relation, target = p.refers_to
+            say(
+                f"{p.author} {relation} {target[:8]} ({p.kind} {p.envelope_id[:8]}): "
+                f"readable at {len(got)}/{len(p.recipients)} recipients"
+            )
     say(f"node homes kept in {base} (try: ilo-node --home {base / 'DE@TR'} status)")
     return result
 
 
-def _delivery_offline(net: Devnet) -> tuple[int, int]:
-    """Count delivery from the databases after the nodes stopped (the final word)."""
-    expected = sum(len(p.recipients) for p in net.published)
-    delivered = 0
+def _delivery_offline(net: Devnet) -> list[list[str]]:
+    """Where each published envelope is readable, from the databases after the nodes
+    stopped (the final word)."""
+    delivered: list[list[str]] = []
     for p in net.published:
+        readable: list[str] = []
         for r in p.recipients:
             db = net.base / r / "node.db"
             conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
@@ -195,8 +381,10 @@ def _delivery_offline(net: Devnet) -> tuple[int, int]:
                 ).fetchone()
             finally:
                 conn.close()
-            delivered += row is not None
-    return delivered, expected
+            if row is not None:
+                readable.append(r)
+        delivered.append(readable)
+    return delivered
 
 
 def run_devnet(home: Path | None, duration: float, as_json: bool) -> bool:

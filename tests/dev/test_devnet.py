@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from protocol.envelope import REFERENCE_KINDS
+from protocol.envelope import REFERENCE_KINDS, Envelope
 from protocol.kinds import KINDS
 
 pytestmark = pytest.mark.slow
+
+
+def _log_headers(db: Path) -> dict[str, Any]:
+    """Every envelope in a node's log by id, its header as signed (the raw bytes)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT raw FROM envelopes").fetchall()
+    finally:
+        conn.close()
+    envelopes = [Envelope.from_bytes(bytes(raw)) for (raw,) in rows]
+    return {e.id.hex(): e.header for e in envelopes}
 
 
 def test_devnet_converges_and_every_home_verifies(tmp_path: Path) -> None:
@@ -42,11 +55,53 @@ def test_devnet_converges_and_every_home_verifies(tmp_path: Path) -> None:
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["converged"] is True
     assert summary["delivered"] == summary["expected"] > 0
-    # Every kind that stands alone, plus one to the whole network.
-    assert summary["published"] >= len(KINDS) - len(REFERENCE_KINDS) + 1
+    # Every kind that stands alone, one to the whole network, a retraction, a correction.
+    standalone = KINDS.keys() - REFERENCE_KINDS
+    assert summary["published"] >= len(standalone) + 3
     assert len(summary["nodes"]) == 7
     assert all(summary["log_verify"].values())
     assert summary["home"] == str(home)
     # No node process is left behind.
     for node in summary["nodes"]:
         assert not (home / node / "daemon.sock").exists()
+
+    # One or two officers at every Member State node, none at the Commission's.
+    officers = summary["officers"]
+    assert set(officers) == set(summary["nodes"]) - {"COM@EU"}
+    assert all(1 <= len(names) <= 2 for names in officers.values())
+    envelopes = summary["envelopes"]
+    assert len(envelopes) == summary["published"]
+    assert {e["kind"] for e in envelopes} == standalone | {"retraction"}
+    for e in envelopes:
+        assert e["delivered_to"] == e["recipients"], e
+        if e["officer"] is None:
+            assert e["author"] == f"node {e['node']}"
+        else:
+            assert e["officer"] in officers[e["node"]]
+            assert e["author"] == f"{e['officer']} ({e['node']})"
+    assert [e["kind"] for e in envelopes if e["officer"] is None] == ["half_year_contribution"]
+    assert any(e["level"] == "network" and e["officer"] for e in envelopes)
+
+    # What the logs hold, as signed: every node relays every envelope.
+    for node in summary["nodes"]:
+        headers = _log_headers(home / node / "node.db")
+        for e in envelopes:
+            header = headers[e["id"]]
+            assert (header.author_node, header.author_officer, header.kind) == (
+                e["node"],
+                e["officer"],
+                e["kind"],
+            ), node
+
+    # A retraction and a correction, each by the author of its target, reached every
+    # reader of the target.
+    by_id = {e["id"]: e for e in envelopes}
+    referring = {e["refers_to"]["relation"]: e for e in envelopes if e["refers_to"]}
+    assert set(referring) == {"retracts", "corrects"}
+    for relation, e in referring.items():
+        target = by_id[e["refers_to"]["id"]]
+        assert (e["node"], e["officer"]) == (target["node"], target["officer"]), relation
+        assert e["officer"] is not None
+        assert e["delivered_to"] == target["recipients"], relation
+    assert referring["retracts"]["kind"] == "retraction"
+    assert referring["corrects"]["kind"] == by_id[referring["corrects"]["refers_to"]["id"]]["kind"]
