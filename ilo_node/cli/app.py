@@ -145,7 +145,8 @@ def demo(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON object.")
 @click.pass_context
 def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
-    """Run a local network of 7 nodes on loopback, publish every kind, watch it spread."""
+    """Run a local network of 7 nodes on loopback; officers publish every kind, retract
+    and correct; watch it spread, then verify every log."""
     from ilo_node.dev.devnet import run_devnet
 
     home = ctx.obj["home"] if ctx.obj["home_explicit"] else None
