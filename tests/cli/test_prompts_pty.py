@@ -289,7 +289,7 @@ def test_not_at_a_terminal_every_missing_field_is_named_in_one_error() -> None:
         timeout=60,
         check=False,
     )
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr  # a usage error: the input is incomplete
     assert result.stdout == ""
     error, hint = result.stderr.splitlines()
     assert error == (
