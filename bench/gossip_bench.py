@@ -79,6 +79,7 @@ from ilo_node.dev.launcher import Launcher, LaunchError, free_ports  # noqa: E40
 from ilo_node.dev.netbuilder import build_network  # noqa: E402
 from ilo_node.errors import ClientError  # noqa: E402
 from ilo_node.formats.jsoncontent import content_to_json  # noqa: E402
+from protocol.envelope import REFERENCE_KINDS  # noqa: E402
 from protocol.errors import IloError  # noqa: E402
 from protocol.examples import example  # noqa: E402
 from protocol.identifiers import MEMBER_STATES  # noqa: E402
@@ -242,7 +243,9 @@ class Sent:
 def _contents() -> list[tuple[str, Any]]:
     # half_year_contribution goes to the Presidency and the Commission only.
     return [
-        (k, content_to_json(example(k))) for k in sorted(KINDS) if k != "half_year_contribution"
+        (k, content_to_json(example(k)))
+        for k in sorted(KINDS)
+        if k != "half_year_contribution" and k not in REFERENCE_KINDS
     ]
 
 

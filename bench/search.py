@@ -66,7 +66,7 @@ from ilo_node.dev.netbuilder import build_network  # noqa: E402
 from ilo_node.home.home import now_ms  # noqa: E402
 from ilo_node.node.core import Node  # noqa: E402
 from keys.distribution import recipients_for  # noqa: E402
-from protocol.envelope import seal  # noqa: E402
+from protocol.envelope import REFERENCE_KINDS, seal  # noqa: E402
 from protocol.examples import EXAMPLES, example  # noqa: E402
 from protocol.kinds import kind_spec  # noqa: E402
 from protocol.schema import Str, Text  # noqa: E402
@@ -127,7 +127,8 @@ def build_corpus(base: Path, count: int, rng: random.Random) -> Corpus:
         finally:
             node.close()
     words = _vocabulary(rng)
-    kinds = sorted(EXAMPLES)
+    # Kinds that stand alone (a retraction or key share refers to an envelope).
+    kinds = sorted(k for k in EXAMPLES if k not in REFERENCE_KINDS)
     heads: dict[str, tuple[int, bytes | None]] = {a: (0, None) for a in AUTHORS}
     start_ms = now - 10 * 60_000  # in the past, within the certificates' validity
     raws: list[bytes] = []
@@ -207,7 +208,8 @@ def query_classes(corpus: Corpus, n: int, rng: random.Random) -> dict[str, list[
 
 
 def plain_queries(n: int, rng: random.Random) -> list[str]:
-    kinds = sorted(EXAMPLES)
+    # Kinds that stand alone (a retraction or key share refers to an envelope).
+    kinds = sorted(k for k in EXAMPLES if k not in REFERENCE_KINDS)
     return [rng.choice(kinds) for _ in range(n)]
 
 
