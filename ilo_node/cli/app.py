@@ -116,7 +116,10 @@ class IloGroup(click.Group):
 )
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None, passphrase_file: Path | None) -> None:
-    """ilo-node: signed, encrypted, verifiable information exchange for ILO networks."""
+    """ilo-node: signed, encrypted, verifiable information exchange for ILO networks.
+
+    Each command's --help ends with examples, e.g. 'ilo-node keys init --help'.
+    """
     ctx.ensure_object(dict)
     ctx.obj["home"] = home if home is not None else default_home()
     ctx.obj["home_explicit"] = home is not None
@@ -126,7 +129,15 @@ def cli(ctx: click.Context, home: Path | None, passphrase_file: Path | None) -> 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def demo(as_json: bool) -> None:
-    """Seal, relay and open an envelope of every message kind, locally, in memory."""
+    """Seal, relay and open an envelope of every message kind, locally, in memory.
+
+    Needs no home.
+
+    \b
+    Examples:
+      ilo-node demo
+      ilo-node demo --json
+    """
     from ilo_node.dev.demo import run_demo
 
     ok = run_demo(as_json=as_json)
@@ -146,7 +157,16 @@ def demo(as_json: bool) -> None:
 @click.pass_context
 def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
     """Run a local network of 7 nodes on loopback; officers publish every kind, retract
-    and correct; watch it spread, then verify every log."""
+    and correct; watch it spread, then verify every log.
+
+    The node homes are made in a new temporary directory, or in --home (new or empty),
+    and kept after the run.
+
+    \b
+    Examples:
+      ilo-node devnet
+      ilo-node --home /tmp/devnet devnet --duration 120 --json
+    """
     from ilo_node.dev.devnet import run_devnet
 
     home = ctx.obj["home"] if ctx.obj["home_explicit"] else None

@@ -22,14 +22,23 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 
 @click.group()
 def bundle() -> None:
-    """Carry envelopes to and from an offline posting on removable media."""
+    """Carry envelopes to and from an offline posting on removable media.
+
+    Run in node homes. See 'ilo-node bundle COMMAND --help' for each command's
+    examples.
+    """
 
 
 @bundle.command("heads")
 @click.option("-o", "--output", type=_FILE, required=True)
 @click.pass_context
 def bundle_heads(ctx: click.Context, output: Path) -> None:
-    """Write where this node stands (per-author heads), for the exporting node."""
+    """Write where this node stands (per-author heads), for the exporting node.
+
+    \b
+    Example:
+      ilo-node --home node-IE bundle heads -o /media/usb/IE.heads
+    """
     client = node_client(ctx)
     try:
         count = write_heads_file(client, output)
@@ -48,7 +57,14 @@ def bundle_heads(ctx: click.Context, output: Path) -> None:
 @click.option("-o", "--output", type=_FILE, required=True)
 @click.pass_context
 def bundle_export(ctx: click.Context, since_file: Path | None, output: Path) -> None:
-    """Write a signed bundle of the envelopes the receiver lacks, and all trust documents."""
+    """Write a signed bundle of the envelopes the receiver lacks, and all trust documents.
+
+    \b
+    Examples:
+      ilo-node --home node-DE bundle export --since /media/usb/IE.heads \\
+          -o /media/usb/to-IE.bundle
+      ilo-node --home node-DE bundle export -o /media/usb/everything.bundle
+    """
     since = read_heads_file(since_file) if since_file is not None else {}
     client = node_client(ctx)
     try:
@@ -67,7 +83,13 @@ def bundle_export(ctx: click.Context, since_file: Path | None, output: Path) -> 
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def bundle_import(ctx: click.Context, file: Path, as_json: bool) -> None:
-    """Verify a bundle and feed its contents through the normal ingest path."""
+    """Verify a bundle and feed its contents through the normal ingest path.
+
+    \b
+    Examples:
+      ilo-node --home node-IE bundle import /media/usb/to-IE.bundle
+      ilo-node --home node-IE bundle import /media/usb/to-IE.bundle --json
+    """
     client = node_client(ctx)
     try:
         summary = import_bundle(client, file)

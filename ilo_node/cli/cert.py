@@ -40,7 +40,10 @@ def _describe(document: TrustDocument) -> str:
 
 @click.group()
 def cert() -> None:
-    """Issue (authority) and import (node) certificates."""
+    """Issue (authority) and import (node) certificates.
+
+    See 'ilo-node cert COMMAND --help' for each command's examples.
+    """
 
 
 @certify_command(
@@ -53,7 +56,16 @@ def cert() -> None:
     ),
 )
 def cert_issue() -> None:
-    """Certify a node's signing key (run in the Member State authority's home)."""
+    """Certify a node's signing key (run in the Member State authority's home).
+
+    \b
+    Examples:
+      ilo-node --home auth-DE cert issue node-DE.pub -o node-DE.cert
+      ilo-node --home auth-LT cert issue node-LT.pub -o node-LT.cert \\
+          --valid-days 400
+      ilo-node --home auth-DE --passphrase-file auth-DE.pass \\
+          cert issue node-DE.2.pub -o node-DE.2.cert --valid-from 2027-01-01
+    """
 
 
 @cert.command("import")
@@ -61,7 +73,16 @@ def cert_issue() -> None:
 @click.pass_context
 def cert_import(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """Verify and store certificates, revocations, prekeys, withdrawals or rosters (in the
-    order given)."""
+    order given).
+
+    Usually in a node's home; a running node takes them at once and gossips them on.
+
+    \b
+    Examples:
+      ilo-node --home node-DE cert import node-FR.cert officer-hans.cert
+      ilo-node --home node-DE cert import node-FR.rev
+      ilo-node --home node-DE cert import prekeys/*.prekey
+    """
     result = import_document_files(home_of(ctx), files, now_ms())
     for item in result.imported:
         click.echo("imported " + _describe(item.document))

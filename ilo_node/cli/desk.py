@@ -341,10 +341,9 @@ def inbox(
 
     \b
     Examples:
-      ilo-node inbox
-      ilo-node inbox --kind forged_document_alert --since 2026-11-01
-      ilo-node inbox --state FR --all --json
-      ilo-node inbox --follow
+      ilo-node --home officer-hans inbox
+      ilo-node inbox --kind forged_document_alert --since 2026-11-01 --all --json
+      ilo-node inbox --follow --state FR
     """
     as_json, include_personal = values.pop("as_json"), values.pop("include_personal")
     query = _message_filter(values, unread_only=not show_all, others_only=True)
@@ -443,8 +442,8 @@ def show(
 
     \b
     Examples:
-      ilo-node show 3f9a1c0e
-      ilo-node show 3f9a1c0e2b7d45aa --json
+      ilo-node --home officer-hans show 3f9a1c0e
+      ilo-node show 3f9a1c0e2b7d45aa --json --keep-unread
     """
     client = officer_client(ctx)
     try:
@@ -466,9 +465,9 @@ def search(ctx: click.Context, /, query: str, **values: Any) -> None:
 
     \b
     Examples:
-      ilo-node search "forged visa"
+      ilo-node --home officer-hans search "forged visa"
       ilo-node search 'issuing_country:IT' --kind forged_document_alert
-      ilo-node search smuggl* --since 2026-07-01 --json
+      ilo-node search 'smuggl*' --since 2026-07-01 --json
     """
     as_json, include_personal = values.pop("as_json"), values.pop("include_personal")
     client = officer_client(ctx)
@@ -492,8 +491,10 @@ def retract(ctx: click.Context, message_id: str, reason: str, dry_run: bool, as_
     """Retract a message you wrote: every reader sees it as retracted, with your reason.
 
     \b
-    Example:
-      ilo-node retract 3f9a1c0e --reason "sent to the wrong network"
+    Examples:
+      ilo-node --home officer-hans retract 3f9a1c0e \\
+          --reason "sent to the wrong network"
+      ilo-node retract 3f9a1c0e --reason "duplicate of 7b2d90aa" --dry-run
     """
     client = officer_client(ctx)
     try:
@@ -537,8 +538,8 @@ def correct(
 
     \b
     Examples:
-      ilo-node correct 3f9a1c0e --set issuing_country=IT
-      ilo-node correct 3f9a1c0e --file fixed.json
+      ilo-node --home officer-hans correct 3f9a1c0e --set issuing_country=IT
+      ilo-node correct 3f9a1c0e --file fixed.json --dry-run
     """
     if content_file is None and not settings:
         raise UsageError("give the corrected content with --file or change fields with --set")

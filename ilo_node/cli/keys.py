@@ -54,7 +54,10 @@ def _echo_prekeys(changes: PrekeyChanges) -> None:
 
 @click.group()
 def keys() -> None:
-    """Create, show, rotate and export this home's keys."""
+    """Create, show, rotate and export this home's keys.
+
+    See 'ilo-node keys COMMAND --help' for each command's examples.
+    """
 
 
 @keys.command("init")
@@ -85,7 +88,16 @@ def keys_init(
     name: str | None,
     kdf: str,
 ) -> None:
-    """Create a new identity (signing key, and prekeys for a node) in --home."""
+    """Create a new identity (signing key, and prekeys for a node) in --home.
+
+    \b
+    Examples:
+      ilo-node --home node-DE keys init --role node --network ilo-tr --node DE@TR
+      ilo-node --home officer-hans keys init --role officer --network ilo-tr \\
+          --node DE@TR --name hans.weber
+      ilo-node --home auth-DE keys init --role authority --network ilo-tr \\
+          --party DE
+    """
     created = create_identity(
         home_of(ctx),
         role=role,
@@ -110,7 +122,13 @@ def keys_init(
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def keys_show(ctx: click.Context, as_json: bool) -> None:
-    """Show this home's identity and public keys (no passphrase needed)."""
+    """Show this home's identity and public keys (no passphrase needed).
+
+    \b
+    Examples:
+      ilo-node --home node-DE keys show
+      ilo-node --home officer-hans keys show --json
+    """
     view = describe_identity(home_of(ctx), now_ms())
     record = view.record
     text = [f"{view.label} in network {view.network}", f"  signing key: {record['key']}"]
@@ -128,7 +146,15 @@ def keys_show(ctx: click.Context, as_json: bool) -> None:
 @click.option("-o", "--output", type=FILE)
 @click.pass_context
 def keys_export_public(ctx: click.Context, output: Path | None) -> None:
-    """Write this identity's public key file (give it to your authority or the admins)."""
+    """Write this identity's public key file (give it to your authority or the admins).
+
+    Without -o it is printed.
+
+    \b
+    Examples:
+      ilo-node --home node-DE keys export-public -o node-DE.pub
+      ilo-node --home admin-anna keys export-public -o admin-anna.pub
+    """
     home = home_of(ctx)
     if output is None:
         click.echo(json.dumps(home.public_record(), indent=1))
@@ -148,7 +174,14 @@ def keys_export_public(ctx: click.Context, output: Path | None) -> None:
 @click.option("--kdf", type=_KDF, default="moderate")
 @click.pass_context
 def keys_rotate(ctx: click.Context, prekeys_only: bool, replace_prekeys: bool, kdf: str) -> None:
-    """Replace the signing key (the old one is retired, not deleted) and refresh prekeys."""
+    """Replace the signing key (the old one is retired, not deleted) and refresh prekeys.
+
+    \b
+    Examples:
+      ilo-node --home node-DE keys rotate --prekeys-only     # daily, every node
+      ilo-node --home auth-DE keys rotate
+      ilo-node --home node-FR keys rotate --replace-prekeys  # after a compromise
+    """
     rotation = rotate_keys(
         home_of(ctx),
         passphrases(ctx),

@@ -46,13 +46,22 @@ def _b64(values: list[bytes]) -> list[str]:
 
 @click.group()
 def log() -> None:
-    """Checkpoints, proofs and verification of the node's Merkle log."""
+    """Checkpoints, proofs and verification of the node's Merkle log.
+
+    Run in a node's home. See 'ilo-node log COMMAND --help' for each command's
+    examples.
+    """
 
 
 @log.command("checkpoint")
 @click.pass_context
 def log_checkpoint(ctx: click.Context) -> None:
-    """Sign a checkpoint of the log now and print it (C2SP signed note)."""
+    """Sign a checkpoint of the log now and print it (C2SP signed note).
+
+    \b
+    Example:
+      ilo-node --home node-DE log checkpoint > checkpoint-DE.txt
+    """
     client = node_client(ctx)
     try:
         note = client.checkpoint()
@@ -66,7 +75,17 @@ def log_checkpoint(ctx: click.Context) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def log_prove(ctx: click.Context, envelope: str, as_json: bool) -> None:
-    """Inclusion proof of an envelope in the latest signed checkpoint."""
+    """Inclusion proof of an envelope in the latest signed checkpoint.
+
+    ENVELOPE is the whole id, 64 hex digits.
+
+    \b
+    Examples:
+      ilo-node --home node-DE log prove \\
+          5e1f0a9d3c7b24e6a8f1d0c3b5e7a9f2c4d6e8b0a1c3e5f7d9b2a4c6e8f0a1c9
+      ilo-node --home node-DE log prove --json \\
+          5e1f0a9d3c7b24e6a8f1d0c3b5e7a9f2c4d6e8b0a1c3e5f7d9b2a4c6e8f0a1c9
+    """
     wanted = envelope_id(envelope)
     client = node_client(ctx)
     try:
@@ -90,7 +109,13 @@ def log_prove(ctx: click.Context, envelope: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def log_consistency(ctx: click.Context, old_size: int, new_size: int, as_json: bool) -> None:
-    """Consistency proof between two sizes of the log."""
+    """Consistency proof between two sizes of the log.
+
+    \b
+    Examples:
+      ilo-node --home node-DE log consistency 1024 1401
+      ilo-node --home node-DE log consistency 1024 1401 --json > proof.json
+    """
     client = node_client(ctx)
     try:
         result = client.consistency(old_size, new_size)
@@ -123,7 +148,15 @@ def log_consistency(ctx: click.Context, old_size: int, new_size: int, as_json: b
 def log_verify(
     ctx: click.Context, workers: int | None, progress: bool | None, as_json: bool
 ) -> None:
-    """Recompute the whole log from its stored bytes and check it against the checkpoints."""
+    """Recompute the whole log from its stored bytes and check it against the checkpoints.
+
+    Exits 1 if any problem is found.
+
+    \b
+    Examples:
+      ilo-node --home node-DE log verify
+      ilo-node --home node-DE log verify --workers 2 --no-progress --json
+    """
     home_of(ctx).require_role("node")
     show = progress if progress is not None else sys.stderr.isatty()
     client = node_client(ctx)
@@ -164,7 +197,12 @@ def log_verify(
 @click.pass_context
 def log_ingest(ctx: click.Context, batch: int) -> None:
     """Ingest length-prefixed envelopes from stdin; print one 'ack' line per stored envelope
-    only after its batch is committed."""
+    only after its batch is committed.
+
+    \b
+    Example:
+      ilo-node --home node-DE log ingest --batch 256 < envelopes.bin > acks.txt
+    """
     client = node_client(ctx)
     pending: list[bytes] = []
 

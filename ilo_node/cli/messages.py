@@ -93,9 +93,11 @@ def publish(
 
     \b
     Examples:
-      ilo-node publish forged_document_alert          (asks for each field)
-      ilo-node publish incident_alert --file alert.json --level states --to FR --to IT
-      ilo-node publish route_report --file r.json --set route_name="Van - Edirne" --dry-run
+      ilo-node publish forged_document_alert   # asks for each field
+      ilo-node --home officer-hans publish incident_alert --file alert.json \\
+          --level states --to FR --to IT
+      ilo-node --home officer-hans publish route_report --file r.json \\
+          --set route_name="Van - Edirne" --dry-run
     """
     home = home_of(ctx)
     role = home.config().role
@@ -145,7 +147,16 @@ def read(
     include_personal: bool,
 ) -> None:
     """List readable messages, or show one by id (the node operator's view; officers
-    read with 'inbox' and 'show' in their own home)."""
+    read with 'inbox' and 'show' in their own home).
+
+    ENVELOPE is the whole id, 64 hex digits, as the list shows its first 16.
+
+    \b
+    Examples:
+      ilo-node --home node-DE read --kind incident_alert --limit 20
+      ilo-node --home node-DE read --include-personal \\
+          5e1f0a9d3c7b24e6a8f1d0c3b5e7a9f2c4d6e8b0a1c3e5f7d9b2a4c6e8f0a1c9
+    """
     client = node_client(ctx)
     try:
         if envelope is not None:

@@ -41,7 +41,10 @@ def _echo_revocation(issued: IssuedRevocation) -> None:
 
 @click.group()
 def officer() -> None:
-    """Certify, list and revoke officers' keys (run in the authority's home)."""
+    """Certify, list and revoke officers' keys (run in the authority's home).
+
+    See 'ilo-node officer COMMAND --help' for each command's examples.
+    """
 
 
 @certify_command(
@@ -54,14 +57,30 @@ def officer() -> None:
     ),
 )
 def officer_add() -> None:
-    """Certify an officer's key (the officer ran 'keys init --role officer' on their machine)."""
+    """Certify an officer's key (the officer ran 'keys init --role officer' on their machine).
+
+    Run in the authority's home; the nodes then import the certificate
+    ('ilo-node cert import').
+
+    \b
+    Examples:
+      ilo-node --home auth-DE officer add officer-hans.pub -o officer-hans.cert
+      ilo-node --home auth-DE officer add officer-lea.pub -o officer-lea.cert \\
+          --valid-days 180
+    """
 
 
 @officer.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def officer_list(ctx: click.Context, as_json: bool) -> None:
-    """List the officers this authority certified, and whether they are revoked."""
+    """List the officers this authority certified, and whether they are revoked.
+
+    \b
+    Examples:
+      ilo-node --home auth-DE officer list
+      ilo-node --home auth-DE officer list --json
+    """
     rows = certified_officers(home_of(ctx))
     text = (
         "\n".join(
@@ -83,7 +102,15 @@ def officer_list(ctx: click.Context, as_json: bool) -> None:
 def officer_revoke(
     ctx: click.Context, name: str, compromised_at: str, reason: str, output: Path
 ) -> None:
-    """Revoke every key this authority certified for officer NAME."""
+    """Revoke every key this authority certified for officer NAME.
+
+    \b
+    Examples:
+      ilo-node --home auth-DE officer revoke lea.schulz --compromised-at now \\
+          --reason "posting ended" -o officer-lea.rev
+      ilo-node --home auth-DE officer revoke hans.weber \\
+          --compromised-at 2026-11-27 --reason "phone lost" -o officer-hans.rev
+    """
     order = RevocationOrder(compromised_at, reason, output)
     result = revoke_officer(home_of(ctx), name, order, passphrases(ctx), now_ms())
     for issued in result.revoked:
@@ -127,7 +154,16 @@ def revoke(
 
     In a Member State authority's home: keys of that state's nodes and officers. In an
     administrator's home: any key, once a threshold of administrators signed it
-    ('ilo-node countersign FILE' on each of their machines)."""
+    ('ilo-node countersign FILE' on each of their machines).
+
+    \b
+    Examples:
+      ilo-node --home auth-FR revoke --public-file node-FR.pub -o node-FR.rev \\
+          --compromised-at 2026-11-28T10:09:39Z --reason "node laptop stolen"
+      ilo-node --home admin-anna revoke --node DE@TR --compromised-at now \\
+          --key 2f78f5ad5c26b570d0a4e5c1f3b9a87e6d2c4b1a0f9e8d7c6b5a49382716f5e4 \\
+          --reason "key published on a leak site" -o DE@TR-key.rev
+    """
     # --public-file wins over --key, as it always has.
     key = _public_key(key_hex) if public_file is None and key_hex else None
     order = RevocationOrder(compromised_at, reason, output)
@@ -148,7 +184,16 @@ def revoke(
 @click.option("-o", "--output", type=FILE, help="Write here instead of updating FILE.")
 @click.pass_context
 def countersign(ctx: click.Context, file: Path, output: Path | None) -> None:
-    """Add this administrator's signature to a revocation made in an administrator's home."""
+    """Add this administrator's signature to a revocation made in an administrator's home.
+
+    Pass the file from one administrator to the next until a threshold of the roster's
+    administrators signed it.
+
+    \b
+    Examples:
+      ilo-node --home admin-bruno countersign DE@TR-key.rev
+      ilo-node --home admin-chiara countersign DE@TR-key.rev -o DE@TR-key.3.rev
+    """
     done = countersign_revocation(home_of(ctx), file, output, passphrases(ctx))
     r = done.revocation
     click.echo(
@@ -168,11 +213,14 @@ def withdraw(ctx: click.Context, envelope_id: str, node_id: str, reason: str, ou
     """Withdraw an envelope written at one of this authority's nodes (run in the
     authority's home); every node then shows it as withdrawn.
 
+    ENVELOPE_ID is the whole id, 64 hex digits ('ilo-node show ID --json' prints it).
+
     \b
-    Example:
-      ilo-node --home ~/auth-de withdraw 5e1f...c9 --node DE@TR \\
-          --reason "issued in error" -o withdraw.doc
-      ilo-node cert import withdraw.doc      # on any node; gossip spreads it
+    Examples:
+      ilo-node --home auth-DE withdraw --node DE@TR --reason "issued in error" \\
+          -o withdraw.doc \\
+          5e1f0a9d3c7b24e6a8f1d0c3b5e7a9f2c4d6e8b0a1c3e5f7d9b2a4c6e8f0a1c9
+      ilo-node --home node-DE cert import withdraw.doc   # gossip spreads it
     """
     try:
         target = bytes.fromhex(envelope_id)

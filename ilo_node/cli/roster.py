@@ -43,7 +43,10 @@ def _roster_text(s: dict[str, Any]) -> str:
 
 @click.group()
 def roster() -> None:
-    """Propose, sign, combine, verify and apply roster versions."""
+    """Propose, sign, combine, verify and apply roster versions.
+
+    See 'ilo-node roster COMMAND --help' for each command's examples.
+    """
 
 
 @roster.command("propose")
@@ -55,7 +58,17 @@ def roster() -> None:
     help="The current signed roster; checks that the version follows it.",
 )
 def roster_propose(description: Path, output: Path, previous: Path | None) -> None:
-    """Turn a roster description (JSON) into an unsigned proposal file."""
+    """Turn a roster description (JSON) into an unsigned proposal file.
+
+    Needs no home. 'ilo-node roster show --json' in an administrator's home writes the
+    current roster's description, to edit into the next version.
+
+    \b
+    Examples:
+      ilo-node roster propose roster-v1.json -o roster-v1.proposal
+      ilo-node roster propose roster-v2.json --previous roster-v1.roster \\
+          -o roster-v2.proposal
+    """
     summary = propose_roster(description, output, previous, now_ms())
     click.echo(_roster_text(summary))
     click.echo(f"wrote proposal {output}; each administrator now runs 'ilo-node roster sign'")
@@ -73,7 +86,17 @@ _SIGNED_COPY = "Write the signed copy here instead of updating PROPOSAL in place
 def roster_sign(
     ctx: click.Context, proposal: Path, output: Path | None, with_retired: bool, yes: bool
 ) -> None:
-    """Add this administrator's signature to a roster proposal (works offline)."""
+    """Add this administrator's signature to a roster proposal (works offline).
+
+    Run in an administrator's home. Without --yes it shows the roster and asks first.
+
+    \b
+    Examples:
+      ilo-node --home admin-anna roster sign roster-v2.proposal
+      ilo-node --home admin-bruno roster sign --yes roster-v2.proposal \\
+          -o roster-v2.bruno
+      ilo-node --home admin-anna roster sign --with-retired roster-v3.proposal
+    """
 
     def review(summary: dict[str, Any]) -> None:
         click.echo(_roster_text(summary), err=True)
@@ -104,7 +127,12 @@ def roster_sign(
 @click.argument("proposals", nargs=-1, required=True, type=FILE)
 @click.option("-o", "--output", type=FILE, required=True)
 def roster_combine(proposals: tuple[Path, ...], output: Path) -> None:
-    """Merge the signatures of copies of one proposal signed on different machines."""
+    """Merge the signatures of copies of one proposal signed on different machines.
+
+    \b
+    Example:
+      ilo-node roster combine roster-v2.anna roster-v2.bruno -o roster-v2.roster
+    """
     combined = combine_proposals(proposals, output)
     click.echo(_roster_text(combined.summary))
     click.echo(f"wrote {output} with {combined.signatures} valid signature(s)")
@@ -124,7 +152,18 @@ def roster_combine(proposals: tuple[Path, ...], output: Path) -> None:
 def roster_verify(
     ctx: click.Context, file: Path, previous: tuple[Path, ...], as_json: bool
 ) -> None:
-    """Check that FILE is a valid next roster (against --previous or this home's chain)."""
+    """Check that FILE is a valid next roster (against --previous or this home's chain).
+
+    With neither (no --previous, no roster pinned in this home), FILE is checked as a
+    root roster and its fingerprint printed.
+
+    \b
+    Examples:
+      ilo-node --home admin-dora roster verify roster-v5.roster
+      ilo-node roster verify roster-v3.roster --previous roster-v1.roster \\
+          --previous roster-v2.roster
+      ilo-node --home node-LT roster verify roster-v1.roster   # not pinned yet
+    """
     check = verify_roster(home_of(ctx), file, previous, now_ms())
     result, new, before = check.record, check.roster, check.previous
     if before is None:
@@ -147,7 +186,14 @@ def roster_verify(
 @click.option("--json", "as_json", is_flag=True, help="Print an editable roster description.")
 @click.pass_context
 def roster_show(ctx: click.Context, file: Path | None, as_json: bool) -> None:
-    """Show a roster file, or this home's current roster."""
+    """Show a roster file, or this home's current roster.
+
+    \b
+    Examples:
+      ilo-node --home node-DE roster show
+      ilo-node roster show roster-v2.proposal
+      ilo-node --home admin-anna roster show --json > roster-v3.json
+    """
     view = roster_view(home_of(ctx), file, now_ms())
     if as_json:
         click.echo(json.dumps(view.description, indent=1))
@@ -166,7 +212,16 @@ def roster_show(ctx: click.Context, file: Path | None, as_json: bool) -> None:
 )
 @click.pass_context
 def roster_init(ctx: click.Context, root: Path, fingerprint: str) -> None:
-    """Pin the root roster: the only trust this home will ever start from."""
+    """Pin the root roster: the only trust this home will ever start from.
+
+    Each home that checks rosters does it once, with the fingerprint an administrator
+    read out to you over a channel you already trust; a mismatch is refused.
+
+    \b
+    Example:
+      ilo-node --home node-DE roster init roster-v1.roster --fingerprint \\
+          'f61e 4e91 5c39 bca8 afe9 c589 ddb5 55e5 f2a3 7540 709b 3a4d 2ef6 a943 5723 2431'
+    """
     pinned = pin_root(home_of(ctx), root, fingerprint, now_ms())
     click.echo(f"pinned root roster version {pinned.version} of {pinned.network}")
     click.echo("  " + pinned.status)
@@ -176,7 +231,13 @@ def roster_init(ctx: click.Context, root: Path, fingerprint: str) -> None:
 @click.argument("files", nargs=-1, required=True, type=FILE)
 @click.pass_context
 def roster_update(ctx: click.Context, files: tuple[Path, ...]) -> None:
-    """Apply the next roster version(s), in order."""
+    """Apply the next roster version(s), in order.
+
+    \b
+    Examples:
+      ilo-node --home node-DE roster update roster-v2.roster
+      ilo-node --home node-LT roster update roster-v2.roster roster-v3.roster
+    """
     updates = apply_roster_updates(home_of(ctx), files, now_ms())
     click.echo("".join(f"applied roster version {v}\n" for v in updates.applied), nl=False)
     if updates.failure is not None:

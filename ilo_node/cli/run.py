@@ -22,7 +22,16 @@ __all__ = ["run"]
 )
 @click.pass_context
 def run(ctx: click.Context, ready_file: Path | None) -> None:
-    """Run the node: peer API, gossip with the local network, local API for the CLI."""
+    """Run the node: peer API, gossip with the local network, local API for the CLI.
+
+    Run in a node's home. The passphrase is read once, at the start: from
+    --passphrase-file, $ILO_NODE_PASSPHRASE or a prompt.
+
+    \b
+    Examples:
+      ilo-node --home node-DE run
+      ilo-node --home /srv/ilo/node-DE --passphrase-file /etc/ilo/node-DE.pass run
+    """
     home = home_of(ctx)
     config = home.require_role("node")
     passphrase = passphrase_for(ctx, f"the {config.label} keys")

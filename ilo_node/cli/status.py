@@ -22,8 +22,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
     \b
     Examples:
-      ilo-node status
-      ilo-node --home ~/.ilo-officer status --json
+      ilo-node --home node-DE status
+      ilo-node --home officer-hans status --json
     """
     if home_of(ctx).config().role == "officer":
         officer_status(ctx, as_json)

@@ -22,10 +22,12 @@ def template(kind: str, as_json: bool) -> None:
     its allowed values, whether it is personal data and what it is for; then
     comes a JSON skeleton with a valid value in every field.
 
+    Needs no home.
+
     \b
-    Example:
-      ilo-node template incident_alert --json > alert.json
-      (edit alert.json)
+    Examples:
+      ilo-node template incident_alert
+      ilo-node template incident_alert --json > alert.json   # then fill it in
       ilo-node publish incident_alert --file alert.json
     """
     described = kind_template(kind)
