@@ -17,13 +17,11 @@ from ilo_node.home.authority import CertificateOrder, issue_certificate
 from ilo_node.home.home import Home, now_ms
 from ilo_node.home.keyfiles import PASSPHRASE_ENV, PassphraseFor, resolve_passphrase
 from keys.documents import Certificate
-from protocol.errors import UsageError
 
 __all__ = [
     "FILE",
     "certify_command",
     "emit",
-    "envelope_id",
     "home_of",
     "node_client",
     "passphrase_for",
@@ -108,13 +106,3 @@ def certify_command(
         return command
 
     return make
-
-
-def envelope_id(text: str) -> bytes:
-    try:
-        value = bytes.fromhex(text)
-    except ValueError:
-        raise UsageError(f"{text!r} is not an envelope id (64 hex digits)") from None
-    if len(value) != 32:
-        raise UsageError(f"{text!r} is not an envelope id (64 hex digits)")
-    return value

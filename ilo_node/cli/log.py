@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ilo_node.cli.common import envelope_id, home_of, node_client
+from ilo_node.cli.common import home_of, node_client
 from ilo_node.errors import AuditFailure
 from ilo_node.formats.frames import read_frames
 
@@ -77,18 +77,16 @@ def log_checkpoint(ctx: click.Context) -> None:
 def log_prove(ctx: click.Context, envelope: str, as_json: bool) -> None:
     """Inclusion proof of an envelope in the latest signed checkpoint.
 
-    ENVELOPE is the whole id, 64 hex digits.
+    ENVELOPE is the id, or its first 8 or more hex digits.
 
     \b
     Examples:
-      ilo-node --home node-DE log prove \\
-          5e1f0a9d3c7b24e6a8f1d0c3b5e7a9f2c4d6e8b0a1c3e5f7d9b2a4c6e8f0a1c9
-      ilo-node --home node-DE log prove --json \\
-          5e1f0a9d3c7b24e6a8f1d0c3b5e7a9f2c4d6e8b0a1c3e5f7d9b2a4c6e8f0a1c9
+      ilo-node --home node-DE log prove 5e1f0a9d
+      ilo-node --home node-DE log prove --json 5e1f0a9d3c7b24e6
     """
-    wanted = envelope_id(envelope)
     client = node_client(ctx)
     try:
+        wanted = client.resolve(envelope)
         proof = client.prove(wanted)
     finally:
         client.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ilo_node.cli.common import envelope_id, home_of, node_client
+from ilo_node.cli.common import home_of, node_client
 from ilo_node.cli.desk import PUBLIC_KINDS, assemble_content, officer_publish
 from ilo_node.client import Publication
 from ilo_node.client.officer import PublishRequest
@@ -149,18 +149,17 @@ def read(
     """List readable messages, or show one by id (the node operator's view; officers
     read with 'inbox' and 'show' in their own home).
 
-    ENVELOPE is the whole id, 64 hex digits, as the list shows its first 16.
+    ENVELOPE is the id, or its first 8 or more hex digits (the list shows 16).
 
     \b
     Examples:
       ilo-node --home node-DE read --kind incident_alert --limit 20
-      ilo-node --home node-DE read --include-personal \\
-          5e1f0a9d3c7b24e6a8f1d0c3b5e7a9f2c4d6e8b0a1c3e5f7d9b2a4c6e8f0a1c9
+      ilo-node --home node-DE read --include-personal 5e1f0a9d
     """
     client = node_client(ctx)
     try:
         if envelope is not None:
-            record = client.message(envelope_id(envelope), include_personal=include_personal)
+            record = client.message(client.resolve(envelope), include_personal=include_personal)
             click.echo(json.dumps(record, indent=1 if not as_json else None))
             return
         items = client.messages(kind, limit)

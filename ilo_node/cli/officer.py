@@ -213,7 +213,9 @@ def withdraw(ctx: click.Context, envelope_id: str, node_id: str, reason: str, ou
     """Withdraw an envelope written at one of this authority's nodes (run in the
     authority's home); every node then shows it as withdrawn.
 
-    ENVELOPE_ID is the whole id, 64 hex digits ('ilo-node show ID --json' prints it).
+    ENVELOPE_ID is the whole id, 64 hex digits ('ilo-node show ID --json' prints it):
+    the authority signs over the id itself, and its home holds no log to look up a
+    shorter prefix in.
 
     \b
     Examples:

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ilo_node.errors import NodeError
+from ilo_node.errors import NodeError, NotFoundError
 from ilo_node.formats.personal import personal_removed
 from ilo_node.home.home import Home
 from ilo_node.node.audit import AuditReport, verify_log
@@ -81,6 +81,23 @@ class NodeClient(ABC):
         if self._reader is None:
             self._reader = Node(self.home, None, writer=False)
         return self._reader
+
+    def resolve(self, text: str) -> bytes:
+        """The one envelope id ``text`` names: the whole id, or a unique prefix of at least
+        8 hex digits."""
+        ids = self.reader().officers.resolve(text)
+        if not ids:
+            raise NotFoundError(
+                f"envelope {text.strip().lower()[:16]}… is not in this node's log",
+                "Check the id; 'ilo-node read' lists what this node can read.",
+            )
+        if len(ids) > 1:
+            raise UsageError(
+                f"{text!r} is the start of {len(ids)} envelope ids: "
+                + ", ".join(i.hex()[:16] for i in ids[:5]),
+                "Give more digits of the id.",
+            )
+        return ids[0]
 
     def message(self, envelope_id: bytes, *, include_personal: bool = False) -> dict[str, Any]:
         """One envelope as the operator reads it: fields marked personal are left out
