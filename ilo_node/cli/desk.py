@@ -29,13 +29,14 @@ from ilo_node.client.messageview import (
 )
 from ilo_node.client.officer import MessageFilter, OfficerClient, PublishOutcome, PublishRequest
 from ilo_node.client.reading import ReadMessage
-from ilo_node.errors import ClientError, NodeUnreachableError
+from ilo_node.errors import ClientError, InputError, NodeUnreachableError
 from ilo_node.formats.fieldinput import apply_settings
-from ilo_node.formats.jsoncontent import content_from_file
+from ilo_node.formats.jsoncontent import content_from_file, content_to_json
+from ilo_node.formats.personal import personal_removed
 from ilo_node.formats.timefmt import format_ms, parse_time
 from ilo_node.home.home import now_ms
 from protocol.envelope import REFERENCE_KINDS
-from protocol.errors import IloError, UsageError
+from protocol.errors import IloError, ProtocolError, UsageError
 from protocol.evaluation import (
     ACCURACY_FIELD,
     INFORMATION_ACCURACY,
@@ -43,7 +44,7 @@ from protocol.evaluation import (
     SOURCE_RELIABILITY,
 )
 from protocol.examples import example
-from protocol.kinds import KINDS
+from protocol.kinds import KINDS, kind_spec
 
 __all__ = [
     "PUBLIC_KINDS",
@@ -91,8 +92,18 @@ def assemble_content(
         start = example(kind)
     else:
         start = base or {}
-    content = apply_settings(kind, start, settings)
-    return prompt_missing(kind, content, include_optional=ask_optional)
+    content = prompt_missing(
+        kind, apply_settings(kind, start, settings), include_optional=ask_optional
+    )
+    try:
+        return kind_spec(kind).validate(content)
+    except ProtocolError as exc:
+        # The officer's own input, not a peer's: say how to correct it.
+        raise InputError(
+            exc.message,
+            f"Correct the field and run the command again; 'ilo-node template {kind}' "
+            "lists every field with its rule and an example.",
+        ) from None
 
 
 def _emit(data: Any) -> None:
@@ -127,7 +138,7 @@ def _report(outcome: PublishOutcome, verb: str, as_json: bool) -> None:
             if other.status != "waiting":
                 click.echo(
                     f"  also handed over from the outbox: {other.envelope_id.hex()[:16]} "
-                    f"{other.status} {other.reason}".rstrip()
+                    f"{other.reason or other.status}"
                 )
     if outcome.sent:
         return
@@ -148,7 +159,14 @@ def _report(outcome: PublishOutcome, verb: str, as_json: bool) -> None:
 
 def _dry_run(outcome: PublishOutcome, content: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        _emit({**outcome.to_json(), "content": content})
+        shown, withheld = personal_removed(outcome.kind, content)
+        _emit(
+            {
+                **outcome.to_json(),
+                "content": content_to_json(shown),
+                "personal_withheld": withheld,
+            }
+        )
         return
     click.echo(
         f"dry run: {outcome.kind}, level {outcome.level}, handling {outcome.handling}; "
@@ -302,12 +320,16 @@ def _message_filter(values: dict[str, Any], **extra: Any) -> MessageFilter:
 
 
 def _print_messages(
-    messages: Sequence[ReadMessage], as_json: bool, include_personal: bool, empty: str
+    messages: Sequence[ReadMessage],
+    as_json: bool,
+    include_personal: bool,
+    empty: str,
+    me: tuple[str, str] | None = None,
 ) -> None:
     if as_json:
         _emit([message_json(m, include_personal=include_personal) for m in messages])
         return
-    rows = [inbox_row(m) for m in messages]
+    rows = [inbox_row(m, me) for m in messages]
     print_table(
         ("id", "written", "kind", "author", "host", "state", "title"),
         [(r.short_id, r.when, r.kind, r.author, r.host, r.state, r.title) for r in rows],
@@ -319,6 +341,7 @@ def _print_messages(
 @_filters
 @click.option("--all", "show_all", is_flag=True, help="Read messages too, not only the unread.")
 @click.option("--mark-read", is_flag=True, help="Mark what is listed as read.")
+@click.option("--mine", is_flag=True, help="What you wrote yourself, instead of what reached you.")
 @click.option("--follow", is_flag=True, help="Keep listing new arrivals until Ctrl-C.")
 @click.option(
     "--interval",
@@ -333,11 +356,13 @@ def inbox(
     /,
     show_all: bool,
     mark_read: bool,
+    mine: bool,
     follow: bool,
     interval: float,
     **values: Any,
 ) -> None:
-    """List what reached you since you last read, newest first.
+    """List what reached you since you last read, newest first (--all: read ones too;
+    --mine: what you wrote).
 
     \b
     Examples:
@@ -346,10 +371,20 @@ def inbox(
       ilo-node inbox --follow --state FR
     """
     as_json, include_personal = values.pop("as_json"), values.pop("include_personal")
-    query = _message_filter(values, unread_only=not show_all, others_only=True)
     client = officer_client(ctx)
+    me = (client.node, client.officer)
+    if mine:
+        if values["officers"]:
+            client.close()
+            raise UsageError("--mine and --officer select the author twice; give one")
+        values["officers"] = (client.officer,)
+        query = _message_filter(values, unread_only=False, others_only=False)
+    else:
+        query = _message_filter(values, unread_only=not show_all, others_only=True)
     try:
         messages = _graded(client.messages(query), values)
+        if mine:  # the officer filter is by name: keep this officer's, at this node
+            messages = [m for m in messages if m.header.author_node == client.node]
         if mark_read:
             client.mark_read([m.envelope_id for m in messages])
         if not follow:
@@ -357,7 +392,8 @@ def inbox(
                 messages,
                 as_json,
                 include_personal,
-                "nothing new" if not show_all else "no messages",
+                "nothing new" if not (show_all or mine) else "no messages",
+                me,
             )
             return
         _follow(
@@ -471,11 +507,12 @@ def search(ctx: click.Context, /, query: str, **values: Any) -> None:
     """
     as_json, include_personal = values.pop("as_json"), values.pop("include_personal")
     client = officer_client(ctx)
+    me = (client.node, client.officer)
     try:
         messages = _graded(client.messages(_message_filter(values, text=query)), values)
     finally:
         client.close()
-    _print_messages(messages, as_json, include_personal, "no message matches")
+    _print_messages(messages, as_json, include_personal, "no message matches", me)
 
 
 # -- retract and correct ---------------------------------------------------------------------
@@ -580,7 +617,7 @@ def officer_status(ctx: click.Context, as_json: bool) -> None:
     else:
         click.echo(f"  node: NOT REACHABLE ({record['node_problem']})")
     for item in record["handed_over"]:
-        click.echo(f"  handed over now: {item['id'][:16]} {item['status']} {item['reason']}")
+        click.echo(f"  handed over now: {item['id'][:16]} {item['reason'] or item['status']}")
     outbox = record["outbox"]
     click.echo(f"  outbox: {len(outbox)} waiting" + (":" if outbox else " (all handed over)"))
     for item in outbox:

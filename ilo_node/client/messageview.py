@@ -33,7 +33,7 @@ from protocol.evaluation import (
 )
 from protocol.identifiers import split_node_id
 from protocol.kinds import kind_spec
-from protocol.schema import Country, Field, FieldType, List, Struct
+from protocol.schema import Country, Date, Enum, Field, FieldType, HalfYear, List, Str, Struct
 
 __all__ = [
     "InboxRow",
@@ -149,26 +149,35 @@ class InboxRow:
     title: str
 
 
-_TITLE_FIELDS = ("title", "subject", "route_name", "network_name", "summary", "topic")
-
-
 def _title(message: ReadMessage) -> str:
+    """A few words to tell messages apart in a listing: the first text field that is not
+    personal (a title, a route's or a carrier's name), else the first two coded values
+    (a forged document's type and issuing country)."""
     content = message.content or {}
-    spec = kind_spec(message.header.kind)
-    personal = {f.name for f in spec.fields if f.personal}
-    for name in _TITLE_FIELDS:
-        value = content.get(name)
-        if isinstance(value, str) and name not in personal:
+    fields = [f for f in kind_spec(message.header.kind).fields if not f.personal]
+    for f in fields:
+        value = content.get(f.name)
+        if isinstance(f.type, Str) and isinstance(value, str):
             return value if len(value) <= 60 else value[:59] + "…"
-    return ""
+    coded = [
+        str(content[f.name])
+        for f in fields
+        if isinstance(f.type, Enum | Country | Date | HalfYear) and f.name in content
+    ]
+    return ", ".join(coded[:2])
 
 
-def inbox_row(message: ReadMessage) -> InboxRow:
+def inbox_row(message: ReadMessage, me: tuple[str, str] | None = None) -> InboxRow:
+    """One line of a listing; ``me`` (node, officer) marks the reader's own messages."""
     header = message.header
-    if message.retracted:
+    if message.withdrawals:
+        state = "WITHDRAWN"
+    elif message.retractions:
         state = "RETRACTED"
     elif message.corrections:
         state = "corrected"
+    elif me is not None and (header.author_node, header.author_officer) == me:
+        state = "yours"
     else:
         state = "read" if message.read_ms is not None else "new"
     local = times(header.created_ms).split(" (")[0]

@@ -38,8 +38,9 @@ from keys.distribution import recipients_for
 from keys.errors import PrekeyError
 from keys.keystore import SecretKey
 from keys.trust import TrustState
+from protocol.countries import CODE_CORRECTIONS
 from protocol.crypto import sha256
-from protocol.envelope import DISTRIBUTIONS, Envelope, seal
+from protocol.envelope import DISTRIBUTIONS, REFERENCE_KINDS, Envelope, seal
 from protocol.errors import IloError, ProtocolError, UsageError
 from protocol.identifiers import MEMBER_STATES, split_node_id
 from protocol.kinds import kind_spec
@@ -289,7 +290,11 @@ class OfficerClient:
         except NodeUnreachableError as exc:
             node = None
             unreachable = exc.message
-        refused = sorted((self.home.path / "refused").glob("*.json"))
+        refused = sorted(
+            p
+            for p in (self.home.path / "refused").glob("*.json")
+            if not p.name.endswith(".why.json")
+        )
         return {
             "officer": self.officer,
             "node": self.node,
@@ -324,16 +329,30 @@ class OfficerClient:
         """Every node a message of ``level`` (to Member States ``to``) is addressed to; a
         named state without a node in the roster is an error, never a narrower delivery."""
         if level not in DISTRIBUTIONS:
-            raise UsageError(f"unknown level {level!r}; use one of {', '.join(DISTRIBUTIONS)}")
+            raise UsageError(
+                f"unknown level {level!r}",
+                f"Use one of {', '.join(DISTRIBUTIONS)} ('ilo-node publish --help').",
+            )
         roster, now = self.trust.roster, self.clock()
         if level != "states" and to:
-            raise UsageError("--to names Member States for --level states only")
+            raise UsageError(
+                "--to names Member States for --level states only",
+                f"Add --level states, or leave --to out to send to the {level} level.",
+            )
         if level == "states":
             if not to:
-                raise UsageError("--level states needs --to with at least one Member State")
+                raise UsageError(
+                    "--level states needs --to with at least one Member State",
+                    "For example: --level states --to FR --to IT.",
+                )
             for state in to:
                 if state not in MEMBER_STATES:
-                    raise UsageError(f"{state!r} is not a Member State code (e.g. FR, IT)")
+                    corrected = CODE_CORRECTIONS.get(state)
+                    meant = f" (did you mean {corrected}?)" if corrected in MEMBER_STATES else ""
+                    raise UsageError(
+                        f"{state[:20]!r} is not a Member State code{meant}",
+                        "Member States are named by their ISO code, e.g. FR, IT, GR.",
+                    )
                 if not any((split_node_id(n) or ("",))[0] == state for n in roster.nodes):
                     raise UsageError(
                         f"{state} has no node in roster v{roster.version}: nobody there "
@@ -341,7 +360,15 @@ class OfficerClient:
                         "Name Member States that hold a node in this network "
                         "('ilo-node roster show').",
                     )
-        return recipients_for(roster, self.node, level, now, to)
+        recipients = recipients_for(roster, self.node, level, now, to)
+        if not set(recipients) - {self.node}:
+            raise UsageError(
+                f"at level {level}, nobody but your own node {self.node} could read it: "
+                f"roster v{roster.version} has no other node to address",
+                "Choose another level, or ask the administrators whether the nodes it "
+                "should reach (the Presidency's, the Commission's) are in the roster.",
+            )
+        return recipients
 
     def _prekeys(self, nodes: Sequence[str]) -> tuple[dict[str, list[bytes]], list[str]]:
         now = self.clock()
@@ -356,7 +383,7 @@ class OfficerClient:
 
     def publish(self, request: PublishRequest) -> PublishOutcome:
         content = kind_spec(request.kind).validate(request.content)  # names the field
-        if request.kind in ("retraction", "key_share"):
+        if request.kind in REFERENCE_KINDS:
             raise UsageError(
                 f"a {request.kind} is not published directly",
                 "Use 'ilo-node retract ID'; content keys are shared by the node itself.",
@@ -534,15 +561,24 @@ class OfficerClient:
         return ChainHead(seq, envelope_id, int(answer.get("created_ms") or 0))
 
     def _keep_refused(self, item: Waiting, delivery: Delivery) -> Path:
+        """``refused/ID.json`` holds the content as ``publish --file`` reads it;
+        ``refused/ID.why.json`` why the node refused it and how it was addressed."""
         directory = self.home.path / "refused"
-        path = directory / f"{item.envelope.id.hex()[:16]}.json"
-        record = {
+        stem = item.envelope.id.hex()[:16]
+        path = directory / f"{stem}.json"
+        content = json.dumps(content_to_json(item.draft.content), indent=1, ensure_ascii=False)
+        self.home._write(path, content.encode())
+        why = {
             "reason": delivery.reason,
             "kind": item.draft.kind,
             "level": item.draft.distribution,
-            "content": content_to_json(item.draft.content),
+            "to": list(item.draft.states),
+            "handling": item.draft.handling,
+            "refers_to": None
+            if item.draft.refers_to is None
+            else {"relation": item.draft.refers_to[0], "id": item.draft.refers_to[1].hex()},
         }
-        self.home._write(path, json.dumps(record, indent=1, ensure_ascii=False).encode())
+        self.home._write(directory / f"{stem}.why.json", json.dumps(why, indent=1).encode())
         return path
 
     # -- reading --------------------------------------------------------------------
@@ -632,7 +668,15 @@ class OfficerClient:
                 "authority's home).",
             )
         if header.kind == "retraction":
-            raise UsageError("a retraction cannot be retracted or corrected")
+            raise UsageError(
+                "a retraction cannot be retracted or corrected",
+                "Publish the message again if it should stand; its readers see both.",
+            )
+        if target.retractions or target.withdrawals:
+            raise UsageError(
+                f"{target.envelope_id.hex()[:16]}… is already retracted or withdrawn",
+                "Nothing to do: every reader sees it so.",
+            )
         return target
 
     def retract(self, text: str, reason: str, *, dry_run: bool = False) -> PublishOutcome:

@@ -32,7 +32,9 @@ The query language (:func:`parse_query`), kept small:
   content schemas (docs/protocol.md), dotted for nested fields
   (``contact.email:example``); a list field matches any of its items, a
   structure any value inside it (``nationalities:AF``);
-* nothing else is an operator: ``AND``, ``OR``, ``NOT``, ``NEAR``, ``*``, ``^``,
+* ``word*``: any word that starts so (``smuggl*`` finds smuggling, smugglers),
+  three letters or more before the star, in any field;
+* nothing else is an operator: ``AND``, ``OR``, ``NOT``, ``NEAR``, ``*`` elsewhere, ``^``,
   parentheses and other punctuation are searched for as the words they contain
   (punctuation contains none). A field that no kind has is refused, so is a
   query with no word at all, longer than :data:`MAX_QUERY_CHARS` or with more
@@ -128,6 +130,9 @@ _UNSAFE_IN_QUERY = re.compile(
 # index and the query cut words with this same expression, so they agree with each
 # other even where unicode61 (Unicode 6.1) would cut differently.
 _WORD = re.compile(r"[^\W_]+")
+# A word of three letters or more and a star: a prefix (shorter ones would match
+# a large part of the vocabulary, and say little).
+_PREFIX_WORD = re.compile(r"([^\W_]{3,})\*")
 _TERM = re.compile(
     r"(?P<field>[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z][A-Za-z0-9_]*)*):"
     r'(?:"(?P<field_phrase>[^"]*)"?|(?P<field_word>[^\s"]*))'
@@ -273,12 +278,14 @@ class Term:
 
     text: str
     field: str | None = None
+    #: Any word that starts with ``text`` (one word, in any field).
+    prefix: bool = False
 
     def fts(self) -> str:
         """This term as an FTS5 query: a phrase, restricted to one column."""
         if self.field is None:
             # An FTS5 string: only '"' is special inside it, and doubled it is literal.
-            return 'body : "' + self.text.replace('"', '""') + '"'
+            return 'body : "' + self.text.replace('"', '""') + '"' + (" *" if self.prefix else "")
         # The same glue and words as the index (_walker); no '"' can be among them.
         prefix = _prefix(self.field)
         return 'fields : "' + " ".join(prefix + word for word in _WORD.findall(self.text)) + '"'
@@ -316,6 +323,10 @@ def parse_query(query: object) -> list[Term]:
             terms.append(Term(value, name))
             continue
         text = match["phrase"] if match["phrase"] is not None else match["word"]
+        stem = _PREFIX_WORD.fullmatch(match["word"] or "")
+        if stem is not None:
+            terms.append(Term(stem[1], prefix=True))
+            continue
         # Punctuation alone ('*', '--') has no word to match: leave it out rather than
         # let it match nothing and empty the whole result.
         if text and _WORD.search(text):

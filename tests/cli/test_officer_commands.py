@@ -175,8 +175,9 @@ def test_fields_come_from_settings_and_bad_ones_are_named_with_an_allowed_exampl
     assert "required fields are missing: fraud_type, detection_features" in missing.stderr
 
     bad = anna.run("publish", "forged_document_alert", *args, "--set", "issuing_country=UK")
-    assert bad.exit_code == 1
+    assert bad.exit_code == 2  # the officer's own input: a usage error, with its advice
     assert "'UK' is not a valid code (did you mean GB?)" in bad.stderr
+    assert "'ilo-node template forged_document_alert' lists every field" in bad.stderr
     unknown = anna.run("publish", "no_such_kind", "--example")
     assert unknown.exit_code == 2 and "Invalid value for 'KIND'" in unknown.stderr
     assert anna.run("publish", "retraction", "--example").exit_code == 2
@@ -395,3 +396,35 @@ def test_what_was_typed_is_kept_when_it_cannot_be_sent(
     assert draft.stat().st_mode & 0o777 == 0o600
     anna.transport.down = False
     assert anna.json("publish", "incident_alert", "--file", str(draft), "-y")["sent"] is True
+
+
+def test_mine_lists_what_the_officer_wrote_and_others_see_who_wrote_it(
+    anna: Officer, claire: Officer, posting: Posting
+) -> None:
+    alert = _published(anna.ok("publish", "incident_alert", "--example", "--json"))
+    posting.sync(FR, DE)
+    claire.ok("publish", "route_report", "--example")
+    [own] = anna.json("inbox", "--mine")
+    assert own["id"] == alert and own["author"]["officer"] == "anna.berg"
+    assert " yours " in anna.ok("inbox", "--mine").stdout
+    assert anna.json("inbox") == []  # her own is not news to her
+    assert anna.run("inbox", "--mine", "--officer", "claire.dubois").exit_code == 2
+
+
+def test_a_level_that_reaches_nobody_else_is_refused(tmp_path: Path) -> None:
+    # A posting of one node: local reaches only the author's own node.
+    postings = build_posting(tmp_path, [DE], {DE: ["anna.berg"]})
+    posting = next(postings)
+    keys = posting.keys
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Home, "signing_key", lambda self, passphrase: keys[self.signing_key_path])
+        result = Officer(posting, "anna.berg").run("publish", "incident_alert", "--example")
+    next(postings, None)
+    assert result.exit_code == 2
+    assert "nobody but your own node DE@TR could read it" in result.stderr
+
+
+def test_member_state_codes_get_the_same_corrections_as_fields(anna: Officer) -> None:
+    result = anna.run("publish", "incident_alert", "--example", "--level", "states", "--to", "EL")
+    assert result.exit_code == 2
+    assert "'EL' is not a Member State code (did you mean GR?)" in result.stderr

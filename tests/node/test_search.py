@@ -241,6 +241,15 @@ def test_searches_are_counted(corpus: Corpus) -> None:
     assert counters.get("search", "refused") == refused + 1
 
 
+def test_a_word_with_a_star_finds_the_words_it_starts(corpus: Corpus) -> None:
+    assert corpus.found("istanbul")  # the corpus has it
+    assert corpus.found("istan*") == corpus.found("istanbul")
+    assert corpus.found("ISTAN*") == corpus.found("istanbul")  # case ignored as for words
+    assert corpus.found("istan*") != corpus.found("istan")  # without the star, a word
+    # Two letters are too few to say anything: the star is then punctuation.
+    assert corpus.find("is*") == corpus.find("is")
+
+
 # -- any query is safe ---------------------------------------------------------------
 
 
