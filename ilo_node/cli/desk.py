@@ -615,7 +615,8 @@ def officer_status(ctx: click.Context, as_json: bool) -> None:
         roster = record["roster"] or {}
         click.echo(f"  node: reachable; {record['unread']} unread; {roster.get('message', '')}")
     else:
-        click.echo(f"  node: NOT REACHABLE ({record['node_problem']})")
+        label = "NOT REACHABLE" if record["node_state"] == "unreachable" else "REFUSES YOU"
+        click.echo(f"  node: {label} ({record['node_problem']})")
     for item in record["handed_over"]:
         click.echo(f"  handed over now: {item['id'][:16]} {item['reason'] or item['status']}")
     outbox = record["outbox"]

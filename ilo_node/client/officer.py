@@ -282,14 +282,17 @@ class OfficerClient:
         """Hand over what waits, then say where this officer stands: the outbox (what is
         signed but not yet with the node), drafts the node refused, and the node's view
         if it answers (``node_reachable`` false if not: the outbox is shown all the same)."""
-        deliveries = self.flush()
         node: dict[str, Any] | None
+        deliveries: list[Delivery] = []
         try:
+            deliveries = self.flush()
             self.sync()
             node = self.transport.call("GET", "/v1/officer/status")
-        except NodeUnreachableError as exc:
+        except ClientError as exc:
+            # Unreachable, or refusing this officer: the outbox is shown all the same.
             node = None
             unreachable = exc.message
+            state = "unreachable" if isinstance(exc, NodeUnreachableError) else "refused"
         refused = sorted(
             p
             for p in (self.home.path / "refused").glob("*.json")
@@ -301,6 +304,7 @@ class OfficerClient:
             "home": str(self.home.path),
             "key": self.signing.public.hex(),
             "node_reachable": node is not None,
+            "node_state": "reachable" if node is not None else state,
             "node_problem": None if node is not None else unreachable,
             "handed_over": [
                 {"id": d.envelope_id.hex(), "status": d.status, "reason": d.reason}

@@ -332,6 +332,9 @@ def test_a_revoked_officer_can_neither_publish_nor_read_through_the_node(
     assert publish.exit_code == 1 and "may not use this key" in publish.stderr
     read = anna.run("inbox")
     assert read.exit_code == 1 and "may not use this key" in read.stderr
+    status = anna.json("status")  # the outbox is still shown, and why the node is of no use
+    assert status["node_state"] == "refused" and "may not use this key" in status["node_problem"]
+    assert "REFUSES YOU" in anna.ok("status").stdout
 
 
 def test_grades_filter_the_inbox(anna: Officer, claire: Officer, posting: Posting) -> None:
