@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import web
+from aiohttp import HttpVersion11, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ilo_node.home.home import Home
@@ -105,6 +105,20 @@ def _refused(status: int, message: str) -> web.Response:
     return web.Response(status=status, body=error_body(message), content_type="application/msgpack")
 
 
+async def _expectation(request: web.Request) -> web.StreamResponse | None:
+    """aiohttp's own handling of ``Expect`` (it runs before the route's handler), except
+    that an expectation other than ``100-continue`` is refused in msgpack: aiohttp's
+    refusal is plain text that quotes the header."""
+    if request.version != HttpVersion11:
+        return None  # HTTP/1.0 has no expectations to meet
+    if request.headers.get(hdrs.EXPECT, "").lower() != "100-continue":
+        return _refused(417, "the only expectation met is 100-continue")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    # As aiohttp does: the interim answer is not part of the response's size.
+    request.writer.output_size = 0
+    return None
+
+
 def peer_app(service: PeerService, config: DaemonConfig, *, tls: bool = False) -> web.Application:
     """The peer API; with ``tls``, every request must come on a connection whose client
     presented a node certificate, and is bound to its key."""
@@ -151,7 +165,7 @@ def peer_app(service: PeerService, config: DaemonConfig, *, tls: bool = False) -
         return web.Response(status=status, body=out, content_type="application/msgpack")
 
     app = web.Application(client_max_size=config.max_body_bytes + 1, middlewares=[guard_middleware])
-    app.router.add_route("*", "/{tail:.*}", handle)
+    app.router.add_route("*", "/{tail:.*}", handle, expect_handler=_expectation)
     return app
 
 

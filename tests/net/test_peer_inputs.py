@@ -328,6 +328,52 @@ def test_daemon_refusals_have_msgpack_bodies(fr: ServedNode) -> None:
     _with_http(fr, scenario)
 
 
+def test_an_unknown_expectation_is_a_417_with_a_msgpack_body(fr: ServedNode) -> None:
+    # aiohttp answers Expect before any handler runs, and its 417 was plain text that
+    # quoted the header (found by tests/net/test_generated_officer_requests.py).
+    async def scenario(port: int) -> None:
+        for value in (b"!", b"200-ok", b"100-continue, x", b"\xff\xfe"):
+            request = _request("GET", "/v1/health", {"Expect": value})
+            status, kind, body = await _exchange(port, request)
+            assert (status, kind) == (417, "application/msgpack"), (value, body)
+            assert decode_body(body, "answer") == {
+                "error": "the only expectation met is 100-continue"
+            }
+
+    _with_http(fr, scenario)
+
+
+def test_an_expectation_over_http_1_0_is_ignored(fr: ServedNode) -> None:
+    async def scenario(port: int) -> None:
+        request = b"GET /v1/health HTTP/1.0\r\nExpect: !\r\n\r\n"
+        status, kind, body = await _exchange(port, request)
+        assert (status, kind) == (200, "application/msgpack"), body
+
+    _with_http(fr, scenario)
+
+
+def test_expect_100_continue_is_met_before_the_body_is_sent(fr: ServedNode) -> None:
+    body = encode_body({"docs": []})
+
+    async def scenario(port: int) -> None:
+        headers: dict[str, str | bytes] = dict(fr.signed(DE, "POST", "/v1/documents/diff", body))
+        headers["Expect"] = "100-Continue"
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            request = _request("POST", "/v1/documents/diff", headers, body)
+            writer.write(request[: -len(body)])  # the head alone, Content-Length and all
+            await writer.drain()
+            assert await reader.readuntil(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n"
+            writer.write(body)
+            await writer.drain()
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 "), head
+        finally:
+            writer.close()
+
+    _with_http(fr, scenario)
+
+
 def test_anonymous_rate_refusal_has_a_msgpack_body(fr: ServedNode) -> None:
     async def scenario(port: int) -> None:
         status, kind, body = await _exchange(port, _request("GET", "/v1/health", {}))

@@ -6,7 +6,7 @@ about half a second per key and per node opened.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +30,14 @@ class Built:
     def authority(self, party: str) -> SecretKey:
         return self.keys[self.network.base / "authorities" / party / "keys" / "signing.key"]
 
+    def officer(self, name: str) -> SecretKey:
+        return self.keys[self.network.officers[name].signing_key_path]
 
-def build_in_memory(base: Path, nodes: list[str]) -> Built:
+
+def build_in_memory(
+    base: Path, nodes: list[str], officers: Mapping[str, Sequence[str]] | None = None
+) -> Built:
+    """``officers``: node id to the names of the officers certified there."""
     captured: dict[Path, SecretKey] = {}
 
     def keep(path: Path, key: SecretKey, passphrase: bytes, **_: object) -> None:
@@ -39,5 +45,7 @@ def build_in_memory(base: Path, nodes: list[str]) -> Built:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("ilo_node.dev.netbuilder.write_private_key", keep)
-        network = build_network(base, nodes, passphrase=b"pw", keep_authorities=True)
+        network = build_network(
+            base, nodes, passphrase=b"pw", keep_authorities=True, officers=officers
+        )
     return Built(network, captured)
