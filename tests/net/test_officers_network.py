@@ -191,8 +191,12 @@ def test_officers_publish_read_retract_and_are_revoked_across_real_nodes(tmp_pat
         with pytest.raises(ClientError) as refused:
             anna.publish(PublishRequest("incident_alert", example("incident_alert")))
         assert type(refused.value) is ClientError
-        assert f"officer {ANNA} of {DE} may not use this key" in refused.value.message
-        assert "revoked" in refused.value.message
+        # On a loaded machine the idle connection may have been closed meanwhile: then
+        # the refusal comes at the new connection's handshake, as checked just below.
+        said = refused.value.message
+        assert (
+            f"officer {ANNA} of {DE} may not use this key" in said and "revoked" in said
+        ) or "refused this officer's certificate" in said, said
         # ... and a new connection at its TLS handshake, which is no "node unreachable"
         # (that would sign and queue the envelope in her outbox).
         reconnected = OfficerClient(built.officers[ANNA], PASS)
