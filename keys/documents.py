@@ -9,6 +9,7 @@ by :mod:`keys.roster` (rosters) and :mod:`keys.trust` (everything else).
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -76,6 +77,12 @@ def half_year_of(time_ms: int) -> str:
     return f"{moment.year}-H{1 if moment.month <= 6 else 2}"
 
 
+def _half_year_number(half_year: str) -> int:
+    """'2026-H2' -> a number that grows by one from each half-year to the next."""
+    year, half = half_year.split("-H")
+    return int(year) * 2 + int(half) - 1
+
+
 def node_role(party: str) -> str:
     """The role a roster must give the nodes of ``party``."""
     return INSTITUTION_ROLES.get(party, "member_state")
@@ -123,7 +130,20 @@ def _check_roster(content: Mapping[str, Any], path: str) -> None:
             )
     half_years = [p["half_year"] for p in content["presidency"]]
     if len(set(half_years)) != len(half_years):
-        raise ContentError(f"{path}.presidency: a half-year is listed twice")
+        twice = sorted({h for h in half_years if half_years.count(h) > 1})
+        raise ContentError(
+            f"{path}.presidency: {', '.join(twice)} listed twice; expected one Member State "
+            "per half-year"
+        )
+    # A gap would leave a half-year with nobody to report to: the schedule runs without
+    # one from its first half-year to its last.
+    ordered = sorted(half_years, key=_half_year_number)
+    for earlier, later in itertools.pairwise(ordered):
+        if _half_year_number(later) != _half_year_number(earlier) + 1:
+            raise ContentError(
+                f"{path}.presidency: no Member State holds the Presidency between {earlier} "
+                f"and {later}; expected consecutive half-years without a gap"
+            )
     for i, entry in enumerate(content["authorities"]):
         until = entry.get("valid_until_ms")
         if until is not None and until <= entry["valid_from_ms"]:
