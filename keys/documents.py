@@ -24,6 +24,7 @@ from protocol.identifiers import (
     is_node_id,
     split_node_id,
 )
+from protocol.periods import half_year_of
 from protocol.schema import (
     Country,
     Enum,
@@ -69,12 +70,6 @@ def when(time_ms: int) -> str:
     """A UTC time for messages an operator reads (milliseconds mean nothing to people)."""
     moment = _dt.datetime.fromtimestamp(time_ms / 1000, tz=_dt.UTC)
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def half_year_of(time_ms: int) -> str:
-    """The half-year ('2026-H2') a UTC time in milliseconds falls in."""
-    moment = _dt.datetime.fromtimestamp(time_ms / 1000, tz=_dt.UTC)
-    return f"{moment.year}-H{1 if moment.month <= 6 else 2}"
 
 
 def _half_year_number(half_year: str) -> int:

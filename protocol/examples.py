@@ -213,6 +213,34 @@ _RAW: dict[str, dict[str, Any]] = {
             {"nationality": "AF", "count": 190},
             {"nationality": "SY", "count": 120},
         ],
+        "alerts_by_kind": [
+            {"kind": "forged_document_alert", "count": 4, "corrected": 1},
+            {"kind": "route_report", "count": 2, "corrected": 0},
+        ],
+        "document_fraud": [
+            {
+                "document_type": "residence_permit",
+                "fraud_type": "counterfeit",
+                "issuing_country": "IT",
+                "count": 3,
+            },
+            {
+                "document_type": "passport",
+                "fraud_type": "impostor",
+                "issuing_country": "DE",
+                "count": 1,
+            },
+        ],
+        "routes": ["Van - Istanbul - Edirne"],
+        "indicators": [
+            {
+                "indicator": "illegal_border_crossing_between_bcps",
+                "nationality": "AF",
+                "count": 150,
+            },
+            {"indicator": "refusals_of_entry", "count": 42},
+            {"indicator": "effective_returns", "nationality": "PK", "count": 17},
+        ],
         "activities_narrative": "Regular attendance at network meetings; two carrier trainings.",
         "situation_narrative": "Flows via the eastern land border rose; sea departures stable.",
     },

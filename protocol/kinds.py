@@ -54,6 +54,10 @@ from .schema import (
 __all__ = [
     "ARTICLE2_TOPICS",
     "COMPETENCES",
+    "COUNTED_KINDS",
+    "DOCUMENT_TYPES",
+    "FRAUD_TYPES",
+    "INDICATORS",
     "KINDS",
     "PARTY_AGENCY",
     "PARTY_COMMISSION",
@@ -425,38 +429,34 @@ _register(
     )
 )
 
+#: Document types and fraud types of a forged-document alert (REPORT.md's typology, to
+#: be checked against the Frontex EDF-RAN scheme), also the keys of the contribution's
+#: document-fraud table.
+DOCUMENT_TYPES = (
+    "passport",
+    "id_card",
+    "visa",
+    "residence_permit",
+    "travel_document",
+    "driving_licence",
+    "other",
+)
+FRAUD_TYPES = (
+    "counterfeit",
+    "forged",
+    "fraudulently_obtained",
+    "impostor",
+    "pseudo_document",
+    "stolen_blank",
+)
+
 _register(
     KindSpec(
         "forged_document_alert",
         (
-            Field(
-                "document_type",
-                Enum(
-                    (
-                        "passport",
-                        "id_card",
-                        "visa",
-                        "residence_permit",
-                        "travel_document",
-                        "driving_licence",
-                        "other",
-                    )
-                ),
-            ),
+            Field("document_type", Enum(DOCUMENT_TYPES)),
             Field("issuing_country", COUNTRY, doc="country the document claims to be from"),
-            Field(
-                "fraud_type",
-                Enum(
-                    (
-                        "counterfeit",
-                        "forged",
-                        "fraudulently_obtained",
-                        "impostor",
-                        "pseudo_document",
-                        "stolen_blank",
-                    )
-                ),
-            ),
+            Field("fraud_type", Enum(FRAUD_TYPES)),
             Field("detection_features", List(TITLE, 50, min_items=1), doc="how to spot it"),
             Field("first_detected", DATE),
             Field("detected_at", NAME, doc="airport, border post or office"),
@@ -732,6 +732,57 @@ def _attended_at_most_held(content: Mapping[str, Any], path: str) -> None:
         )
 
 
+#: The statistical indicators of the half-year report (REPORT.md: the Frontex Risk
+#: Analysis Network's, which EU readers know), entered by officers per nationality or
+#: route where the data exist.
+INDICATORS = (
+    "illegal_border_crossing_between_bcps",
+    "illegal_border_crossing_at_bcps",
+    "suspected_facilitators",
+    "illegal_stay",
+    "refusals_of_entry",
+    "fraudulent_documents",
+    "return_decisions",
+    "effective_returns",
+)
+#: The kinds a contribution counts (all that a person publishes but the contribution).
+COUNTED_KINDS = (
+    "carrier_position",
+    "common_approach",
+    "deployment_notice",
+    "flow_report",
+    "forged_document_alert",
+    "host_country_contact",
+    "incident_alert",
+    "legislation_note",
+    "meeting_record",
+    "prevention_assistance_note",
+    "representation_agreement",
+    "return_facilitation_note",
+    "route_report",
+    "smuggling_network_alert",
+    "task_sharing_agreement",
+    "training_record",
+)
+
+
+def _unique_rows(list_field: str, keys: tuple[str, ...]) -> Check:
+    """No two rows of ``list_field`` for the same ``keys`` (absent keys count as such)."""
+
+    def check(content: Mapping[str, Any], path: str) -> None:
+        seen: set[tuple[Any, ...]] = set()
+        for i, row in enumerate(content.get(list_field, [])):
+            key = tuple(row.get(k) for k in keys)
+            if key in seen:
+                raise ContentError(
+                    f"{path}.{list_field}[{i}]: a second row for the same "
+                    f"{', '.join(keys)}; expected one row each, their counts added"
+                )
+            seen.add(key)
+
+    return check
+
+
 _register(
     KindSpec(
         "half_year_contribution",
@@ -745,6 +796,66 @@ _register(
                 NATIONALITY_COUNTS,
                 doc="irregular migrants detected, by nationality",
             ),
+            Field(
+                "alerts_by_kind",
+                List(
+                    Struct(
+                        (
+                            Field("kind", Enum(COUNTED_KINDS)),
+                            Field("count", COUNT),
+                            Field("corrected", COUNT, doc="of those, corrected since"),
+                        )
+                    ),
+                    len(COUNTED_KINDS),
+                    unique_by="kind",
+                ),
+                required=False,
+                doc="messages of the period by kind, retracted ones left out",
+            ),
+            Field(
+                "document_fraud",
+                List(
+                    Struct(
+                        (
+                            Field("document_type", Enum(DOCUMENT_TYPES)),
+                            Field("fraud_type", Enum(FRAUD_TYPES)),
+                            Field("issuing_country", COUNTRY),
+                            Field("count", COUNT),
+                        )
+                    ),
+                    MAX_ITEMS,
+                ),
+                required=False,
+                doc="forged-document alerts by document type, fraud type and issuing country",
+            ),
+            Field(
+                "routes",
+                List(TITLE, 50, unique=True),
+                required=False,
+                doc="routes reported in the period",
+            ),
+            Field(
+                "indicators",
+                List(
+                    Struct(
+                        (
+                            Field("indicator", Enum(INDICATORS)),
+                            Field("nationality", COUNTRY, required=False),
+                            Field("route", TITLE, required=False),
+                            Field("count", COUNT),
+                        )
+                    ),
+                    MAX_ITEMS,
+                ),
+                required=False,
+                doc="statistics entered by officers, by nationality or route where known",
+            ),
+            Field(
+                "sources",
+                List(Bytes(32, "envelope id"), 2000, unique=True),
+                required=False,
+                doc="ids of the envelopes the counts were taken from",
+            ),
             Field("activities_narrative", SHORT_TEXT, personal=True, doc="Part I"),
             Field("situation_narrative", SHORT_TEXT, personal=True, doc="Part II"),
         ),
@@ -753,6 +864,8 @@ _register(
         check=all_of(
             _attended_at_most_held,
             _sum_at_most("nationalities", "irregular_migrants_detected"),
+            _unique_rows("document_fraud", ("document_type", "fraud_type", "issuing_country")),
+            _unique_rows("indicators", ("indicator", "nationality", "route")),
         ),
     )
 )

@@ -25,6 +25,7 @@ import click
 from ilo_node import __version__
 from ilo_node.cli.bundle import bundle
 from ilo_node.cli.cert import cert
+from ilo_node.cli.contribution import contribution
 from ilo_node.cli.desk import correct, inbox, retract, search, show
 from ilo_node.cli.keys import keys
 from ilo_node.cli.log import log
@@ -176,7 +177,7 @@ def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
 
 _KEY_COMMANDS = (keys, roster, cert, officer, revoke, countersign, withdraw)
 _NODE_COMMANDS = (publish, read, status, log, retention, run, bundle)
-_OFFICER_COMMANDS = (inbox, show, search, retract, correct)
+_OFFICER_COMMANDS = (inbox, show, search, retract, correct, contribution)
 _OFFLINE_COMMANDS = (template,)
 for _command in (*_KEY_COMMANDS, *_NODE_COMMANDS, *_OFFICER_COMMANDS, *_OFFLINE_COMMANDS):
     cli.add_command(_command)

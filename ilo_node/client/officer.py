@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,10 @@ class MessageFilter:
             "limit": self.limit,
             "text": self.text,
         }
+
+
+#: The most messages the node gives in one answer (MAX_MESSAGES of the officer desk).
+_PAGE = 500
 
 
 def _digest(data: bytes) -> bytes:
@@ -591,6 +595,24 @@ class OfficerClient:
         self._try_sync_quietly()
         answer = self.transport.call("POST", "/v1/officer/messages", query.body())
         return [self._check(entry) for entry in answer.get("messages", [])]
+
+    def every_message(self, query: MessageFilter) -> list[ReadMessage]:
+        """All the messages ``query`` selects, however many: pages of the node's largest,
+        newest first, each next page before the oldest of the last."""
+        out: list[ReadMessage] = []
+        seen: set[bytes] = set()
+        until = query.until_ms
+        for _ in range(10_000):  # a bound, not an expected count
+            page = self.messages(replace(query, until_ms=until, limit=_PAGE))
+            out += [m for m in page if m.envelope_id not in seen]
+            seen.update(m.envelope_id for m in page)
+            if len(page) < _PAGE:
+                break
+            oldest = min(m.header.created_ms for m in page)
+            # The next page includes the oldest time again (others may share it); if a
+            # whole page shares one time, go on before it.
+            until = oldest + 1 if until != oldest + 1 else oldest
+        return out
 
     def _try_sync_quietly(self) -> None:
         if not self.synced:

@@ -81,6 +81,12 @@ def _private_dirs(directory: Path, top: Path) -> None:
         os.chmod(parent, 0o700)
 
 
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write a file an operator or officer asked for (a draft, an export) as the home's
+    own files are written: whole or not at all, mode 0600."""
+    _atomic_write(path, data)
+
+
 def _atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
