@@ -54,6 +54,16 @@ class LogView:
             return None
         return envelope.open_with_key(stored[1], self.s.limits)
 
+    def readable_ids(self, kind: str) -> list[bytes]:
+        """Every envelope of ``kind`` this node can read, in log order (the report reads
+        all the contributions; the signed kind is checked by whoever opens each)."""
+        rows = self.s.db.execute(
+            "SELECT e.id FROM envelopes e JOIN contents c ON c.envelope_id = e.id "
+            "WHERE e.kind = ? ORDER BY e.idx",
+            [kind],
+        ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
     def erasure_reason(self, envelope_id: bytes) -> str | None:
         row = self.s.db.execute(
             "SELECT reason FROM erasures WHERE envelope_id = ?", [envelope_id]

@@ -56,6 +56,13 @@ class Witnessing:
         ).fetchone()
         return bytes(row[0]) if row else None
 
+    def notes_of(self, node: str) -> list[bytes]:
+        """Every checkpoint of ``node``'s log this node accepted, as received."""
+        rows = self.s.db.execute(
+            "SELECT note FROM witnessed WHERE origin = ? ORDER BY size", [self.origin(node)]
+        ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
     def latest_notes(self) -> list[bytes]:
         """For each origin witnessed, the largest checkpoint of it accepted (as received)."""
         rows = self.s.db.execute(

@@ -1,0 +1,120 @@
+"""``ilo-node report build`` (at the Presidency's node) and ``report verify`` (anywhere)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ilo_node.cli.common import home_of, passphrase_for
+from ilo_node.client.reports import build_report_files, verify_report_files
+from ilo_node.home.home import now_ms
+from ilo_node.report.template import template_names
+from protocol.errors import IloError
+
+__all__ = ["report"]
+
+
+class ReportInvalidError(IloError):
+    """A report that does not verify: exit 1 with each problem listed."""
+
+
+@click.group()
+def report() -> None:
+    """Build the half-year report from the contributions, and verify one.
+    See 'ilo-node report COMMAND --help'."""
+
+
+@report.command("build")
+@click.option("--period", required=True, help="The half-year, e.g. 2026-H2.")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write report.json, report.sig and the renderings to.",
+)
+@click.option(
+    "--template",
+    "template_name",
+    type=click.Choice(template_names()),
+    default="decision-2005-687",
+    show_default=True,
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@click.pass_context
+def build(
+    ctx: click.Context, period: str, out_dir: Path, template_name: str, as_json: bool
+) -> None:
+    """Build and sign the report at the Presidency's node, from its log (run in the
+    node's home; the node may be running).
+
+    \b
+    Example:
+      ilo-node --home node-IE report build --period 2026-H2 --out report-2026-H2
+    """
+    home = home_of(ctx)
+    label = home.require_role("node").label
+    built = build_report_files(
+        home,
+        lambda: passphrase_for(ctx, f"the {label} keys"),
+        period,
+        out_dir,
+        template_name,
+        now_ms(),
+    )
+    record = {**built.summary, "files": {k: str(v) for k, v in built.files.items()}}
+    if as_json:
+        click.echo(json.dumps(record, indent=1))
+        return
+    click.echo(
+        f"built the {period} report from {record['contributions']} contributions "
+        f"({', '.join(record['host_countries']) or 'no host country'}), at checkpoint size "
+        f"{record['checkpoint_size']}"
+    )
+    for item in record["missing"]:
+        click.echo(f"  no contribution from {item['member_state']} for {item['host']}")
+    for name, path in record["files"].items():
+        click.echo(f"  {name}: {path}")
+
+
+@report.command("verify")
+@click.argument(
+    "report_file", metavar="REPORT_JSON", type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@click.pass_context
+def verify(ctx: click.Context, report_file: Path, as_json: bool) -> None:
+    """Verify a report and its report.sig: signature, checkpoint, every inclusion proof,
+    and, in a node's home that can read the contributions, every figure.
+
+    \b
+    Example:
+      ilo-node --home node-COM report verify report-2026-H2/report.json
+    """
+    result = verify_report_files(home_of(ctx), report_file, now_ms())
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": result.ok,
+                    "recomputed": result.recomputed,
+                    "problems": result.problems,
+                    "notes": result.notes,
+                },
+                indent=1,
+            )
+        )
+    else:
+        for note in result.notes:
+            click.echo(f"  {note}")
+    if not result.ok:
+        raise ReportInvalidError(
+            f"{report_file} does not verify: " + "; ".join(result.problems[:20]),
+            "Do not use this report: ask the Presidency for the report as built, and "
+            "compare it with this one.",
+        )
+    if not as_json:
+        what = "every figure recomputed" if result.recomputed else "figures not recomputed here"
+        click.echo(f"valid: {report_file} ({what})")

@@ -1,0 +1,120 @@
+"""Building and verifying half-year reports in a home: the files, the node's log read
+without its lock (the running node may write meanwhile), the keys asked for only
+to sign. The report's logic is in :mod:`ilo_node.report`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ilo_node.errors import InputError
+from ilo_node.formats.jsonfile import read_limited
+from ilo_node.home.home import Home, write_private_file
+from ilo_node.node.core import Node
+from ilo_node.report.aggregate import choose
+from ilo_node.report.build import build_report, contributions_in
+from ilo_node.report.template import load_template
+from ilo_node.report.verify import MAX_REPORT_BYTES, Verification, verify_report
+from protocol.checkpoint import origin_for
+from protocol.envelope import Envelope
+from protocol.periods import half_year_bounds
+
+__all__ = ["BuiltFiles", "build_report_files", "verify_report_files"]
+
+
+@dataclass(frozen=True)
+class BuiltFiles:
+    directory: Path
+    files: dict[str, Path]
+    summary: dict[str, Any]
+
+
+def build_report_files(
+    home: Home,
+    passphrase: Callable[[], bytes],
+    half_year: str,
+    out_dir: Path,
+    template_name: str,
+    now_ms: int,
+) -> BuiltFiles:
+    """``report.json`` and ``report.sig`` (and the renderings) in ``out_dir``, built from the
+    node of ``home``'s log and signed with its key."""
+    home.require_role("node")
+    half_year_bounds(half_year)
+    template = load_template(template_name)
+    signing = home.signing_key(passphrase())
+    node = Node(home, None, writer=False)
+    try:
+        built = build_report(node, signing, template, half_year, now_ms)
+    finally:
+        node.close()
+    files = {"report.json": out_dir / "report.json", "report.sig": out_dir / "report.sig"}
+    write_private_file(files["report.json"], built.data)
+    write_private_file(files["report.sig"], built.signature)
+    body = built.body
+    summary = {
+        "period": half_year,
+        "host_countries": [h["code"] for h in body["host_countries"]],
+        "contributions": len(body["manifest"]["contributions"]),
+        "missing": body["missing"],
+        "checkpoint_size": body["manifest"]["log_size"],
+    }
+    return BuiltFiles(out_dir, files, summary)
+
+
+def verify_report_files(home: Home, report_path: Path, now_ms: int) -> Verification:
+    """Verify ``report_path`` (and ``report.sig`` beside it) with this home's trust; a
+    node's home also recomputes what it can read."""
+    data = read_limited(report_path, "report", MAX_REPORT_BYTES)
+    sig_path = report_path.with_name("report.sig")
+    if not sig_path.exists():
+        raise InputError(
+            f"no report.sig beside {report_path}",
+            "A report is verified with its signature: copy report.sig with report.json.",
+        )
+    signature = read_limited(sig_path, "report signature", 64 * 1024)
+    trust = home.trust_state()
+    if home.config().role != "node":
+        return verify_report(data, signature, trust, now_ms, template_for=load_template)
+    node = Node(home, None, writer=False)
+    try:
+        builder = _builder(signature)
+
+        def lookup(envelope_id: bytes) -> tuple[Envelope, dict[str, Any] | None] | None:
+            envelope = node.view.envelope(envelope_id)
+            if envelope is None:
+                return None
+            content = node.view.read(envelope_id)
+            return envelope, None if content is None else dict(content.fields)
+
+        def held(period: str) -> list[bytes]:
+            found = contributions_in(node, [period])
+            return [c.envelope_id for c in choose(c for c, _, _ in found)]
+
+        origin = origin_for(node.network, builder) if builder else ""
+        split = any(v.origin == origin for v in node.witnessing.split_views())
+        return verify_report(
+            data,
+            signature,
+            node.trust,
+            now_ms,
+            template_for=load_template,
+            lookup=lookup,
+            held_contributions=held,
+            witnessed=node.witnessing.notes_of(builder) if builder else (),
+            split_view=split,
+        )
+    finally:
+        node.close()
+
+
+def _builder(signature: bytes) -> str:
+    """The building node report.sig names (the report itself is not parsed before its
+    signature is checked; verify_report checks that the two name the same node)."""
+    try:
+        return str(json.loads(signature)["node"])
+    except (ValueError, KeyError, TypeError):
+        return ""

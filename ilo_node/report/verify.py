@@ -1,0 +1,273 @@
+"""Verifying a report without trusting the node that built it.
+
+:func:`verify_report` takes the exact bytes of ``report.json`` and ``report.sig``,
+the verifier's own trust state and, where the verifier holds a log (a node's home),
+a way to look its envelopes up. It checks, in order, and collects every problem
+with where it is:
+
+1. the signature over the SHA-256 of the exact bytes, by a key certified for the
+   building node when the report was built (nothing is parsed before);
+2. the checkpoint of the manifest, signed by a key of that node; that the
+   verifier's own records of that node's log show no other root at its size, and
+   no split view of it;
+3. each contribution's inclusion proof in that checkpoint;
+4. where the verifier can read the contributions (the Commission's node can):
+   that each is the contribution the manifest says, that none it holds for the
+   period was left out, and every figure, table and list, recomputed with the
+   template the report names (:func:`ilo_node.report.aggregate.compose`).
+
+No I/O here: the caller reads the files and passes the lookups in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ilo_node.report.aggregate import Contribution, compose
+from ilo_node.report.build import REPORT_FORMAT, SIGNATURE_DOMAIN, expected_contributors
+from ilo_node.report.template import ReportTemplate
+from keys.errors import WitnessError
+from keys.trust import TrustState
+from protocol.crypto import sha256, verify
+from protocol.envelope import Envelope
+from protocol.errors import ProtocolError
+from protocol.merkle import leaf_hash, verify_inclusion
+
+__all__ = ["MAX_REPORT_BYTES", "Verification", "verify_report"]
+
+#: report.json is read at most this large (a report of every host country is a few MB).
+MAX_REPORT_BYTES = 64 * 1024 * 1024
+
+#: An envelope of the verifier's own log and its content, if the verifier can read it.
+Lookup = Callable[[bytes], tuple[Envelope, dict[str, Any] | None] | None]
+
+
+@dataclass
+class Verification:
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    recomputed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _hex(value: Any, length: int) -> bytes | None:
+    try:
+        raw = bytes.fromhex(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return raw if raw is not None and len(raw) == length else None
+
+
+def verify_report(
+    data: bytes,
+    signature_data: bytes,
+    trust: TrustState,
+    now_ms: int,
+    *,
+    template_for: Callable[[str], ReportTemplate],
+    lookup: Lookup | None = None,
+    held_contributions: Callable[[str], Sequence[bytes]] | None = None,
+    witnessed: Sequence[bytes] = (),
+    split_view: bool = False,
+) -> Verification:
+    """``witnessed``: the verifier's notes of the building node's log; ``held_contributions``
+    the ids of the contributions for a half-year the verifier can read."""
+    out = Verification()
+    body = _signed_body(data, signature_data, trust, now_ms, out)
+    if body is None:
+        return out
+    node = body["built"]["node"]
+    manifest = body["manifest"]
+    root_size = _checkpoint(body, node, trust, now_ms, witnessed, split_view, out)
+    entries = manifest["contributions"]
+    for n, entry in enumerate(entries):
+        envelope_id = _hex(entry.get("id"), 32)
+        proof = [_hex(h, 32) for h in entry.get("proof", [])]
+        where = f"manifest.contributions[{n}] ({str(entry.get('id'))[:16]})"
+        if envelope_id is None or any(p is None for p in proof):
+            out.problems.append(f"{where}: not an envelope id and proof")
+            continue
+        if root_size is None:
+            continue
+        size, root = root_size
+        try:
+            verify_inclusion(leaf_hash(envelope_id), int(entry["index"]), size, proof, root)  # type: ignore[arg-type]
+        except (ProtocolError, ValueError, TypeError) as exc:
+            detail = exc.message if isinstance(exc, ProtocolError) else type(exc).__name__
+            out.problems.append(f"{where}: inclusion proof does not verify ({detail})")
+    if lookup is None:
+        out.notes.append("figures not recomputed: this home holds no log to read them from")
+        return out
+    _recompute(body, entries, trust, template_for, lookup, held_contributions, out)
+    return out
+
+
+def _signed_body(
+    data: bytes, signature_data: bytes, trust: TrustState, now_ms: int, out: Verification
+) -> dict[str, Any] | None:
+    try:
+        sig = json.loads(signature_data)
+        key, signature = _hex(sig["key"], 32), _hex(sig["signature"], 64)
+        node = str(sig["node"])
+    except (ValueError, KeyError, TypeError):
+        out.problems.append("report.sig: not a report signature")
+        return None
+    digest = sha256(data)
+    if key is None or signature is None or _hex(sig.get("digest"), 32) != digest:
+        out.problems.append("report.sig: it signs other bytes than this report.json")
+        return None
+    try:
+        verify(key, SIGNATURE_DOMAIN, digest, signature)
+    except ProtocolError:
+        out.problems.append("report.sig: the signature does not verify")
+        return None
+    try:
+        body = json.loads(data)
+        built_ms = int(body["built"]["at_ms"])
+        if body["format"] != REPORT_FORMAT or body["built"]["node"] != node:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        out.problems.append("report.json: signed, but not a report of this format")
+        return None
+    decision = trust.decide_node_statement(key, node, built_ms, now_ms)
+    if not decision:
+        out.problems.append(f"report.sig: the key is not {node}'s: {decision.reason}")
+        return None
+    out.notes.append(f"signed by {node} (key {key.hex()[:16]}…)")
+    return body if isinstance(body, dict) else None
+
+
+def _checkpoint(
+    body: dict[str, Any],
+    node: str,
+    trust: TrustState,
+    now_ms: int,
+    witnessed: Sequence[bytes],
+    split_view: bool,
+    out: Verification,
+) -> tuple[int, bytes] | None:
+    note = str(body["manifest"].get("checkpoint", "")).encode()
+    try:
+        signed = trust.verify_checkpoint(node, note, now_ms)
+    except WitnessError as exc:
+        out.problems.append(f"manifest.checkpoint: {exc.message}")
+        return None
+    cp = signed.checkpoint
+    if body["manifest"].get("log_size") != cp.size:
+        out.problems.append("manifest.log_size: is not the size of the checkpoint")
+    for other in witnessed:
+        try:
+            seen = trust.verify_checkpoint(node, other, now_ms).checkpoint
+        except WitnessError:
+            continue
+        if seen.size == cp.size and seen.root != cp.root:
+            out.problems.append(
+                f"manifest.checkpoint: computed on a forked log: {node} showed this verifier "
+                f"another root at size {cp.size}"
+            )
+    if split_view:
+        out.problems.append(
+            f"manifest.checkpoint: this verifier holds evidence that {node} showed different "
+            "histories of its log (a split view); its report cannot be trusted"
+        )
+    out.notes.append(f"checkpoint of {node} at size {cp.size} verified")
+    return cp.size, cp.root
+
+
+def _recompute(
+    body: dict[str, Any],
+    entries: Sequence[dict[str, Any]],
+    trust: TrustState,
+    template_for: Callable[[str], ReportTemplate],
+    lookup: Lookup,
+    held_contributions: Callable[[str], Sequence[bytes]] | None,
+    out: Verification,
+) -> None:
+    template = template_for(str(body["template"]["id"]))
+    if template.digest != body["template"].get("digest"):
+        out.notes.append(
+            f"the report was built with another version of template {template.id}; "
+            "recomputed with this one"
+        )
+    contributions: list[Contribution] = []
+    unreadable = 0
+    for entry in entries:
+        envelope_id = _hex(entry.get("id"), 32)
+        found = lookup(envelope_id) if envelope_id is not None else None
+        if found is None or found[1] is None:
+            unreadable += 1
+            continue
+        envelope, content = found[0], found[1]
+        where = f"contribution {entry['id'][:16]}"
+        if envelope.header.kind != "half_year_contribution":
+            out.problems.append(f"{where}: is a {envelope.header.kind}, not a contribution")
+            continue
+        said = (entry.get("half_year"), entry.get("host"), entry.get("member_state"))
+        if said != (content["half_year"], content["host_country"], content["member_state"]):
+            out.problems.append(f"{where}: the manifest names it for {said}, it is not")
+        contributions.append(
+            Contribution(
+                envelope.id,
+                content["member_state"],
+                content["host_country"],
+                content["half_year"],
+                envelope.header.created_ms,
+                content,
+            )
+        )
+    if unreadable:
+        out.notes.append(
+            f"figures not recomputed: {unreadable} of {len(entries)} contributions cannot be "
+            "read here"
+        )
+        return
+    period = str(body["period"])
+    if held_contributions is not None:
+        listed = {e.get("id") for e in entries}
+        for envelope_id in held_contributions(period):
+            if envelope_id.hex() not in listed:
+                out.problems.append(
+                    f"contribution {envelope_id.hex()[:16]} for {period} is in this log but "
+                    "not in the report"
+                )
+    expected = compose(template, period, contributions, expected_contributors(trust))
+    for key, value in expected.items():
+        if body.get(key) != value:
+            out.problems.append(_difference(key, body.get(key), value))
+    out.recomputed = not out.problems
+    out.notes.append(f"every figure recomputed from {len(contributions)} contributions")
+
+
+def _difference(key: str, said: Any, computed: Any) -> str:
+    """Where a recomputed part differs, as precisely as the two can be compared."""
+    if key == "host_countries" and isinstance(said, list) and isinstance(computed, list):
+        for host in computed:
+            theirs = next((h for h in said if h.get("code") == host["code"]), None)
+            if theirs is None:
+                return f"host_countries: {host['code']} is missing from the report"
+            for section in host["sections"]:
+                other: dict[str, Any] = next(
+                    (s for s in theirs.get("sections", []) if s.get("id") == section["id"]), {}
+                )
+                for figure in section["figures"]:
+                    given: dict[str, Any] = next(
+                        (f for f in other.get("figures", []) if f.get("id") == figure["id"]), {}
+                    )
+                    if given.get("value") != figure["value"]:
+                        return (
+                            f"host_countries.{host['code']}.{section['id']}.{figure['id']}: the "
+                            f"report says {given.get('value')}, the contributions give "
+                            f"{figure['value']}"
+                        )
+            if theirs != host:
+                return f"host_countries.{host['code']}: differs from the contributions"
+        return "host_countries: lists another set of host countries than the contributions"
+    digest = hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{key}: differs from what the contributions give (report part {digest})"

@@ -1,0 +1,189 @@
+"""The half-year report end to end in memory: officers of two Member States send their
+contributions, the Presidency's node builds and signs the report, the Commission's
+node verifies it and recomputes every figure; then each way of tampering with it is
+refused with its reason (a table of named cases)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ilo_node.client.officer import PublishRequest
+from ilo_node.client.reports import build_report_files, verify_report_files
+from ilo_node.home.home import Home
+from ilo_node.report.build import SIGNATURE_DOMAIN, canonical_json
+from protocol.crypto import sha256, sign
+from protocol.examples import example
+from protocol.periods import half_year_of
+from tests.support.officerkit import Posting, build_posting
+
+DE, FR, IE, COM = "DE@TR", "FR@TR", "IE@TR", "COM@EU"
+
+
+@pytest.fixture
+def posting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Posting]:
+    postings = build_posting(
+        tmp_path, [DE, FR, IE, COM], {DE: ["anna.berg"], FR: ["claire.dubois"]}
+    )
+    posting = next(postings)
+    keys = dict(posting.keys)
+    # The nodes run from copies of their built homes: the same key under both paths.
+    for name, built_home in posting.built.nodes.items():
+        keys[posting.base / "nodes" / name / "keys" / "signing.key"] = keys[
+            built_home.signing_key_path
+        ]
+    monkeypatch.setattr(Home, "signing_key", lambda self, passphrase: keys[self.signing_key_path])
+    yield posting
+    next(postings, None)
+
+
+def _contribution(state: str, **changes: Any) -> dict[str, Any]:
+    content = example("half_year_contribution")
+    content.update(member_state=state, half_year=half_year_of(posting_now()), **changes)
+    return content
+
+
+def posting_now() -> int:
+    from ilo_node.home.home import now_ms
+
+    return now_ms()
+
+
+@dataclass
+class Built:
+    posting: Posting
+    out: Path
+
+    @property
+    def report(self) -> Path:
+        return self.out / "report.json"
+
+    def body(self) -> dict[str, Any]:
+        return dict(json.loads(self.report.read_bytes()))
+
+    def resign(self, body: dict[str, Any]) -> None:
+        """As a dishonest Presidency would: change the report and sign it again."""
+        data = canonical_json(body)
+        key = self.posting.keys[self.posting.built.nodes[IE].signing_key_path]
+        digest = sha256(data)
+        sig = json.loads((self.out / "report.sig").read_bytes())
+        sig.update(
+            digest=digest.hex(), signature=sign(key.reveal(), SIGNATURE_DOMAIN, digest).hex()
+        )
+        self.report.write_bytes(data)
+        (self.out / "report.sig").write_bytes(canonical_json(sig))
+
+    def verify(self, at: str = COM) -> Any:
+        home = Home(self.posting.base / "nodes" / at)
+        return verify_report_files(home, self.report, posting_now())
+
+
+@pytest.fixture
+def built(posting: Posting, tmp_path: Path) -> Built:
+    anna, claire = posting.officer("anna.berg"), posting.officer("claire.dubois")
+    for client, state, extra in (
+        (anna, "DE", {}),
+        (claire, "FR", {"deployments": 1, "meetings_held": 6, "meetings_attended": 4}),
+    ):
+        outcome = client.publish(
+            PublishRequest("half_year_contribution", _contribution(state, **extra), "presidency")
+        )
+        assert outcome.sent and IE in outcome.readable_by and COM in outcome.readable_by
+    posting.sync_all()
+    posting.on(IE, posting.nodes[IE].checkpoint)
+    out = tmp_path / "report"
+    home = Home(posting.base / "nodes" / IE)
+    period = half_year_of(posting_now())
+    build_report_files(home, lambda: b"unused", period, out, "decision-2005-687", posting_now())
+    return Built(posting, out)
+
+
+def test_the_presidency_builds_and_the_commission_recomputes_every_figure(built: Built) -> None:
+    body = built.body()
+    [tr] = body["host_countries"]
+    assert tr["code"] == "TR" and tr["contributors"] == ["DE", "FR"]
+    figures = {f["id"]: f["value"] for s in tr["sections"] for f in s["figures"]}
+    assert figures["deployments"] == 2 + 1  # summed over Member States
+    assert figures["meetings_held"] == 6  # the network's, the most reported
+    assert figures["meetings_attended"] == 5 + 4
+    assert [m["member_state"] for m in body["missing"]] == ["IE"]  # IE@TR sent none
+    result = built.verify(COM)
+    assert result.ok, result.problems
+    assert result.recomputed
+    assert "every figure recomputed from 2 contributions" in result.notes
+
+
+def test_a_verifier_that_cannot_read_the_contributions_checks_signature_and_proofs(
+    built: Built,
+) -> None:
+    result = built.verify(FR)  # FR's node is not a recipient of DE's contribution
+    assert result.ok and not result.recomputed
+    assert any("cannot be read here" in n for n in result.notes)
+
+
+def _change_figure(body: dict[str, Any]) -> None:
+    section = body["host_countries"][0]["sections"][0]
+    section["figures"][0]["value"] += 1
+
+
+def _drop_contribution(body: dict[str, Any]) -> None:
+    body["manifest"]["contributions"].pop()
+
+
+def _alter_manifest(body: dict[str, Any]) -> None:
+    body["manifest"]["contributions"][0]["member_state"] = "IT"
+
+
+def _wrong_proof(body: dict[str, Any]) -> None:
+    proof = body["manifest"]["contributions"][0]["proof"]
+    proof[0] = "00" * 32
+
+
+def _add_contribution(body: dict[str, Any]) -> None:
+    entry = dict(body["manifest"]["contributions"][0])
+    entry["id"] = "ab" * 32
+    body["manifest"]["contributions"].append(entry)
+
+
+TAMPERING: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "a figure changed": (_change_figure, "the report says 4, the contributions give 3"),
+    "a contribution dropped": (_drop_contribution, "is in this log but not in the report"),
+    "a contribution named for another state": (_alter_manifest, "the manifest names it for"),
+    "a wrong inclusion proof": (_wrong_proof, "inclusion proof does not verify"),
+    "a contribution added": (_add_contribution, "inclusion proof does not verify"),
+}
+
+
+@pytest.mark.parametrize("case", TAMPERING)
+def test_a_report_changed_and_signed_again_is_refused(built: Built, case: str) -> None:
+    change, reason = TAMPERING[case]
+    body = built.body()
+    change(body)
+    built.resign(body)
+    result = built.verify(COM)
+    assert not result.ok
+    assert any(reason in p for p in result.problems), result.problems
+
+
+def test_a_report_changed_without_signing_again_is_refused_before_it_is_read(
+    built: Built,
+) -> None:
+    data = built.report.read_bytes().replace(b'"value":3', b'"value":4', 1)
+    built.report.write_bytes(data)
+    result = built.verify(COM)
+    assert result.problems == ["report.sig: it signs other bytes than this report.json"]
+
+
+def test_a_report_signed_by_another_node_is_refused(built: Built) -> None:
+    sig = json.loads((built.out / "report.sig").read_bytes())
+    key = built.posting.keys[built.posting.built.nodes[FR].signing_key_path]
+    digest = bytes.fromhex(sig["digest"])
+    sig.update(key=key.public.hex(), signature=sign(key.reveal(), SIGNATURE_DOMAIN, digest).hex())
+    (built.out / "report.sig").write_bytes(canonical_json(sig))
+    result = built.verify(COM)
+    assert any("the key is not IE@TR's" in p for p in result.problems), result.problems
