@@ -187,3 +187,88 @@ def test_a_report_signed_by_another_node_is_refused(built: Built) -> None:
     (built.out / "report.sig").write_bytes(canonical_json(sig))
     result = built.verify(COM)
     assert any("the key is not IE@TR's" in p for p in result.problems), result.problems
+
+
+def test_a_second_template_is_a_file_and_no_code(built: Built, tmp_path: Path) -> None:
+    from ilo_node.report.template import template_names
+
+    assert "host-country-brief" in template_names()
+    out = tmp_path / "brief"
+    home = Home(built.posting.base / "nodes" / IE)
+    period = half_year_of(posting_now())
+    build_report_files(home, lambda: b"unused", period, out, "host-country-brief", posting_now())
+    brief = json.loads((out / "report.json").read_bytes())
+    assert brief["template"]["id"] == "host-country-brief"
+    [tr] = brief["host_countries"]
+    assert [s["id"] for s in tr["sections"]] == ["situation"]
+    assert [t["id"] for t in tr["tables"]] == ["nationalities"]
+    verified = verify_report_files(
+        Home(built.posting.base / "nodes" / COM), out / "report.json", posting_now()
+    )
+    assert verified.ok and verified.recomputed, verified.problems
+
+
+def test_a_report_computed_on_a_forked_log_is_refused(built: Built) -> None:
+    """The verifier holds another checkpoint of the Presidency's log at the same size: the
+    report's history is not the one its node showed this verifier."""
+    from ilo_node.report.template import load_template
+    from ilo_node.report.verify import verify_report
+    from protocol.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
+
+    body = built.body()
+    shown = SignedCheckpoint.from_bytes(body["manifest"]["checkpoint"].encode()).checkpoint
+    other = Checkpoint(shown.origin, shown.size, bytes(32), shown.time_ms)
+    ie = built.posting.nodes[IE]
+    assert ie.signing is not None
+    forked = sign_checkpoint(other, ie.log.name, ie.signing.reveal())
+    result = verify_report(
+        built.report.read_bytes(),
+        (built.out / "report.sig").read_bytes(),
+        built.posting.nodes[COM].trust,
+        posting_now(),
+        template_for=load_template,
+        witnessed=[forked],
+    )
+    assert any("computed on a forked log" in p for p in result.problems), result.problems
+    split = verify_report(
+        built.report.read_bytes(),
+        (built.out / "report.sig").read_bytes(),
+        built.posting.nodes[COM].trust,
+        posting_now(),
+        template_for=load_template,
+        split_view=True,
+    )
+    assert any("split view" in p for p in split.problems)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (
+            {"figures": [{"id": "x", "label": "X", "field": "no_such_field", "combine": "sum"}]},
+            "figure x",
+        ),
+        (
+            {"figures": [{"id": "x", "label": "X", "field": "trainings", "combine": "mean"}]},
+            "figure x",
+        ),
+        ({"charts": [{"id": "c", "title": "C", "type": "bar", "table": "nope"}]}, "chart c"),
+    ],
+    ids=["unknown field", "unknown combination", "chart of no table"],
+)
+def test_a_template_that_does_not_fit_the_contribution_is_refused(
+    change: dict[str, Any], words: str
+) -> None:
+    from importlib import resources
+
+    from ilo_node.errors import InputError
+    from ilo_node.report.template import _checked
+
+    raw = json.loads(
+        (resources.files("ilo_node.report") / "templates" / "host-country-brief.json").read_bytes()
+    )
+    raw.update(change)
+    if "figures" in change:
+        raw["sections"] = []
+    with pytest.raises(InputError, match=words):
+        _checked("test", raw, "0" * 64)
