@@ -272,3 +272,45 @@ def test_a_template_that_does_not_fit_the_contribution_is_refused(
         raw["sections"] = []
     with pytest.raises(InputError, match=words):
         _checked("test", raw, "0" * 64)
+
+
+def _cli(home: Path, *args: str) -> Any:
+    from click.testing import CliRunner
+
+    from ilo_node.cli.app import cli
+
+    passphrase = home.parent / "pw"
+    passphrase.write_text("unused")
+    passphrase.chmod(0o600)
+    result = CliRunner().invoke(
+        cli, ["--home", str(home), "--passphrase-file", str(passphrase), *args]
+    )
+    assert "Traceback" not in result.output + result.stderr
+    return result
+
+
+def test_the_report_commands(built: Built, tmp_path: Path) -> None:
+    nodes = built.posting.base / "nodes"
+    period = half_year_of(posting_now())
+    out = tmp_path / "cli-report"
+    made = _cli(nodes / IE, "report", "build", "--period", period, "--out", str(out))
+    assert made.exit_code == 0, made.stderr
+    assert made.stdout.startswith(f"built the {period} report from 2 contributions (TR)")
+    assert "no contribution from IE for TR" in made.stdout
+    ok = _cli(nodes / COM, "report", "verify", str(out / "report.json"))
+    assert ok.exit_code == 0, ok.stderr
+    assert ok.stdout.endswith("(every figure recomputed)\n")
+    record = json.loads(
+        _cli(nodes / COM, "report", "verify", str(out / "report.json"), "--json").stdout
+    )
+    assert record["ok"] and record["recomputed"]
+
+    (out / "report.json").write_bytes((out / "report.json").read_bytes() + b" ")
+    bad = _cli(nodes / COM, "report", "verify", str(out / "report.json"))
+    assert bad.exit_code == 1
+    assert "does not verify: report.sig: it signs other bytes than this report.json" in bad.stderr
+    (out / "report.sig").unlink()
+    missing = _cli(nodes / COM, "report", "verify", str(out / "report.json"))
+    assert missing.exit_code == 2 and "no report.sig beside" in missing.stderr
+    not_yet = _cli(nodes / FR, "report", "build", "--period", "2026-H7", "--out", str(out))
+    assert not_yet.exit_code == 2 and "is not a half-year" in not_yet.stderr
