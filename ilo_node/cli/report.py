@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ilo_node.cli.common import home_of, passphrase_for
-from ilo_node.client.reports import build_report_files, verify_report_files
+from ilo_node.client.reports import annual_report_files, build_report_files, verify_report_files
 from ilo_node.home.home import now_ms
 from ilo_node.report.template import template_names
 from protocol.errors import IloError
@@ -118,3 +118,55 @@ def verify(ctx: click.Context, report_file: Path, as_json: bool) -> None:
     if not as_json:
         what = "every figure recomputed" if result.recomputed else "figures not recomputed here"
         click.echo(f"valid: {report_file} ({what})")
+
+
+@report.command("annual")
+@click.option("--year", required=True, type=click.IntRange(1970, 9999))
+@click.option(
+    "--from",
+    "reports",
+    required=True,
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A half-year report.json of the year (give both; each is verified first).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write annual.json and annual.sig to.",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
+@click.pass_context
+def annual(
+    ctx: click.Context, year: int, reports: tuple[Path, ...], out_dir: Path, as_json: bool
+) -> None:
+    """Build the Commission's annual overview from the year's two half-year reports,
+    verifying both first (run in a node's home, the Commission's).
+
+    \b
+    Example:
+      ilo-node --home node-COM report annual --year 2026 --from h1/report.json \\
+          --from h2/report.json --out annual-2026
+    """
+    home = home_of(ctx)
+    label = home.require_role("node").label
+    built = annual_report_files(
+        home,
+        lambda: passphrase_for(ctx, f"the {label} keys"),
+        year,
+        list(reports),
+        out_dir,
+        now_ms(),
+    )
+    record = {**built.summary, "files": {k: str(v) for k, v in built.files.items()}}
+    if as_json:
+        click.echo(json.dumps(record, indent=1))
+        return
+    click.echo(
+        f"built the {year} overview from 2 verified half-year reports "
+        f"({', '.join(record['host_countries']) or 'no host country'})"
+    )
+    for name, path in record["files"].items():
+        click.echo(f"  {name}: {path}")

@@ -15,14 +15,19 @@ from ilo_node.formats.jsonfile import read_limited
 from ilo_node.home.home import Home, write_private_file
 from ilo_node.node.core import Node
 from ilo_node.report.aggregate import choose
-from ilo_node.report.build import build_report, contributions_in
+from ilo_node.report.annual import annual_overview
+from ilo_node.report.build import build_report, canonical_json, contributions_in
 from ilo_node.report.template import load_template
 from ilo_node.report.verify import MAX_REPORT_BYTES, Verification, verify_report
 from protocol.checkpoint import origin_for
+from protocol.crypto import sha256, sign
 from protocol.envelope import Envelope
 from protocol.periods import half_year_bounds
 
-__all__ = ["BuiltFiles", "build_report_files", "verify_report_files"]
+__all__ = ["BuiltFiles", "annual_report_files", "build_report_files", "verify_report_files"]
+
+#: What an annual overview's signature signs, before the digest of annual.json.
+ANNUAL_DOMAIN = b"ilo-node/v1/annual\x00"
 
 
 @dataclass(frozen=True)
@@ -118,3 +123,49 @@ def _builder(signature: bytes) -> str:
         return str(json.loads(signature)["node"])
     except (ValueError, KeyError, TypeError):
         return ""
+
+
+def annual_report_files(
+    home: Home,
+    passphrase: Callable[[], bytes],
+    year: int,
+    reports: list[Path],
+    out_dir: Path,
+    now_ms: int,
+) -> BuiltFiles:
+    """``annual.json`` and ``annual.sig`` from the year's two half-year reports, each
+    verified in this home first (a report that does not verify stops it)."""
+    home.require_role("node")
+    bodies = []
+    for path in reports:
+        result = verify_report_files(home, path, now_ms)
+        if not result.ok:
+            raise InputError(
+                f"{path} does not verify: " + "; ".join(result.problems[:10]),
+                "Build the annual overview from verified half-year reports only.",
+            )
+        bodies.append(json.loads(read_limited(path, "report", MAX_REPORT_BYTES)))
+    try:
+        overview = annual_overview(year, bodies)
+    except ValueError as exc:
+        raise InputError(str(exc), f"Give the reports of {year}-H1 and {year}-H2.") from None
+    signing = home.signing_key(passphrase())
+    data = canonical_json(overview)
+    digest = sha256(data)
+    config = home.config()
+    signature = {
+        "format": "ilo-node-annual-signature/1",
+        "node": config.node,
+        "key": signing.public.hex(),
+        "digest": digest.hex(),
+        "signature": sign(signing.reveal(), ANNUAL_DOMAIN, digest).hex(),
+    }
+    files = {"annual.json": out_dir / "annual.json", "annual.sig": out_dir / "annual.sig"}
+    write_private_file(files["annual.json"], data)
+    write_private_file(files["annual.sig"], canonical_json(signature))
+    summary = {
+        "year": year,
+        "host_countries": [h["code"] for h in overview["host_countries"]],
+        "missing": overview["missing"],
+    }
+    return BuiltFiles(out_dir, files, summary)

@@ -44,7 +44,8 @@ def posting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Posting
 
 def _contribution(state: str, **changes: Any) -> dict[str, Any]:
     content = example("half_year_contribution")
-    content.update(member_state=state, half_year=half_year_of(posting_now()), **changes)
+    content.update(member_state=state, half_year=half_year_of(posting_now()))
+    content.update(changes)
     return content
 
 
@@ -314,3 +315,58 @@ def test_the_report_commands(built: Built, tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "no report.sig beside" in missing.stderr
     not_yet = _cli(nodes / FR, "report", "build", "--period", "2026-H7", "--out", str(out))
     assert not_yet.exit_code == 2 and "is not a half-year" in not_yet.stderr
+
+
+def test_the_annual_overview_adds_two_verified_half_years(built: Built, tmp_path: Path) -> None:
+    posting = built.posting
+    year = half_year_of(posting_now())[:4]
+    # The first half-year's contributions, sent now (late, as happens).
+    anna = posting.officer("anna.berg")
+    h1 = _contribution("DE", half_year=f"{year}-H1", deployments=4)
+    assert anna.publish(PublishRequest("half_year_contribution", h1, "presidency")).sent
+    posting.sync_all()
+    posting.on(IE, posting.nodes[IE].checkpoint)
+    nodes = posting.base / "nodes"
+    h1_dir, h2_dir = tmp_path / "h1", tmp_path / "h2"
+    for period, out in ((f"{year}-H1", h1_dir), (f"{year}-H2", h2_dir)):
+        made = _cli(nodes / IE, "report", "build", "--period", period, "--out", str(out))
+        assert made.exit_code == 0, made.stderr
+    made = _cli(
+        nodes / COM,
+        "report",
+        "annual",
+        "--year",
+        year,
+        "--from",
+        str(h1_dir / "report.json"),
+        "--from",
+        str(h2_dir / "report.json"),
+        "--out",
+        str(tmp_path / "annual"),
+    )
+    assert made.exit_code == 0, made.stderr
+    overview = json.loads((tmp_path / "annual" / "annual.json").read_bytes())
+    [tr] = overview["host_countries"]
+    deployments = {f["id"]: f["value"] for f in tr["figures"]}["deployments"]
+    assert deployments == 4 + (2 + 1)  # H1 (DE) and H2 (DE and FR)
+    assert tr["periods"] == [f"{year}-H1", f"{year}-H2"]
+
+    body = json.loads((h2_dir / "report.json").read_bytes())
+    _change_figure(body)
+    built.out = h2_dir
+    built.resign(body)
+    refused = _cli(
+        nodes / COM,
+        "report",
+        "annual",
+        "--year",
+        year,
+        "--from",
+        str(h1_dir / "report.json"),
+        "--from",
+        str(h2_dir / "report.json"),
+        "--out",
+        str(tmp_path / "annual2"),
+    )
+    assert refused.exit_code == 2 and "does not verify" in refused.stderr
+    assert not (tmp_path / "annual2").exists()
