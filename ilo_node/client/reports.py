@@ -17,6 +17,7 @@ from ilo_node.node.core import Node
 from ilo_node.report.aggregate import choose
 from ilo_node.report.annual import annual_overview
 from ilo_node.report.build import build_report, canonical_json, contributions_in
+from ilo_node.report.render import write_outputs
 from ilo_node.report.template import load_template
 from ilo_node.report.verify import MAX_REPORT_BYTES, Verification, verify_report
 from protocol.checkpoint import origin_for
@@ -60,6 +61,9 @@ def build_report_files(
     write_private_file(files["report.json"], built.data)
     write_private_file(files["report.sig"], built.signature)
     body = built.body
+    # The renderings are made from what was signed, read back as a verifier reads it.
+    rendered = write_outputs(json.loads(built.data), out_dir)
+    files.update({path.name: path for path in rendered.values()})
     summary = {
         "period": half_year,
         "host_countries": [h["code"] for h in body["host_countries"]],
