@@ -45,9 +45,12 @@ def build_report_files(
     out_dir: Path,
     template_name: str,
     now_ms: int,
+    *,
+    render: bool = True,
 ) -> BuiltFiles:
-    """``report.json`` and ``report.sig`` (and the renderings) in ``out_dir``, built from the
-    node of ``home``'s log and signed with its key."""
+    """``report.json`` and ``report.sig`` (and, with ``render``, report.md, report.html
+    and report.pdf) in ``out_dir``, built from the node of ``home``'s log and signed with
+    its key."""
     home.require_role("node")
     half_year_bounds(half_year)
     template = load_template(template_name)
@@ -62,8 +65,9 @@ def build_report_files(
     write_private_file(files["report.sig"], built.signature)
     body = built.body
     # The renderings are made from what was signed, read back as a verifier reads it.
-    rendered = write_outputs(json.loads(built.data), out_dir)
-    files.update({path.name: path for path in rendered.values()})
+    if render:
+        rendered = write_outputs(json.loads(built.data), out_dir)
+        files.update({path.name: path for path in rendered.values()})
     summary = {
         "period": half_year,
         "host_countries": [h["code"] for h in body["host_countries"]],

@@ -100,7 +100,9 @@ def built(posting: Posting, tmp_path: Path) -> Built:
     out = tmp_path / "report"
     home = Home(posting.base / "nodes" / IE)
     period = half_year_of(posting_now())
-    build_report_files(home, lambda: b"unused", period, out, "decision-2005-687", posting_now())
+    build_report_files(
+        home, lambda: b"unused", period, out, "decision-2005-687", posting_now(), render=False
+    )
     return Built(posting, out)
 
 
@@ -197,7 +199,9 @@ def test_a_second_template_is_a_file_and_no_code(built: Built, tmp_path: Path) -
     out = tmp_path / "brief"
     home = Home(built.posting.base / "nodes" / IE)
     period = half_year_of(posting_now())
-    build_report_files(home, lambda: b"unused", period, out, "host-country-brief", posting_now())
+    build_report_files(
+        home, lambda: b"unused", period, out, "host-country-brief", posting_now(), render=False
+    )
     brief = json.loads((out / "report.json").read_bytes())
     assert brief["template"]["id"] == "host-country-brief"
     [tr] = brief["host_countries"]
@@ -290,6 +294,7 @@ def _cli(home: Path, *args: str) -> Any:
     return result
 
 
+@pytest.mark.slow  # each build renders the PDF (WeasyPrint)
 def test_the_report_commands(built: Built, tmp_path: Path) -> None:
     nodes = built.posting.base / "nodes"
     period = half_year_of(posting_now())
@@ -317,6 +322,7 @@ def test_the_report_commands(built: Built, tmp_path: Path) -> None:
     assert not_yet.exit_code == 2 and "is not a half-year" in not_yet.stderr
 
 
+@pytest.mark.slow  # each build renders the PDF (WeasyPrint)
 def test_the_annual_overview_adds_two_verified_half_years(built: Built, tmp_path: Path) -> None:
     posting = built.posting
     year = half_year_of(posting_now())[:4]
@@ -370,3 +376,40 @@ def test_the_annual_overview_adds_two_verified_half_years(built: Built, tmp_path
     )
     assert refused.exit_code == 2 and "does not verify" in refused.stderr
     assert not (tmp_path / "annual2").exists()
+
+
+def test_a_contribution_for_another_state_or_retracted_does_not_count(
+    built: Built, tmp_path: Path
+) -> None:
+    posting = built.posting
+    anna = posting.officer("anna.berg")
+    # anna's node is DE's: a contribution in Italy's name is not Italy's.
+    posing = anna.publish(
+        PublishRequest("half_year_contribution", _contribution("IT"), "presidency")
+    )
+    assert posing.sent
+    # A later DE contribution, then retracted: the earlier one stands.
+    later = anna.publish(
+        PublishRequest("half_year_contribution", _contribution("DE", deployments=9), "presidency")
+    )
+    assert later.sent and later.envelope_id is not None
+    assert anna.retract(later.envelope_id.hex(), "figures not final").sent
+    posting.sync_all()
+    posting.on(IE, posting.nodes[IE].checkpoint)
+    out = tmp_path / "again"
+    home = Home(posting.base / "nodes" / IE)
+    build_report_files(
+        home,
+        lambda: b"unused",
+        half_year_of(posting_now()),
+        out,
+        "decision-2005-687",
+        posting_now(),
+    )
+    [tr] = json.loads((out / "report.json").read_bytes())["host_countries"]
+    assert tr["contributors"] == ["DE", "FR"]
+    figures = {f["id"]: f["value"] for s in tr["sections"] for f in s["figures"]}
+    assert figures["deployments"] == 2 + 1
+    assert verify_report_files(
+        Home(posting.base / "nodes" / COM), out / "report.json", posting_now()
+    ).ok
