@@ -297,14 +297,21 @@ def _send_contributions(net: Devnet, half_year: str) -> list[Published]:
     return sent
 
 
-def _wait_delivered(net: Devnet, timeout_s: float) -> bool:
+def _wait_delivered(net: Devnet, nodes: list[str], timeout_s: float) -> bool:
+    """Every envelope readable at its recipients and held in every node's log (nodes
+    relay what they cannot read): the state the nodes should stop in."""
     deadline = time.monotonic() + timeout_s
+    total = len(net.published)
     while True:
         delivered, expected = _delivery(net)
-        if delivered == expected:
+        sizes = _sizes(net, nodes)
+        if delivered == expected and all(sizes.get(n) == total for n in nodes):
             return True
         if time.monotonic() >= deadline:
-            net.say(f"  only {delivered}/{expected} pairs delivered after {timeout_s:.0f} s")
+            net.say(
+                f"  only {delivered}/{expected} pairs delivered after {timeout_s:.0f} s; "
+                f"log sizes {sizes}, want {total}"
+            )
             return False
         time.sleep(0.2)
 
@@ -444,7 +451,7 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
             time.sleep(0.5 if delivered < expected else 1.0)
         say(f"officers draft and send their {half_year} contributions:")
         _send_contributions(net, half_year)
-        contributions_arrived = _wait_delivered(net, CONTRIBUTIONS_TIMEOUT_S)
+        contributions_arrived = _wait_delivered(net, nodes, CONTRIBUTIONS_TIMEOUT_S)
     finally:
         say("stopping the nodes ...")
         for client in net.officers.values():
