@@ -10,9 +10,16 @@ kind: each signs in their own home with their certified key and hands the
 envelope to their node over the officer API (HTTPS, as ``ilo-node publish``
 does); one alert goes to the whole network, one is corrected and one retracted
 by its author. The half-year contribution is the post's own figures and is
-signed by its node. Their spread is shown live; at the end every node is
-stopped cleanly (it signs a last checkpoint) and every node home is checked
-with the same verification as ``ilo-node log verify``.
+signed by its node. Their spread is shown live. Then the half-year's mission
+ends as it would: an officer at every Member State node drafts their
+contribution for the current half-year from what their node can read (as
+``ilo-node contribution draft`` does), writes in what only officers know and
+sends it to the Presidency and the Commission; once those arrived, every node is
+stopped cleanly (it signs a last checkpoint, which covers them), the
+Presidency's node builds and signs the report (as ``ilo-node report build``), the
+Commission's node verifies it and recomputes every figure (as ``report verify``),
+and every node home is checked with the same verification as ``ilo-node log
+verify``.
 """
 
 from __future__ import annotations
@@ -31,21 +38,29 @@ from typing import Any
 
 import click
 
-from ilo_node.client.officer import OfficerClient, PublishOutcome, PublishRequest
+# The draft command's own reading of a message (retracted and superseded ones left
+# out): devnet must count exactly as an officer's 'contribution draft' would.
+from ilo_node.cli.contribution import _counted
+from ilo_node.client.officer import MessageFilter, OfficerClient, PublishOutcome, PublishRequest
+from ilo_node.client.reports import build_report_files, verify_report_files
 from ilo_node.dev.launcher import Launcher, LaunchError, free_ports
-from ilo_node.dev.netbuilder import build_network
+from ilo_node.dev.netbuilder import DEFAULT_PRESIDENCY, build_network
 from ilo_node.errors import ClientError
 from ilo_node.formats.jsoncontent import content_to_json
-from ilo_node.home.home import Home
+from ilo_node.home.home import Home, now_ms
 from ilo_node.home.keyfiles import resolve_passphrase
 from ilo_node.node.audit import verify_log
+from ilo_node.report.contribution import draft_contribution
 from protocol.envelope import REFERENCE_KINDS
 from protocol.examples import example
+from protocol.identifiers import split_node_id
 from protocol.kinds import KINDS
+from protocol.periods import half_year_bounds, half_year_of
 
 __all__ = ["DEVNET_NODES", "DEVNET_OFFICERS", "run_devnet"]
 
 #: IE holds the Presidency in 2026-H2: half-year contributions go to IE and COM.
+#: At another time devnet's roster may name IE for it instead (:func:`_presidency`).
 DEVNET_NODES = ("COM@EU", "DE@TR", "FR@TR", "IT@TR", "ES@MA", "IE@MA", "NL@MA")
 #: The officers posted at each Member State node, the authors of what devnet publishes.
 #: Few on purpose: each home costs two Argon2id derivations (made, then opened).
@@ -68,6 +83,10 @@ _NODE_SIGNED = {"half_year_contribution": "DE@TR"}
 _LEVELS = {"half_year_contribution": "presidency"}
 #: The alert sent to the whole network, and corrected by its author afterwards.
 _NETWORK_ALERT = ("anna.berg", "smuggling_network_alert")
+#: Seconds the contributions get to reach the Presidency's and the Commission's nodes.
+CONTRIBUTIONS_TIMEOUT_S = 60.0
+#: The stand-in Presidency when the real schedule names a Member State with no node here.
+_STAND_IN_PRESIDENCY = "IE"
 #: The alert its author retracts, and why.
 _RETRACTED = (
     "forged_document_alert",
@@ -234,6 +253,116 @@ def _open_officers(
     return clients
 
 
+def _presidency(half_year: str) -> tuple[dict[str, str], str]:
+    """The roster's Presidency schedule, and the devnet node that holds ``half_year``.
+
+    The real schedule when its Presidency has a node here (IE@MA in 2026-H2); else a
+    scratch roster naming IE for ``half_year`` alone: a devnet that cannot build its
+    report would be the bigger surprise, and a single half-year keeps the schedule
+    without a gap (which the roster refuses)."""
+    by_party = {n.split("@")[0]: n for n in DEVNET_NODES}
+    holder = DEFAULT_PRESIDENCY.get(half_year)
+    if holder is not None and holder in by_party:
+        return dict(DEFAULT_PRESIDENCY), by_party[holder]
+    return {half_year: _STAND_IN_PRESIDENCY}, by_party[_STAND_IN_PRESIDENCY]
+
+
+def _draft(client: OfficerClient, half_year: str) -> dict[str, Any]:
+    """What ``ilo-node contribution draft`` drafts in this officer's home, then what only
+    the officer knows written in (the example's figures; the narratives)."""
+    parts = split_node_id(client.node)
+    assert parts is not None  # a home's node id was checked when it was made
+    state, host = parts
+    _, end_ms = half_year_bounds(half_year)
+    messages = client.every_message(MessageFilter(hosts=(host,), until_ms=end_ms))
+    counted = [c for c in (_counted(m) for m in messages) if c is not None]
+    content = draft_contribution(state, host, half_year, counted)
+    sample = example("half_year_contribution")
+    for name in ("irregular_migrants_detected", "returns_facilitated", "nationalities"):
+        content[name] = sample[name]
+    content["activities_narrative"] = (
+        f"{client.officer} ({client.node}): the devnet's sample activities in {host}."
+    )
+    content["situation_narrative"] = f"The devnet's sample situation in {host}, {half_year}."
+    return content
+
+
+def _send_contributions(net: Devnet, half_year: str) -> list[Published]:
+    """The first officer of every Member State node drafts and sends their contribution."""
+    sent = []
+    for names in DEVNET_OFFICERS.values():
+        client = net.officers[names[0]]
+        request = PublishRequest("half_year_contribution", _draft(client, half_year), "presidency")
+        sent.append(_handed_over(net, client, client.publish(request)))
+    return sent
+
+
+def _wait_delivered(net: Devnet, nodes: list[str], timeout_s: float) -> bool:
+    """Every envelope readable at its recipients and held in every node's log (nodes
+    relay what they cannot read): the state the nodes should stop in."""
+    deadline = time.monotonic() + timeout_s
+    total = len(net.published)
+    while True:
+        delivered, expected = _delivery(net)
+        sizes = _sizes(net, nodes)
+        if delivered == expected and all(sizes.get(n) == total for n in nodes):
+            return True
+        if time.monotonic() >= deadline:
+            net.say(
+                f"  only {delivered}/{expected} pairs delivered after {timeout_s:.0f} s; "
+                f"log sizes {sizes}, want {total}"
+            )
+            return False
+        time.sleep(0.2)
+
+
+def _report(
+    base: Path, half_year: str, builder: str, passphrase_file: Path, say: Callable[[str], None]
+) -> dict[str, Any]:
+    """Build the report in the Presidency node's home and verify it in the Commission's,
+    from their logs as the nodes left them (the last checkpoint covers everything)."""
+    passphrase = resolve_passphrase(
+        passphrase_file=passphrase_file,
+        environ={},
+        prompt=None,
+        confirm=False,
+        what=f"the {builder} keys",
+    )
+    out = base / "report"
+    built = build_report_files(
+        Home(base / builder), lambda: passphrase, half_year, out, "decision-2005-687", now_ms()
+    )
+    summary = built.summary
+    say(
+        f"{builder} built the {half_year} report from {summary['contributions']} "
+        f"contributions ({', '.join(summary['host_countries'])}), at checkpoint size "
+        f"{summary['checkpoint_size']}:"
+    )
+    for name, path in built.files.items():
+        say(f"  {name}: {path}")
+    verifier = "COM@EU"
+    report_path = built.files["report.json"]
+    result = verify_report_files(Home(base / verifier), report_path, now_ms())
+    what = "every figure recomputed" if result.recomputed else "figures NOT recomputed"
+    say(
+        f"report verify at {verifier}: "
+        + ("valid" if result.ok else "INVALID: " + "; ".join(result.problems[:5]))
+        + f" ({what})"
+    )
+    return {
+        "path": str(report_path),
+        "period": half_year,
+        "built_by": builder,
+        "verified_by": verifier,
+        "verified": result.ok,
+        "recomputed": result.recomputed,
+        "problems": result.problems,
+        "host_countries": summary["host_countries"],
+        "contributions": summary["contributions"],
+        "files": {name: str(path) for name, path in built.files.items()},
+    }
+
+
 def _wait_and_sync(net: Devnet, nodes: list[str]) -> None:
     """Wait for every node, and sync each officer's home with its node as soon as that
     node listens: the first sync writes (and fsyncs) every document the home lacks, disk
@@ -256,12 +385,25 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
     started = first_start = time.monotonic()
     officer_count = sum(len(names) for names in DEVNET_OFFICERS.values())
     say(f"building a network of {len(nodes)} nodes and {officer_count} officers in {base} ...")
+    half_year = half_year_of(now_ms())
+    schedule, presidency_node = _presidency(half_year)
     built = build_network(
-        base, nodes, network="devnet.ilo", endpoints=endpoints, officers=DEVNET_OFFICERS
+        base,
+        nodes,
+        network="devnet.ilo",
+        endpoints=endpoints,
+        officers=DEVNET_OFFICERS,
+        presidency=schedule,
     )
     launcher = Launcher(built.passphrase_file, log_level=os.environ.get("ILO_NODE_LOG", "WARNING"))
     net = Devnet(base, launcher, say)
     say(f"root roster fingerprint {built.fingerprint}")
+    if schedule.get(half_year) != DEFAULT_PRESIDENCY.get(half_year):
+        say(
+            f"the Presidency of {half_year} has no node here: devnet's roster names "
+            f"{schedule[half_year]} for it"
+        )
+    say(f"{half_year}: the Presidency's node is {presidency_node}")
     try:
         for node in nodes:
             launcher.start(node, built.nodes[node].path)
@@ -307,6 +449,9 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
                 break
             # The pace of the progress lines: the run lasts `duration` whatever happens.
             time.sleep(0.5 if delivered < expected else 1.0)
+        say(f"officers draft and send their {half_year} contributions:")
+        _send_contributions(net, half_year)
+        contributions_arrived = _wait_delivered(net, nodes, CONTRIBUTIONS_TIMEOUT_S)
     finally:
         say("stopping the nodes ...")
         for client in net.officers.values():
@@ -320,6 +465,18 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
         home = Home(base / node)
         report = verify_log(home.path / "node.db", [home.public_key()], node, workers=1)
         verified[node] = report.ok and report.latest_checkpoint == report.size
+    say(
+        f"{'converged' if delivered == expected else 'NOT converged'}: {delivered}/{expected} "
+        f"pairs delivered; log verify: "
+        + ", ".join(f"{n} {'OK' if ok else 'FAILED'}" for n, ok in verified.items())
+    )
+    # Without every contribution at the Presidency's node the report would name a
+    # Member State as missing that did send, or fail to verify: not worth building.
+    the_report: dict[str, Any] | None = None
+    if contributions_arrived:
+        the_report = _report(base, half_year, presidency_node, built.passphrase_file, say)
+    else:
+        say(f"report not built: the contributions did not all reach {presidency_node} and COM@EU")
     result = {
         "nodes": nodes,
         "officers": {n: list(names) for n, names in DEVNET_OFFICERS.items()},
@@ -345,14 +502,10 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
         "converged": delivered == expected,
         "converged_after_s": None if converged_at is None else round(converged_at, 2),
         "log_verify": verified,
+        "report": the_report,
         "home": str(base),
         "seconds": round(time.monotonic() - first_start, 2),
     }
-    say(
-        f"{'converged' if result['converged'] else 'NOT converged'}: {delivered}/{expected} "
-        f"pairs delivered; log verify: "
-        + ", ".join(f"{n} {'OK' if ok else 'FAILED'}" for n, ok in verified.items())
-    )
     authors = Counter(p.author for p in net.published)
     say("authors: " + ", ".join(f"{a} {n}" for a, n in authors.items()))
     for p, got in zip(net.published, delivered_to, strict=True):
@@ -398,4 +551,10 @@ def run_devnet(home: Path | None, duration: float, as_json: bool) -> bool:
         return False
     if as_json:
         click.echo(json.dumps(result))
-    return bool(result["converged"]) and all(result["log_verify"].values())
+    report = result["report"]
+    return (
+        bool(result["converged"])
+        and all(result["log_verify"].values())
+        and report is not None
+        and bool(report["verified"] and report["recomputed"])
+    )

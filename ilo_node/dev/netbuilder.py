@@ -76,9 +76,12 @@ def build_network(
     keep_authorities: bool = False,
     roster_days: int = 365,
     officers: Mapping[str, Sequence[str]] | None = None,
+    presidency: Mapping[str, str] | None = None,
 ) -> BuiltNetwork:
     """Create ``base/<node id>/`` homes for ``node_ids``, all trusting one root roster;
-    ``officers`` maps node ids to the names of officers posted there."""
+    ``officers`` maps node ids to the names of officers posted there, ``presidency``
+    half-years to the Member State holding the Presidency (default
+    :data:`DEFAULT_PRESIDENCY`)."""
     moment = now if now is not None else now_ms()
     base.mkdir(parents=True, exist_ok=True)
     secret = passphrase if passphrase is not None else os.urandom(18).hex().encode()
@@ -109,7 +112,9 @@ def build_network(
             }
             for n in node_ids
         ],
-        "presidency": [{"half_year": h, "party": p} for h, p in DEFAULT_PRESIDENCY.items()],
+        "presidency": [
+            {"half_year": h, "party": p} for h, p in (presidency or DEFAULT_PRESIDENCY).items()
+        ],
     }
     document = SignedDocument.create("roster", payload)
     for name in ("admin-a", "admin-b"):

@@ -80,6 +80,11 @@ def test_devnet_converges_and_every_home_verifies(tmp_path: Path) -> None:
             assert e["officer"] in officers[e["node"]]
             assert e["author"] == f"{e['officer']} ({e['node']})"
     assert [e["kind"] for e in envelopes if e["officer"] is None] == ["half_year_contribution"]
+    # The mission's end: the first officer of every Member State node sent a contribution
+    # for the current half-year, to the Presidency's node (IE@MA) and COM@EU.
+    sent = [e for e in envelopes if e["kind"] == "half_year_contribution" and e["officer"]]
+    assert sorted(e["officer"] for e in sent) == sorted(n[0] for n in officers.values())
+    assert all({"IE@MA", "COM@EU"} <= set(e["recipients"]) for e in sent)
     assert any(e["level"] == "network" and e["officer"] for e in envelopes)
 
     # What the logs hold, as signed: every node relays every envelope.
@@ -105,3 +110,22 @@ def test_devnet_converges_and_every_home_verifies(tmp_path: Path) -> None:
         assert e["delivered_to"] == target["recipients"], relation
     assert referring["retracts"]["kind"] == "retraction"
     assert referring["corrects"]["kind"] == by_id[referring["corrects"]["refers_to"]["id"]]["kind"]
+
+    # The report: built and signed at the Presidency's node, verified at the Commission's
+    # with every figure recomputed, from contributions of both host countries.
+    report = summary["report"]
+    assert report["verified"] is True, report["problems"]
+    assert report["recomputed"] is True
+    assert (report["built_by"], report["verified_by"]) == ("IE@MA", "COM@EU")
+    assert set(report["files"]) >= {"report.json", "report.sig"}
+    assert all(Path(path).is_file() for path in report["files"].values())
+    assert report["path"] == report["files"]["report.json"]
+    body = json.loads(Path(report["path"]).read_bytes())
+    assert body["presidency"] == "IE" and body["built"]["node"] == "IE@MA"
+    hosts = {h["code"]: h for h in body["host_countries"]}
+    assert set(hosts) == {"MA", "TR"}
+    assert hosts["TR"]["contributors"] == ["DE", "FR", "IT"]
+    assert hosts["MA"]["contributors"] == ["ES", "IE", "NL"]
+    assert body["missing"] == []
+    manifest = {c["id"] for c in body["manifest"]["contributions"]}
+    assert {e["id"] for e in sent} <= manifest
