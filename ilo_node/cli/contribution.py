@@ -11,43 +11,22 @@ import click
 
 from ilo_node.cli.common import FILE, home_of
 from ilo_node.cli.desk import assemble_content, officer_client, officer_publish
+from ilo_node.client.contributions import counted
 from ilo_node.client.officer import MessageFilter, OfficerClient, PublishRequest
-from ilo_node.client.reading import ReadMessage
 from ilo_node.errors import InputError
 from ilo_node.formats.jsoncontent import content_to_json
 from ilo_node.home.home import now_ms, write_private_file
 from ilo_node.report.contribution import (
     OFFICER_FIELDS,
-    Counted,
     draft_contribution,
     unfinished,
 )
 from protocol.identifiers import split_node_id
-from protocol.kinds import COUNTED_KINDS
 from protocol.periods import half_year_bounds, half_year_of
 
 __all__ = ["contribution"]
 
 _KIND = "half_year_contribution"
-
-
-def _counted(message: ReadMessage) -> Counted | None:
-    """What a draft counts of a checked message: nothing of a retracted one, or of one
-    superseded by a correction (the correction is counted instead)."""
-    header = message.header
-    if message.retracted or message.corrections or message.content is None:
-        return None
-    if header.kind not in COUNTED_KINDS:
-        return None
-    corrects = header.refers_to is not None and header.refers_to[0] == "corrects"
-    return Counted(
-        message.envelope_id,
-        header.kind,
-        header.author_node,
-        header.created_ms,
-        message.content,
-        corrected=corrects,
-    )
 
 
 def _posting(client: OfficerClient) -> tuple[str, str]:
@@ -91,7 +70,7 @@ def draft(ctx: click.Context, period: str | None, output: Path | None, as_json: 
         messages = client.every_message(MessageFilter(hosts=(host,), until_ms=end_ms))
     finally:
         client.close()
-    counted = [c for c in (_counted(m) for m in messages) if c is not None]
+    counted = [c for c in (counted(m) for m in messages) if c is not None]
     content = draft_contribution(state, host, half_year, counted)
     text = json.dumps(content_to_json(content), indent=1, ensure_ascii=False)
     if output is not None:

@@ -40,7 +40,7 @@ import click
 
 # The draft command's own reading of a message (retracted and superseded ones left
 # out): devnet must count exactly as an officer's 'contribution draft' would.
-from ilo_node.cli.contribution import _counted
+from ilo_node.client.contributions import counted
 from ilo_node.client.officer import MessageFilter, OfficerClient, PublishOutcome, PublishRequest
 from ilo_node.client.reports import build_report_files, verify_report_files
 from ilo_node.dev.launcher import Launcher, LaunchError, free_ports
@@ -275,7 +275,7 @@ def _draft(client: OfficerClient, half_year: str) -> dict[str, Any]:
     state, host = parts
     _, end_ms = half_year_bounds(half_year)
     messages = client.every_message(MessageFilter(hosts=(host,), until_ms=end_ms))
-    counted = [c for c in (_counted(m) for m in messages) if c is not None]
+    counted = [c for c in (counted(m) for m in messages) if c is not None]
     content = draft_contribution(state, host, half_year, counted)
     sample = example("half_year_contribution")
     for name in ("irregular_migrants_detected", "returns_facilitated", "nationalities"):
