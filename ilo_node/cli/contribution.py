@@ -70,15 +70,15 @@ def draft(ctx: click.Context, period: str | None, output: Path | None, as_json: 
         messages = client.every_message(MessageFilter(hosts=(host,), until_ms=end_ms))
     finally:
         client.close()
-    counted = [c for c in (counted(m) for m in messages) if c is not None]
-    content = draft_contribution(state, host, half_year, counted)
+    kept = [c for c in (counted(m) for m in messages) if c is not None]
+    content = draft_contribution(state, host, half_year, kept)
     text = json.dumps(content_to_json(content), indent=1, ensure_ascii=False)
     if output is not None:
         write_private_file(output, (text + "\n").encode())
     if as_json:
         click.echo(text)
         return
-    left_out = len(messages) - len(counted)
+    left_out = len(messages) - len(kept)
     click.echo(
         f"drafted the {half_year} contribution of {state} for {host} from {len(messages)} "
         f"messages ({left_out} retracted, superseded by a correction or not counted)"

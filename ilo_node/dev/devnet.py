@@ -275,8 +275,8 @@ def _draft(client: OfficerClient, half_year: str) -> dict[str, Any]:
     state, host = parts
     _, end_ms = half_year_bounds(half_year)
     messages = client.every_message(MessageFilter(hosts=(host,), until_ms=end_ms))
-    counted = [c for c in (counted(m) for m in messages) if c is not None]
-    content = draft_contribution(state, host, half_year, counted)
+    kept = [c for c in (counted(m) for m in messages) if c is not None]
+    content = draft_contribution(state, host, half_year, kept)
     sample = example("half_year_contribution")
     for name in ("irregular_migrants_detected", "returns_facilitated", "nationalities"):
         content[name] = sample[name]
