@@ -205,7 +205,15 @@ def test_officers_publish_read_retract_and_are_revoked_across_real_nodes(tmp_pat
             reconnected.publish(PublishRequest("incident_alert", example("incident_alert")))
         assert type(refused.value) is ClientError
         assert "refused this officer's certificate" in refused.value.message
-        assert "CERTIFICATE_VERIFY_FAILED" in cluster.log_tail(DE, 20_000)
+        # The node logs the refused handshake on its own time: wait for the line.
+        cluster.wait_for(
+            lambda: (
+                "CERTIFICATE_VERIFY_FAILED" in cluster.log_tail(DE, 20_000),
+                "no refused handshake in the log",
+            ),
+            DELIVERY_S,
+            f"{DE} to log the refused handshake",
+        )
         assert anna.outbox.waiting() == []
 
         # FR@TR has it only from DE@TR, by gossip; luc's home takes it from FR@TR.
