@@ -634,6 +634,11 @@ def print_text(result: dict[str, Any]) -> None:
         g = result["growth"][name]
         each = ", ".join(f"{v:.1f}" for v in g["per_envelope_at_each_size_us"])
         print(f"  {label:<28} {g['intercept_s']:>9.3f} {g['us_per_envelope']:>11.2f}   {each}")
+    print(
+        "  (the PDF's own cost does not depend on N, the report being the same at every size:"
+        " its\n  line is the noise of one run each; read build with PDF as build without PDF"
+        " + the PDF)"
+    )
     print()
     print(f"  target (issue 11): <= {result['target_s']:.0f} s each at {TARGET_SIZE:,} envelopes")
     for name in _TIMED:
