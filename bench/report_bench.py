@@ -561,8 +561,13 @@ def report(
             "seconds": largest["seconds"][name]["best"],
             "verdict": "PASS" if largest["seconds"][name]["best"] <= TARGET_S else "ABOVE",
             "extrapolated_1M_s": growth[name]["extrapolated_1M_s"],
+            # A slope at or below zero is noise (sizes too small or too close): no verdict.
             "extrapolated_verdict": (
-                "PASS" if growth[name]["extrapolated_1M_s"] <= TARGET_S else "ABOVE"
+                "n/a: no growth measured"
+                if growth[name]["us_per_envelope"] <= 0
+                else "PASS"
+                if growth[name]["extrapolated_1M_s"] <= TARGET_S
+                else "ABOVE"
             ),
         }
         for name in _TIMED
