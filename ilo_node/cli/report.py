@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ilo_node.cli.common import home_of, passphrase_for
-from ilo_node.client.reports import annual_report_files, build_report_files, verify_report_files
-from ilo_node.home.home import now_ms
+from ilo_node.client.reports import (
+    BuiltFiles,
+    annual_report_files,
+    build_report_files,
+    verify_report_files,
+)
+from ilo_node.home.home import Home, now_ms
 from ilo_node.report.template import template_names
 from protocol.errors import IloError
 
@@ -54,17 +61,9 @@ def build(
     Example:
       ilo-node --home node-IE report build --period 2026-H2 --out report-2026-H2
     """
-    home = home_of(ctx)
-    label = home.require_role("node").label
-    built = build_report_files(
-        home,
-        lambda: passphrase_for(ctx, f"the {label} keys"),
-        period,
-        out_dir,
-        template_name,
-        now_ms(),
-    )
-    record = {**built.summary, "files": {k: str(v) for k, v in built.files.items()}}
+    home, keys = _node_keys(ctx)
+    built = build_report_files(home, keys, period, out_dir, template_name, now_ms())
+    record = _record(built)
     if as_json:
         click.echo(json.dumps(record, indent=1))
         return
@@ -75,8 +74,7 @@ def build(
     )
     for item in record["missing"]:
         click.echo(f"  no contribution from {item['member_state']} for {item['host']}")
-    for name, path in record["files"].items():
-        click.echo(f"  {name}: {path}")
+    _echo_files(record)
 
 
 @report.command("verify")
@@ -150,17 +148,9 @@ def annual(
       ilo-node --home node-COM report annual --year 2026 --from h1/report.json \\
           --from h2/report.json --out annual-2026
     """
-    home = home_of(ctx)
-    label = home.require_role("node").label
-    built = annual_report_files(
-        home,
-        lambda: passphrase_for(ctx, f"the {label} keys"),
-        year,
-        list(reports),
-        out_dir,
-        now_ms(),
-    )
-    record = {**built.summary, "files": {k: str(v) for k, v in built.files.items()}}
+    home, keys = _node_keys(ctx)
+    built = annual_report_files(home, keys, year, list(reports), out_dir, now_ms())
+    record = _record(built)
     if as_json:
         click.echo(json.dumps(record, indent=1))
         return
@@ -168,5 +158,20 @@ def annual(
         f"built the {year} overview from 2 verified half-year reports "
         f"({', '.join(record['host_countries']) or 'no host country'})"
     )
+    _echo_files(record)
+
+
+def _node_keys(ctx: click.Context) -> tuple[Home, Callable[[], bytes]]:
+    """The node home of --home, and its passphrase asked for when the key signs."""
+    home = home_of(ctx)
+    label = home.require_role("node").label
+    return home, lambda: passphrase_for(ctx, f"the {label} keys")
+
+
+def _record(built: BuiltFiles) -> dict[str, Any]:
+    return {**built.summary, "files": {k: str(v) for k, v in built.files.items()}}
+
+
+def _echo_files(record: dict[str, Any]) -> None:
     for name, path in record["files"].items():
         click.echo(f"  {name}: {path}")
