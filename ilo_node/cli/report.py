@@ -75,6 +75,8 @@ def build(
     for item in record["missing"]:
         click.echo(f"  no contribution from {item['member_state']} for {item['host']}")
     _echo_files(record)
+    for problem in record["not_written"]:
+        click.echo(f"  not written: {problem}", err=True)
 
 
 @report.command("verify")

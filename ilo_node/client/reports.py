@@ -65,8 +65,9 @@ def build_report_files(
     write_private_file(files["report.sig"], built.signature)
     body = built.body
     # The renderings are made from what was signed, read back as a verifier reads it.
+    not_written: list[str] = []
     if render:
-        rendered = write_outputs(json.loads(built.data), out_dir)
+        rendered = write_outputs(json.loads(built.data), out_dir, problems=not_written)
         files.update({path.name: path for path in rendered.values()})
     summary = {
         "period": half_year,
@@ -74,6 +75,7 @@ def build_report_files(
         "contributions": len(body["manifest"]["contributions"]),
         "missing": body["missing"],
         "checkpoint_size": body["manifest"]["log_size"],
+        "not_written": not_written,
     }
     return BuiltFiles(out_dir, files, summary)
 

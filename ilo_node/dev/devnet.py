@@ -340,6 +340,8 @@ def _report(
     )
     for name, path in built.files.items():
         say(f"  {name}: {path}")
+    for problem in summary["not_written"]:
+        say(f"  not written: {problem}")
     verifier = "COM@EU"
     report_path = built.files["report.json"]
     result = verify_report_files(Home(base / verifier), report_path, now_ms())

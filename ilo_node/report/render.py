@@ -27,6 +27,7 @@ from markupsafe import Markup
 from ilo_node.home.home import write_private_file
 from ilo_node.report import charts
 from protocol.countries import COUNTRY_NAMES
+from protocol.errors import IloError
 
 __all__ = ["render_html", "render_markdown", "render_pdf", "write_outputs"]
 
@@ -462,10 +463,24 @@ def _all_charts(view: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     yield from view["trend_charts"]
 
 
+class PdfUnavailableError(IloError):
+    """The PDF cannot be made on this machine (WeasyPrint's system libraries)."""
+
+
 def render_pdf(html: str, path: Path) -> None:
     """The HTML laid out as PDF by WeasyPrint (the same layout as on screen, its @page
     rules for paper), written as a private file."""
-    import weasyprint
+    try:
+        import weasyprint
+    except (ImportError, OSError) as exc:
+        # WeasyPrint loads Pango and HarfBuzz from the system when it is imported.
+        raise PdfUnavailableError(
+            f"report.pdf cannot be written here: WeasyPrint cannot load its system "
+            f"libraries ({type(exc).__name__})",
+            "Install them (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
+            "libharfbuzz-subset0) and build again; report.json, report.html and "
+            "report.md are written all the same.",
+        ) from None
 
     # The HTML references nothing; a fetcher allowing no protocol makes sure that
     # nothing a text might smuggle in is read from disk or the network.
@@ -474,8 +489,12 @@ def render_pdf(html: str, path: Path) -> None:
     write_private_file(path, pdf)
 
 
-def write_outputs(report: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
-    """report.md, report.html and report.pdf in out_dir, each mode 0600."""
+def write_outputs(
+    report: Mapping[str, Any], out_dir: Path, *, problems: list[str] | None = None
+) -> dict[str, Path]:
+    """report.md, report.html and report.pdf in out_dir, each mode 0600. Where the PDF
+    cannot be made here, it is left out and, given ``problems``, the reason added
+    there (without it, :class:`PdfUnavailableError` is raised)."""
     paths = {
         "md": out_dir / "report.md",
         "html": out_dir / "report.html",
@@ -484,5 +503,11 @@ def write_outputs(report: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
     write_private_file(paths["md"], render_markdown(report).encode("utf-8"))
     html = render_html(report)
     write_private_file(paths["html"], html.encode("utf-8"))
-    render_pdf(html, paths["pdf"])
+    try:
+        render_pdf(html, paths["pdf"])
+    except PdfUnavailableError as exc:
+        if problems is None:
+            raise
+        problems.append(f"{exc.message}. {exc.advice}")
+        del paths["pdf"]
     return paths

@@ -18,7 +18,13 @@ from typing import Any
 import pytest
 
 from ilo_node.report import charts
-from ilo_node.report.render import render_html, render_markdown, render_pdf, write_outputs
+from ilo_node.report.render import (
+    PdfUnavailableError,
+    render_html,
+    render_markdown,
+    render_pdf,
+    write_outputs,
+)
 
 HOSTILE = 'Smugglers <script>alert("x")</script> & co | "quoted"\nsecond line'
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -502,3 +508,19 @@ def test_browser_renders_sections_and_charts(tmp_path: Path) -> None:
     assert len(re.findall(r"<svg\b", dom)) == 7
     assert "<script" not in dom
     assert "&lt;script&gt;" in dom
+
+
+def test_without_weasyprints_system_libraries_the_pdf_is_left_out_and_said_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    # As where Pango is missing: importing WeasyPrint fails.
+    monkeypatch.setitem(sys.modules, "weasyprint", None)
+    problems: list[str] = []
+    paths = write_outputs(_report(), tmp_path, problems=problems)
+    assert sorted(paths) == ["html", "md"] and not (tmp_path / "report.pdf").exists()
+    [problem] = problems
+    assert "report.pdf cannot be written here" in problem and "apt-get install" in problem
+    with pytest.raises(PdfUnavailableError):
+        write_outputs(_report(), tmp_path)
