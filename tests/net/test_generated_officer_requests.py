@@ -42,8 +42,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ilo_node.client.officer import MessageFilter
-from ilo_node.net.config import DaemonConfig
-from ilo_node.net.daemon import peer_app
 from ilo_node.net.officer_service import OFFICER_PREFIX, OFFICER_ROUTES
 from ilo_node.net.peerauth import (
     HEADERS,
@@ -62,16 +60,16 @@ from protocol.examples import example
 from tests.support.memkeys import Built, build_in_memory
 from tests.support.requestgen import (
     DEEP,
-    HEADER_BYTES,
     INTEGERS,
     MSGPACK_VALUES,
-    exchange,
+    mutated_request,
     near_valid,
     pack,
     quick,
     run,
+    served_over_http,
 )
-from tests.support.servicekit import ServedNode, http_server, serve_node
+from tests.support.servicekit import ServedNode, serve_node
 
 ME, DE, IT = "FR@TR", "DE@TR", "IT@TR"
 #: Officers at this node (anna, bea) and at another (dora).
@@ -607,44 +605,16 @@ def raw_officer_requests(draw: st.DrawFn, desk: Desk) -> bytes:
     method, path = draw(st.sampled_from(ROUTES))
     body = draw(_bodies(desk, path)) if method == "POST" else b""
     headers = {k: v.encode() for k, v in desk.signed(method, path, body).items()}
-    target = path.encode()
-    for _ in range(draw(st.integers(0, 3))):
-        what = draw(st.sampled_from(["header value", "extra header", "target", "method"]))
-        if what == "header value":
-            headers[draw(st.sampled_from(SIGNATURE_HEADERS))] = draw(HEADER_BYTES)
-        elif what == "extra header":
-            name = draw(st.sampled_from(["X-Ilo-Officer", "x-ilo-officer", "X-A", "Expect"]))
-            headers[name] = draw(HEADER_BYTES)
-        elif what == "target":
-            target = draw(TARGET_BYTES)
-        else:
-            method = draw(st.sampled_from(["PUT", "G\xe9T", "get", "DELETE"]))
-    lines = [method.encode("latin-1") + b" " + target + b" HTTP/1.1", b"Host: node"]
-    lines += [name.encode() + b": " + value for name, value in headers.items()]
-    lines.append(b"Content-Length: %d" % len(body))
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-
-def _officer_api_over_http(desk: Desk, requests: list[bytes]) -> None:
-    served = desk.served
-
-    async def scenario() -> None:
-        config = DaemonConfig(address_rate=1e6)
-        async with http_server(peer_app(served.service, config)) as port:
-            for data in requests:
-                before = await served.fingerprint()
-                status, kind, body = await exchange(port, data)
-                assert 200 <= status < 500, (status, body[:200], data[:200])
-                if kind == "application/msgpack":
-                    answer = decode_body(body, "answer")
-                    assert status == 200 or answer["error"]
-                else:
-                    # What aiohttp's parser refuses before any handler runs.
-                    assert (status, kind) == (400, "text/plain"), (status, kind, data[:200])
-                if status != 200:
-                    assert await served.fingerprint() == before
-
-    run(scenario())
+    return mutated_request(
+        draw,
+        method,
+        path,
+        headers,
+        body,
+        signature_headers=SIGNATURE_HEADERS,
+        extra_headers=["X-Ilo-Officer", "x-ilo-officer", "X-A", "Expect"],
+        targets=TARGET_BYTES,
+    )
 
 
 @quick(15)
@@ -653,7 +623,7 @@ def test_generated_raw_http_officer_requests_get_a_4xx_or_an_answer(
     desk: Desk, data: st.DataObject
 ) -> None:
     requests = data.draw(st.lists(raw_officer_requests(desk), min_size=1, max_size=6))
-    _officer_api_over_http(desk, requests)
+    served_over_http(desk.served, requests)
 
 
 @pytest.mark.slow
@@ -661,4 +631,4 @@ def test_generated_raw_http_officer_requests_get_a_4xx_or_an_answer(
 @given(data=st.data())
 def test_generated_raw_http_officer_requests_long_run(desk: Desk, data: st.DataObject) -> None:
     requests = data.draw(st.lists(raw_officer_requests(desk), min_size=1, max_size=10))
-    _officer_api_over_http(desk, requests)
+    served_over_http(desk.served, requests)

@@ -37,8 +37,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ilo_node.net.config import DaemonConfig
-from ilo_node.net.daemon import peer_app
 from ilo_node.net.gossip import Gossip
 from ilo_node.net.localapi import LOCAL_ROUTES as ALL_LOCAL_ROUTES
 from ilo_node.net.peerauth import HEADERS
@@ -49,14 +47,14 @@ from protocol.examples import example
 from tests.support.memkeys import Built, build_in_memory
 from tests.support.requestgen import (
     DEEP,
-    HEADER_BYTES,
     INTEGERS,
     MSGPACK_VALUES,
-    exchange,
+    mutated_request,
     near_valid,
     pack,
     quick,
     run,
+    served_over_http,
 )
 from tests.support.servicekit import ServedNode, http_server, serve_node
 
@@ -223,46 +221,17 @@ TARGET_BYTES = st.one_of(
 def raw_requests(draw: st.DrawFn, fr: ServedNode) -> bytes:
     method, path = draw(st.sampled_from(ROUTES))
     body = draw(_bodies(fr, path)) if method == "POST" else b""
-    headers: dict[str, bytes] = {
-        k: v.encode() for k, v in fr.signed(DE, method, path, body).items()
-    }
-    target = path.encode()
-    for _ in range(draw(st.integers(0, 3))):
-        what = draw(st.sampled_from(["header value", "extra header", "target", "method"]))
-        if what == "header value":
-            name = draw(st.sampled_from(sorted(HEADERS.values())))
-            headers[name] = draw(HEADER_BYTES)
-        elif what == "extra header":
-            name = draw(st.sampled_from(["X-Ilo-Node", "X-A", "Content-Encoding", "Expect"]))
-            headers[name] = draw(HEADER_BYTES)
-        elif what == "target":
-            target = draw(TARGET_BYTES)
-        else:
-            method = draw(st.sampled_from(["PUT", "G\xe9T", "get", "DELETE"]))
-    lines = [method.encode("latin-1") + b" " + target + b" HTTP/1.1", b"Host: node"]
-    lines += [name.encode() + b": " + value for name, value in headers.items()]
-    lines.append(b"Content-Length: %d" % len(body))
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
-
-
-def _peer_api_over_http(fr: ServedNode, requests: list[bytes]) -> None:
-    async def scenario() -> None:
-        config = DaemonConfig(address_rate=1e6)
-        async with http_server(peer_app(fr.service, config)) as port:
-            for data in requests:
-                before = await fr.fingerprint()
-                status, kind, body = await exchange(port, data)
-                assert 200 <= status < 500, (status, body[:200], data[:200])
-                if kind == "application/msgpack":
-                    answer = decode_body(body, "answer")
-                    assert status == 200 or answer["error"]
-                else:
-                    # What aiohttp's parser refuses before any handler runs.
-                    assert (status, kind) == (400, "text/plain"), (status, kind, data[:200])
-                if status != 200:
-                    assert await fr.fingerprint() == before
-
-    run(scenario())
+    headers = {k: v.encode() for k, v in fr.signed(DE, method, path, body).items()}
+    return mutated_request(
+        draw,
+        method,
+        path,
+        headers,
+        body,
+        signature_headers=sorted(HEADERS.values()),
+        extra_headers=["X-Ilo-Node", "X-A", "Content-Encoding", "Expect"],
+        targets=TARGET_BYTES,
+    )
 
 
 @quick(15)
@@ -270,14 +239,14 @@ def _peer_api_over_http(fr: ServedNode, requests: list[bytes]) -> None:
 def test_generated_raw_http_requests_get_a_4xx_or_an_answer(
     fr: ServedNode, data: st.DataObject
 ) -> None:
-    _peer_api_over_http(fr, data.draw(st.lists(raw_requests(fr), min_size=1, max_size=6)))
+    served_over_http(fr, data.draw(st.lists(raw_requests(fr), min_size=1, max_size=6)))
 
 
 @pytest.mark.slow
 @quick(100)
 @given(data=st.data())
 def test_generated_raw_http_requests_long_run(fr: ServedNode, data: st.DataObject) -> None:
-    _peer_api_over_http(fr, data.draw(st.lists(raw_requests(fr), min_size=1, max_size=10)))
+    served_over_http(fr, data.draw(st.lists(raw_requests(fr), min_size=1, max_size=10)))
 
 
 # -- the local API over HTTP ---------------------------------------------------------------

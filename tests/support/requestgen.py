@@ -15,16 +15,23 @@ import msgpack
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from ilo_node.net.config import DaemonConfig
+from ilo_node.net.daemon import peer_app
+from ilo_node.net.wire import decode_body
+from tests.support.servicekit import ServedNode, http_server
+
 __all__ = [
     "DEEP",
     "HEADER_BYTES",
     "INTEGERS",
     "MSGPACK_VALUES",
     "exchange",
+    "mutated_request",
     "near_valid",
     "pack",
     "quick",
     "run",
+    "served_over_http",
 ]
 
 T = TypeVar("T")
@@ -110,3 +117,57 @@ async def exchange(port: int, data: bytes) -> tuple[int, str, bytes]:
         return int(lines[0].split()[1]), fields.get("content-type", "").split(";")[0], body
     finally:
         writer.close()
+
+
+def mutated_request(
+    draw: st.DrawFn,
+    method: str,
+    path: str,
+    headers: dict[str, bytes],
+    body: bytes,
+    *,
+    signature_headers: Sequence[str],
+    extra_headers: Sequence[str],
+    targets: st.SearchStrategy[bytes],
+) -> bytes:
+    """A signed request's bytes with up to three things changed: a signature header's
+    value, an extra header, the target, or the method."""
+    target = path.encode()
+    for _ in range(draw(st.integers(0, 3))):
+        what = draw(st.sampled_from(["header value", "extra header", "target", "method"]))
+        if what == "header value":
+            headers[draw(st.sampled_from(list(signature_headers)))] = draw(HEADER_BYTES)
+        elif what == "extra header":
+            headers[draw(st.sampled_from(list(extra_headers)))] = draw(HEADER_BYTES)
+        elif what == "target":
+            target = draw(targets)
+        else:
+            method = draw(st.sampled_from(["PUT", "G\xe9T", "get", "DELETE"]))
+    lines = [method.encode("latin-1") + b" " + target + b" HTTP/1.1", b"Host: node"]
+    lines += [name.encode() + b": " + value for name, value in headers.items()]
+    lines.append(b"Content-Length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def served_over_http(served: ServedNode, requests: Sequence[bytes]) -> None:
+    """Each of ``requests`` to the node's peer listener on a real aiohttp server: a
+    status below 500, a msgpack body (or aiohttp's own plain-text 400 for what is not
+    HTTP), and a refusal leaves the node as it was."""
+
+    async def scenario() -> None:
+        config = DaemonConfig(address_rate=1e6)
+        async with http_server(peer_app(served.service, config)) as port:
+            for data in requests:
+                before = await served.fingerprint()
+                status, kind, body = await exchange(port, data)
+                assert 200 <= status < 500, (status, body[:200], data[:200])
+                if kind == "application/msgpack":
+                    answer = decode_body(body, "answer")
+                    assert status == 200 or answer["error"]
+                else:
+                    # What aiohttp's parser refuses before any handler runs.
+                    assert (status, kind) == (400, "text/plain"), (status, kind, data[:200])
+                if status != 200:
+                    assert await served.fingerprint() == before
+
+    run(scenario())
