@@ -14,6 +14,8 @@ the trust layer's; these are the node layer's::
     ├── ClientError        the running node refused a command through the local API
     │   ├── NotFoundError  no message has the id asked for (exit code 3)
     │   └── NodeUnreachableError  the officer's node cannot be reached (exit code 4)
+    ├── ReportError        a half-year report does not verify
+    │   └── PdfUnavailableError  WeasyPrint's system libraries are missing here
     └── UsageError (protocol/errors.py)
         └── InputError     a file or a local API body is not of the form asked for
 
@@ -35,6 +37,8 @@ __all__ = [
     "NodeError",
     "NodeUnreachableError",
     "NotFoundError",
+    "PdfUnavailableError",
+    "ReportError",
     "StoreError",
     "TransportError",
 ]
@@ -113,3 +117,16 @@ class InputError(UsageError):
     (``ilo_node.formats.jsonfile`` raises it; the local API answers it with 400)."""
 
     default_advice = "Check the file or request against docs/operator-guide.md and docs/api.md."
+
+
+class ReportError(IloError):
+    """A half-year report that does not verify, or that cannot be rendered here."""
+
+    default_advice = (
+        "Do not use this report: ask the Presidency for the report as built, and compare "
+        "it with this one."
+    )
+
+
+class PdfUnavailableError(ReportError):
+    """The PDF cannot be made on this machine (WeasyPrint's system libraries)."""

@@ -456,22 +456,19 @@ class OfficerClient:
         """Where this key's chain stands: this home's record, or the node's if it is
         further (this home lost track); a different envelope at the same place means the
         key signed elsewhere too, which would fork the chain."""
-        key = self.signing.public
-        local = self.outbox.head(key)
+        local = self.outbox.head(self.signing.public)
         try:
-            answer = self.transport.call("GET", "/v1/officer/head")
+            remote = self._node_head()
         except NodeUnreachableError:
             return local
-        seq = answer.get("seq")
-        remote_id = answer.get("id")
-        if not isinstance(seq, int) or seq <= 0 or not isinstance(remote_id, bytes):
+        if remote is None:
             return local
-        remote = ChainHead(seq, remote_id, int(answer.get("created_ms") or 0))
         if local is None or remote.seq > local.seq:
             return remote
         if remote.seq == local.seq and remote.envelope_id != local.envelope_id:
             raise ClientError(
-                f"the node holds another envelope of your key at seq {seq} than this home signed",
+                f"the node holds another envelope of your key at seq {remote.seq} than this "
+                "home signed",
                 "Your key signed from another home too (or was copied): stop using it, ask "
                 "your authority to revoke it, and create a new key ('ilo-node keys rotate').",
             )

@@ -108,10 +108,6 @@ def expected_contributors(trust: TrustState) -> list[tuple[str, str, str]]:
     return sorted(out)
 
 
-def iso_utc(time_ms: int) -> str:
-    return format_ms(time_ms)
-
-
 def _author(envelope: Envelope) -> str:
     header = envelope.header
     if header.author_officer is None:
@@ -154,7 +150,7 @@ def build_report(
         "period": half_year,
         "network": node.network,
         "presidency": node.trust.roster.presidency.get(half_year),
-        "built": {"node": node.node_id, "at_ms": now_ms, "at": iso_utc(now_ms)},
+        "built": {"node": node.node_id, "at_ms": now_ms, "at": format_ms(now_ms)},
         **compose(template, half_year, [c for c, _, _ in used], expected_contributors(node.trust)),
         "manifest": {
             "checkpoint": _note_text(node),

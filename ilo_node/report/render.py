@@ -24,10 +24,10 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from ilo_node.errors import PdfUnavailableError
 from ilo_node.home.home import write_private_file
 from ilo_node.report import charts
 from protocol.countries import COUNTRY_NAMES
-from protocol.errors import IloError
 
 __all__ = ["render_html", "render_markdown", "render_pdf", "write_outputs"]
 
@@ -461,10 +461,6 @@ def _all_charts(view: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
         yield from host["charts"]
     yield from view["overall"]["charts"]
     yield from view["trend_charts"]
-
-
-class PdfUnavailableError(IloError):
-    """The PDF cannot be made on this machine (WeasyPrint's system libraries)."""
 
 
 def render_pdf(html: str, path: Path) -> None:

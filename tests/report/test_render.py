@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from ilo_node.errors import PdfUnavailableError
 from ilo_node.report import charts
 from ilo_node.report.render import (
-    PdfUnavailableError,
     render_html,
     render_markdown,
     render_pdf,
