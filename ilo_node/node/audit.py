@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ilo_node.errors import AuditFailure
+from ilo_node.node.search import searchable_text
 from protocol.checkpoint import CheckpointError, SignedCheckpoint
 from protocol.crypto import key_commitment, sha256
-from protocol.envelope import Envelope
+from protocol.envelope import Envelope, parse_content
 from protocol.errors import ProtocolError
 from protocol.limits import DEFAULT_LIMITS
 from protocol.merkle import MerkleTree, leaf_hash
@@ -72,10 +73,13 @@ class _Signed(NamedTuple):
     author_officer: str | None = None
     ref_relation: str | None = None
     ref_target: bytes | None = None
+    #: The search index's text for the stored content, where the index holds a row.
+    search_text: tuple[str, str] | None = None
 
 
-#: (position, raw envelope, stored content key or None, stored content or None)
-_Input = tuple[int, bytes, bytes | None, bytes | None]
+#: (position, raw envelope, stored content key or None, stored content or None, whether
+#: the search index holds a row for it)
+_Input = tuple[int, bytes, bytes | None, bytes | None, bool]
 
 
 def _content_problem(envelope: Envelope, key: bytes, content: bytes | None) -> str | None:
@@ -92,10 +96,20 @@ def _content_problem(envelope: Envelope, key: bytes, content: bytes | None) -> s
     return None
 
 
+def _search_text(envelope: Envelope, content: bytes) -> tuple[str, str] | None:
+    """What the search index must hold for this content (node/search.py makes it the
+    same way), or None if the content does not parse."""
+    try:
+        fields = parse_content(envelope.header.kind, content).fields
+    except ProtocolError:
+        return None
+    return searchable_text(envelope.header.kind, fields)
+
+
 def _verify_chunk(chunk: Sequence[_Input]) -> list[_Signed]:
     """Worker: full decode and signature check of each row, and of its stored content."""
     out: list[_Signed] = []
-    for position, raw, key, content in chunk:
+    for position, raw, key, content, indexed in chunk:
         try:
             envelope = Envelope.from_bytes(raw, DEFAULT_LIMITS)
         except ProtocolError as exc:
@@ -103,6 +117,9 @@ def _verify_chunk(chunk: Sequence[_Input]) -> list[_Signed]:
             continue
         h = envelope.header
         problem = _content_problem(envelope, key, content) if key is not None else None
+        text = None
+        if indexed and problem is None and content is not None:
+            text = _search_text(envelope, content)
         out.append(
             _Signed(
                 position,
@@ -119,6 +136,7 @@ def _verify_chunk(chunk: Sequence[_Input]) -> list[_Signed]:
                 h.author_officer,
                 None if h.refers_to is None else h.refers_to[0],
                 None if h.refers_to is None else h.refers_to[1],
+                text,
             )
         )
     return out
@@ -180,6 +198,14 @@ def verify_log(
             "SELECT envelope_id FROM contents WHERE envelope_id NOT IN (SELECT id FROM envelopes)"
         ).fetchall()
         erasures = conn.execute("SELECT envelope_id FROM erasures").fetchall()
+        has_index = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'search_docs'"
+        ).fetchone()
+        search_rows = (
+            conn.execute("SELECT envelope_id, idx, kind, body, fields FROM search_docs").fetchall()
+            if has_index
+            else []
+        )
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise AuditFailure(f"{db_path} is not a readable node database: {exc}") from None
@@ -187,8 +213,20 @@ def verify_log(
         conn.close()
     report.size = len(rows)
 
+    # The search index is a stored copy of readable content: each row must be the text
+    # of content this node holds, as the signed envelope gives it (an erased message's
+    # words must not outlive it there).
+    indexed: dict[bytes, tuple[object, str, str, str]] = {
+        _as_bytes(r[0]): (r[1], _as_text(r[2]), _as_text(r[3]), _as_text(r[4])) for r in search_rows
+    }
     raws: list[_Input] = [
-        (i, _as_bytes(r[2]), None if r[11] is None else _as_bytes(r[11]), _maybe_bytes(r[12]))
+        (
+            i,
+            _as_bytes(r[2]),
+            None if r[11] is None else _as_bytes(r[11]),
+            _maybe_bytes(r[12]),
+            _as_bytes(r[1]) in indexed,
+        )
         for i, r in enumerate(rows)
     ]
     chunk = max(64, min(2048, len(raws) // max(1, workers * 4) or 64))
@@ -242,6 +280,9 @@ def verify_log(
             report.contents += 1
             if signed.content_problem is not None:
                 report.fail(idx, f"position {idx}: {signed.content_problem}")
+            entry = indexed.pop(envelope_id, None)
+            if entry is not None and entry != (idx, signed.kind, *(signed.search_text or ("", ""))):
+                report.fail(idx, f"position {idx}: the search index does not hold what was signed")
         previous = chains.get(author_key)
         if previous is None and seq != 1:
             report.fail(
@@ -324,6 +365,13 @@ def verify_log(
             continue
         report.latest_checkpoint = size
 
+    if not stopped:
+        for envelope_id in indexed:
+            report.fail(
+                ids.get(envelope_id),
+                f"the search index holds text of envelope {envelope_id.hex()[:16]}…, whose "
+                "content this node does not hold (erased, or never readable here)",
+            )
     for (envelope_id,) in orphans:
         report.contents += 1
         report.fail(None, f"content stored for unknown envelope {_as_bytes(envelope_id).hex()}")

@@ -554,3 +554,50 @@ def test_a_database_of_protocol_version_1_envelopes_is_refused_with_what_to_do(
     with pytest.raises(StoreError, match="holds envelopes of protocol version 1") as caught:
         store.open_store(db)
     assert "start the node with a new one" in caught.value.advice
+
+
+# -- log verify checks the index as a stored copy ------------------------------------
+
+
+def _verified(node: Node) -> list[tuple[int | None, str]]:
+    from ilo_node.node.audit import verify_log
+
+    assert node.signing is not None
+    return verify_log(node.home.path / "node.db", [node.signing.public], node.node_id).problems
+
+
+def test_log_verify_refuses_an_index_that_does_not_hold_what_was_signed(
+    pair: tuple[Node, Node],
+) -> None:
+    author, reader = pair
+    kept, gone = (author.publish(k, example(k))[0] for k in ("incident_alert", "route_report"))
+    reader.ingest([kept.to_bytes(), gone.to_bytes()])
+    assert _verified(reader) == []  # an honest index is what the contents give
+
+    # The words of one message changed in its index row, as a changed database would.
+    reader.db.execute(
+        "UPDATE search_docs SET body = 'nothing of the kind' WHERE envelope_id = ?", [kept.id]
+    )
+    [(position, problem)] = _verified(reader)
+    assert problem.endswith("the search index does not hold what was signed")
+    assert position == reader.log.index_of(kept.id)
+
+
+def test_log_verify_refuses_an_index_that_keeps_the_words_of_erased_content(
+    pair: tuple[Node, Node],
+) -> None:
+    author, reader = pair
+    envelope, _ = author.publish("incident_alert", example("incident_alert"))
+    reader.ingest([envelope.to_bytes()])
+    row = reader.db.execute(
+        "SELECT idx, envelope_id, kind, body, fields FROM search_docs"
+    ).fetchone()
+    reader.apply_retention({"default": 1}, now_ms() + 2 * DAY_MS)
+    assert _verified(reader) == []
+    # The row put back after erasure: the content is gone, its words are not.
+    reader.db.execute(
+        "INSERT INTO search_docs (idx, envelope_id, kind, body, fields) VALUES (?, ?, ?, ?, ?)",
+        list(row),
+    )
+    [(_, problem)] = _verified(reader)
+    assert "whose content this node does not hold (erased, or never readable here)" in problem
