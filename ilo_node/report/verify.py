@@ -83,6 +83,38 @@ def verify_report(
     body = _signed_body(data, signature_data, trust, now_ms, out)
     if body is None:
         return out
+    try:
+        _verify_body(
+            body,
+            trust,
+            now_ms,
+            template_for,
+            lookup,
+            held_contributions,
+            witnessed,
+            split_view,
+            out,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # Signed by the right key, yet not a report as this code builds one: a broken or
+        # dishonest builder's; say so rather than fail.
+        out.problems.append(
+            f"report.json: signed, but not of the form of a report ({type(exc).__name__})"
+        )
+    return out
+
+
+def _verify_body(
+    body: dict[str, Any],
+    trust: TrustState,
+    now_ms: int,
+    template_for: Callable[[str], ReportTemplate],
+    lookup: Lookup | None,
+    held_contributions: Callable[[str], Sequence[bytes]] | None,
+    witnessed: Sequence[bytes],
+    split_view: bool,
+    out: Verification,
+) -> None:
     node = body["built"]["node"]
     manifest = body["manifest"]
     root_size = _checkpoint(body, node, trust, now_ms, witnessed, split_view, out)
@@ -104,9 +136,8 @@ def verify_report(
             out.problems.append(f"{where}: inclusion proof does not verify ({detail})")
     if lookup is None:
         out.notes.append("figures not recomputed: this home holds no log to read them from")
-        return out
+        return
     _recompute(body, entries, trust, template_for, lookup, held_contributions, out)
-    return out
 
 
 def _signed_body(

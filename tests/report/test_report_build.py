@@ -159,6 +159,14 @@ TAMPERING: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "a contribution named for another state": (_alter_manifest, "the manifest names it for"),
     "a wrong inclusion proof": (_wrong_proof, "inclusion proof does not verify"),
     "a contribution added": (_add_contribution, "inclusion proof does not verify"),
+    "the manifest taken out": (
+        lambda body: body.pop("manifest"),
+        "report.json: signed, but not of the form of a report (KeyError)",
+    ),
+    "contributions not a list": (
+        lambda body: body["manifest"].update(contributions=7),
+        "report.json: signed, but not of the form of a report (TypeError)",
+    ),
 }
 
 
