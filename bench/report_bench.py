@@ -28,7 +28,8 @@ The workload:
 Preparing a log of N envelopes: everything is sealed beforehand (two processes, one
 hash chain each) and kept in files; a fresh copy of ``IE@TR``'s home ingests the log
 with its passphrase through :meth:`ilo_node.node.Node.ingest` in batches of
-``--batch``, then signs a checkpoint. With ``--dir`` the network, the sealed envelopes
+``--batch``, then signs a checkpoint, which ``COM@EU`` cosigns (the report is built
+at a checkpoint a peer cosigned). With ``--dir`` the network, the sealed envelopes
 and every prepared database are kept there and reused by the next run (a size not
 prepared yet is prepared from the envelopes already sealed, sealing only what is
 missing); without it everything goes in a temporary directory.
@@ -91,6 +92,7 @@ from ilo_node.report.build import build_report  # noqa: E402
 from ilo_node.report.render import render_html, render_markdown  # noqa: E402
 from ilo_node.report.template import load_template  # noqa: E402
 from keys.distribution import recipients_for  # noqa: E402
+from protocol.checkpoint import SignedCheckpoint, cosign  # noqa: E402
 from protocol.envelope import REFERENCE_KINDS, Envelope, seal  # noqa: E402
 from protocol.examples import EXAMPLES, example  # noqa: E402
 from protocol.periods import half_year_of  # noqa: E402
@@ -100,6 +102,7 @@ PASSPHRASE = b"ilo-node report bench"
 TEMPLATE = "decision-2005-687"
 HOSTS = ("TR", "MA")
 FILLER_AUTHORS = ("AT@TR", "BE@MA")  # AT@TR's reach the builder, BE@MA's do not
+WITNESS = "COM@EU"  # cosigns the builder's checkpoint
 CONTRIBUTION_KIND = "half_year_contribution"
 TARGET_S = 10.0
 TARGET_SIZE = 1_000_000
@@ -402,6 +405,24 @@ def prepare_log(wl: Workload, homes: Mapping[str, Home], size: int, batch: int) 
     return home
 
 
+def witness_checkpoint(home: Home, witness: Home) -> None:
+    """A peer cosigns the builder's latest checkpoint, as in a witnessing round: the
+    report is built at a checkpoint a peer cosigned (once per prepared log)."""
+    node = Node(home, PASSPHRASE)
+    try:
+        note = node.log.checkpoint_note_at()
+        assert note is not None
+        size = SignedCheckpoint.from_bytes(note).checkpoint.size
+        if node.witnessing.cosigned_at(size):
+            return
+        key = witness.signing_key(PASSPHRASE)
+        cosigned = cosign(note, witness.config().node or "", key.reveal(), int(time.time()))
+        if not node.witnessing.record_cosignature(cosigned, witness.config().node or ""):
+            raise SystemExit("bench: the witness's cosignature was not accepted")
+    finally:
+        node.close()
+
+
 def _ingest(node: Node, raws: list[bytes]) -> None:
     for result in node.ingest(raws):
         if result.status != "accepted":
@@ -692,6 +713,8 @@ def main(argv: list[str] | None = None) -> int:
         if sizes[0] < 2 * wl.contributions:
             parser.error(f"every size must be at least {2 * wl.contributions}")
         logs = [prepare_log(wl, homes, n, args.batch) for n in sizes]
+        for log in logs:
+            witness_checkpoint(log, homes[WITNESS])
         runs = Path(tmp) / "runs"
         per_size = []
         for n, home in zip(sizes, logs, strict=True):

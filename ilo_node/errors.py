@@ -120,7 +120,8 @@ class InputError(UsageError):
 
 
 class ReportError(IloError):
-    """A half-year report that does not verify, or that cannot be rendered here."""
+    """A half-year report that cannot be built yet, does not verify, or cannot be
+    rendered here."""
 
     default_advice = (
         "Do not use this report: ask the Presidency for the report as built, and compare "

@@ -380,6 +380,29 @@ class TrustState:
                 return time_s
         raise WitnessError(f"no valid cosignature by a key of {witness}")
 
+    def cosigners_of(
+        self, signed: SignedCheckpoint, subject: str, now_ms: int
+    ) -> tuple[dict[str, int], list[str]]:
+        """Who witnessed ``subject``'s checkpoint ``signed``: witness -> cosignature time
+        (seconds) for every line by another node of the roster that verifies with a key
+        valid then, and, apart, a reason for every other line that names itself a
+        cosignature (an unknown name, a key not that node's, a broken signature). The
+        log's own signature line is neither."""
+        valid: dict[str, int] = {}
+        invalid: list[str] = []
+        for line in signed.signatures:
+            name = line.name
+            if name == subject or name in valid:
+                continue
+            if name not in self.roster.nodes:
+                invalid.append(f"{name[:64]!r} is not a node of the roster")
+                continue
+            try:
+                valid[name] = self.verify_cosigner(signed, name, now_ms)
+            except WitnessError:
+                invalid.append(f"{name}'s cosignature does not verify with a key of {name}")
+        return valid, invalid
+
     def decide_envelope(
         self, envelope: Envelope, now_ms: int, witnessed_ms: int | None = None
     ) -> KeyDecision:

@@ -44,7 +44,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import nacl.exceptions
@@ -64,6 +64,7 @@ __all__ = [
     "CheckpointError",
     "NoteSignature",
     "SignedCheckpoint",
+    "combine_signatures",
     "cosign",
     "cosignature_key_hash",
     "key_hash",
@@ -595,6 +596,23 @@ def cosign(note: bytes, name: str, seed: bytes, time_s: int) -> bytes:
     line = NoteSignature(name, hashed, time_s.to_bytes(_TIMESTAMP_BYTES, "big") + signature)
     kept = tuple(s for s in signed.signatures if (s.name, s.key_hash) != (name, hashed))
     return _assemble(text, (*kept, line))
+
+
+def combine_signatures(notes: Sequence[bytes]) -> bytes:
+    """One note carrying every signature line of ``notes``, which must all sign the same
+    checkpoint text: the first note's lines in their order, then each other line not
+    already there. Nothing is verified; a reader verifies each line it cares about.
+    """
+    if not notes:
+        raise UsageError("combine_signatures needs at least one note")
+    first = SignedCheckpoint.from_bytes(notes[0])
+    lines = list(first.signatures)
+    for note in notes[1:]:
+        other = SignedCheckpoint.from_bytes(note)
+        if other.body != first.body:
+            raise CheckpointError("the notes to combine sign different checkpoints")
+        lines.extend(s for s in other.signatures if s not in lines)
+    return _assemble(first.body, tuple(lines))
 
 
 def verify_cosignature(sc: SignedCheckpoint, name: str, public_key: bytes) -> int:

@@ -45,10 +45,21 @@ def report() -> None:
     default="decision-2005-687",
     show_default=True,
 )
+@click.option(
+    "--uncosigned",
+    is_flag=True,
+    help="Build at the latest checkpoint even if no peer has cosigned one that covers "
+    "the contributions yet (verifiers will refuse it unless they accept no witness).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
 @click.pass_context
 def build(
-    ctx: click.Context, period: str, out_dir: Path, template_name: str, as_json: bool
+    ctx: click.Context,
+    period: str,
+    out_dir: Path,
+    template_name: str,
+    uncosigned: bool,
+    as_json: bool,
 ) -> None:
     """Build and sign the report at the Presidency's node, from its log (run in the
     node's home; the node may be running).
@@ -58,7 +69,9 @@ def build(
       ilo-node --home node-IE report build --period 2026-H2 --out report-2026-H2
     """
     home, keys = _node_keys(ctx)
-    built = build_report_files(home, keys, period, out_dir, template_name, now_ms())
+    built = build_report_files(
+        home, keys, period, out_dir, template_name, now_ms(), uncosigned=uncosigned
+    )
     record = _record(built)
     if as_json:
         click.echo(json.dumps(record, indent=1))
@@ -66,7 +79,8 @@ def build(
     click.echo(
         f"built the {period} report from {record['contributions']} contributions "
         f"({', '.join(record['host_countries']) or 'no host country'}), at checkpoint size "
-        f"{record['checkpoint_size']}"
+        f"{record['checkpoint_size']}, cosigned by "
+        f"{', '.join(record['witnesses']) or 'no peer'}"
     )
     for item in record["missing"]:
         click.echo(f"  no contribution from {item['member_state']} for {item['host']}")
@@ -79,9 +93,16 @@ def build(
 @click.argument(
     "report_file", metavar="REPORT_JSON", type=click.Path(dir_okay=False, path_type=Path)
 )
+@click.option(
+    "--min-witnesses",
+    type=click.IntRange(0, 100),
+    default=1,
+    show_default=True,
+    help="How many peers of the building node must have cosigned its checkpoint.",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object, for scripts.")
 @click.pass_context
-def verify(ctx: click.Context, report_file: Path, as_json: bool) -> None:
+def verify(ctx: click.Context, report_file: Path, min_witnesses: int, as_json: bool) -> None:
     """Verify a report and its report.sig: signature, checkpoint, every inclusion proof,
     and, in a node's home that can read the contributions, every figure.
 
@@ -89,7 +110,7 @@ def verify(ctx: click.Context, report_file: Path, as_json: bool) -> None:
     Example:
       ilo-node --home node-COM report verify report-2026-H2/report.json
     """
-    result = verify_report_files(home_of(ctx), report_file, now_ms())
+    result = verify_report_files(home_of(ctx), report_file, now_ms(), min_witnesses=min_witnesses)
     if as_json:
         click.echo(
             json.dumps(

@@ -47,6 +47,7 @@ def build_report_files(
     now_ms: int,
     *,
     render: bool = True,
+    uncosigned: bool = False,
 ) -> BuiltFiles:
     """``report.json`` and ``report.sig`` (and, with ``render``, report.md, report.html
     and report.pdf) in ``out_dir``, built from the node of ``home``'s log and signed with
@@ -57,7 +58,7 @@ def build_report_files(
     signing = home.signing_key(passphrase())
     node = Node(home, None, writer=False)
     try:
-        built = build_report(node, signing, template, half_year, now_ms)
+        built = build_report(node, signing, template, half_year, now_ms, uncosigned=uncosigned)
     finally:
         node.close()
     files = {"report.json": out_dir / "report.json", "report.sig": out_dir / "report.sig"}
@@ -75,14 +76,18 @@ def build_report_files(
         "contributions": len(body["manifest"]["contributions"]),
         "missing": body["missing"],
         "checkpoint_size": body["manifest"]["log_size"],
+        "witnesses": body["manifest"]["witnesses"],
         "not_written": not_written,
     }
     return BuiltFiles(out_dir, files, summary)
 
 
-def verify_report_files(home: Home, report_path: Path, now_ms: int) -> Verification:
+def verify_report_files(
+    home: Home, report_path: Path, now_ms: int, *, min_witnesses: int = 1
+) -> Verification:
     """Verify ``report_path`` (and ``report.sig`` beside it) with this home's trust; a
-    node's home also recomputes what it can read."""
+    node's home also recomputes what it can read. ``min_witnesses``: how many peers of
+    the building node must have cosigned the report's checkpoint."""
     data = read_limited(report_path, "report", MAX_REPORT_BYTES)
     sig_path = report_path.with_name("report.sig")
     if not sig_path.exists():
@@ -93,7 +98,9 @@ def verify_report_files(home: Home, report_path: Path, now_ms: int) -> Verificat
     signature = read_limited(sig_path, "report signature", 64 * 1024)
     trust = home.trust_state()
     if home.config().role != "node":
-        return verify_report(data, signature, trust, now_ms, template_for=load_template)
+        return verify_report(
+            data, signature, trust, now_ms, template_for=load_template, min_witnesses=min_witnesses
+        )
     node = Node(home, None, writer=False)
     try:
         builder = _builder(signature)
@@ -121,6 +128,7 @@ def verify_report_files(home: Home, report_path: Path, now_ms: int) -> Verificat
             held_contributions=held,
             witnessed=node.witnessing.notes_of(builder) if builder else (),
             split_view=split,
+            min_witnesses=min_witnesses,
         )
     finally:
         node.close()

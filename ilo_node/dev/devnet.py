@@ -316,11 +316,27 @@ def _wait_delivered(net: Devnet, nodes: list[str], timeout_s: float) -> bool:
         time.sleep(0.2)
 
 
+def _wait_cosigned(net: Devnet, node: str, timeout_s: float) -> bool:
+    """A checkpoint of ``node``'s whole log cosigned by a peer: what the report is built
+    at (peers cosign in their witnessing rounds, every few seconds)."""
+    deadline = time.monotonic() + timeout_s
+    total = len(net.published)
+    while True:
+        status = net.launcher.status(node)
+        if status is not None and (status.get("latest_cosigned") or 0) >= total:
+            return True
+        if time.monotonic() >= deadline:
+            net.say(f"  no peer cosigned a checkpoint of {node}'s {total} envelopes in time")
+            return False
+        time.sleep(0.2)
+
+
 def _report(
     base: Path, half_year: str, builder: str, passphrase_file: Path, say: Callable[[str], None]
 ) -> dict[str, Any]:
     """Build the report in the Presidency node's home and verify it in the Commission's,
-    from their logs as the nodes left them (the last checkpoint covers everything)."""
+    from their logs as the nodes left them (at the last checkpoint its peers cosigned,
+    which covers everything)."""
     passphrase = resolve_passphrase(
         passphrase_file=passphrase_file,
         environ={},
@@ -336,7 +352,7 @@ def _report(
     say(
         f"{builder} built the {half_year} report from {summary['contributions']} "
         f"contributions ({', '.join(summary['host_countries'])}), at checkpoint size "
-        f"{summary['checkpoint_size']}:"
+        f"{summary['checkpoint_size']} cosigned by {', '.join(summary['witnesses'])}:"
     )
     for name, path in built.files.items():
         say(f"  {name}: {path}")
@@ -361,6 +377,7 @@ def _report(
         "problems": result.problems,
         "host_countries": summary["host_countries"],
         "contributions": summary["contributions"],
+        "witnesses": summary["witnesses"],
         "files": {name: str(path) for name, path in built.files.items()},
     }
 
@@ -454,6 +471,8 @@ def _main(base: Path, duration: float, as_json: bool) -> dict[str, Any]:
         say(f"officers draft and send their {half_year} contributions:")
         _send_contributions(net, half_year)
         contributions_arrived = _wait_delivered(net, nodes, CONTRIBUTIONS_TIMEOUT_S)
+        if contributions_arrived:
+            contributions_arrived = _wait_cosigned(net, presidency_node, CONTRIBUTIONS_TIMEOUT_S)
     finally:
         say("stopping the nodes ...")
         for client in net.officers.values():

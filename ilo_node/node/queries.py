@@ -124,6 +124,8 @@ class LogView:
             "log_size": s.log.size,
             **self.counts(),
             "latest_checkpoint": latest.checkpoint.size if latest else None,
+            # What a report can be built at: the largest checkpoint a peer witnessed.
+            "latest_cosigned": s.db.execute("SELECT MAX(size) FROM cosignatures").fetchone()[0],
             "split_views": [{"origin": o, "reason": r} for o, r in splits],
             "roster": {"version": roster.version, "state": roster.state, "message": roster.message},
             "quarantine_reasons": Quarantine(s, s.quarantine_limits).reasons(),

@@ -162,6 +162,21 @@ class Witnessing:
             return None
         return judge_evidence(origin, first, second)
 
+    def cosigned_at(self, size: int) -> list[bytes]:
+        """The cosigned notes witnesses sent of this node's checkpoint at ``size``."""
+        rows = self.s.db.execute(
+            "SELECT note FROM cosignatures WHERE size = ? ORDER BY witness", [size]
+        ).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+    def largest_cosigned(self, at_least: int) -> int | None:
+        """The largest size of this node's log of at least ``at_least`` that a witness
+        cosigned, if any."""
+        row = self.s.db.execute(
+            "SELECT MAX(size) FROM cosignatures WHERE size >= ?", [at_least]
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
     def record_cosignature(self, note: bytes, witness: str) -> bool:
         """Keep a witness's cosignature of one of our checkpoints, if it verifies."""
         signed = SignedCheckpoint.from_bytes(note)  # a malformed note is the caller's 400

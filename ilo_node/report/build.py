@@ -3,10 +3,11 @@
 The report is ``report.json``: canonical JSON (keys sorted, no spaces, UTF-8), so
 that its bytes are the same wherever it is rebuilt; ``report.sig`` beside it
 signs the SHA-256 of those exact bytes with the building node's key. It carries
-a manifest: the node's latest signed checkpoint and, for every contribution it
-used, the envelope id, the author, the log index and the inclusion proof in that
-checkpoint; whoever can read the contributions recomputes every figure from them
-(:mod:`ilo_node.report.verify`).
+a manifest: a signed checkpoint of the node's log with the cosignatures its peers
+made of it (each witness cosigns only a checkpoint consistent with every earlier
+one it saw) and, for every contribution used, the envelope id, the author, the log
+index and the inclusion proof in that checkpoint; whoever can read the
+contributions recomputes every figure from them (:mod:`ilo_node.report.verify`).
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ilo_node.errors import NodeError
+from ilo_node.errors import ReportError
 from ilo_node.formats.timefmt import format_ms
 from ilo_node.node.core import Node
 from ilo_node.report.aggregate import Contribution, choose, compose, previous_periods
 from ilo_node.report.template import ReportTemplate
 from keys.keystore import SecretKey
 from keys.trust import TrustState
-from protocol.checkpoint import SignedCheckpoint
+from protocol.checkpoint import SignedCheckpoint, combine_signatures
 from protocol.crypto import sha256, sign
 from protocol.envelope import Envelope
 from protocol.identifiers import split_node_id
@@ -116,22 +117,23 @@ def _author(envelope: Envelope) -> str:
 
 
 def build_report(
-    node: Node, signing: SecretKey, template: ReportTemplate, half_year: str, now_ms: int
+    node: Node,
+    signing: SecretKey,
+    template: ReportTemplate,
+    half_year: str,
+    now_ms: int,
+    *,
+    uncosigned: bool = False,
 ) -> BuiltReport:
+    """The report of ``half_year`` from ``node``'s log, at the largest checkpoint that
+    covers every contribution used and that peers cosigned (with ``uncosigned``, the
+    latest checkpoint if none was cosigned yet: verifiers will say so)."""
     periods = [*previous_periods(half_year, template.trend_periods), half_year]
     found = contributions_in(node, periods)
     chosen = {c.envelope_id for c in choose(c for c, _, _ in found)}
     used = [(c, e, i) for c, e, i in found if c.envelope_id in chosen]
-    latest = node.log.latest_checkpoint()
-    size = 0 if latest is None else latest.checkpoint.size
-    late = [c for c, _, i in used if i >= size]
-    if latest is None or late:
-        raise NodeError(
-            f"the latest signed checkpoint of {node.node_id} does not cover "
-            f"{len(late) or len(used)} of the contributions yet",
-            "Let the running node sign a checkpoint (it does so as the log grows, or run "
-            "'ilo-node log checkpoint'), then build again.",
-        )
+    note = _checkpoint_for(node, 1 + max((i for _, _, i in used), default=-1), uncosigned)
+    signed = SignedCheckpoint.from_bytes(note)
     manifest = [
         {
             "id": c.envelope_id.hex(),
@@ -140,10 +142,11 @@ def build_report(
             "member_state": c.member_state,
             "author": _author(e),
             "index": i,
-            "proof": [h.hex() for h in _proof(node, latest, c.envelope_id)],
+            "proof": [h.hex() for h in _proof(node, signed, c.envelope_id)],
         }
         for c, e, i in sorted(used, key=lambda u: u[2])
     ]
+    size = signed.checkpoint.size
     body: dict[str, Any] = {
         "format": REPORT_FORMAT,
         "template": {"id": template.id, "title": template.title, "digest": template.digest},
@@ -153,7 +156,10 @@ def build_report(
         "built": {"node": node.node_id, "at_ms": now_ms, "at": format_ms(now_ms)},
         **compose(template, half_year, [c for c, _, _ in used], expected_contributors(node.trust)),
         "manifest": {
-            "checkpoint": _note_text(node),
+            "checkpoint": note.decode(),
+            "witnesses": sorted(
+                line.name for line in signed.signatures if line.name != node.node_id
+            ),
             "log_size": size,
             "contributions": manifest,
         },
@@ -180,7 +186,30 @@ def _proof(node: Node, latest: SignedCheckpoint, envelope_id: bytes) -> list[byt
     return proof
 
 
-def _note_text(node: Node) -> str:
-    note = node.log.checkpoint_note_at()
-    assert note is not None  # latest_checkpoint() read it
-    return note.decode()
+def _checkpoint_for(node: Node, needed: int, uncosigned: bool) -> bytes:
+    """The note of the checkpoint a report is computed at: the largest one of at least
+    ``needed`` entries that a witness cosigned, with every cosignature received of it
+    on one note; or, with ``uncosigned``, the latest one."""
+    cosigned = node.witnessing.largest_cosigned(max(needed, 1))
+    if cosigned is not None:
+        own = node.log.checkpoint_note_at(cosigned)
+        if own is not None:
+            return combine_signatures([own, *node.witnessing.cosigned_at(cosigned)])
+    latest = node.log.latest_checkpoint()
+    if latest is None or latest.checkpoint.size < needed:
+        raise ReportError(
+            f"no signed checkpoint of {node.node_id}'s log covers the contributions yet "
+            f"(they reach index {needed - 1})",
+            "Let the running node sign a checkpoint (it does so as the log grows, or run "
+            "'ilo-node log checkpoint'), then build again.",
+        )
+    if not uncosigned:
+        raise ReportError(
+            f"no checkpoint of {node.node_id}'s log that covers the contributions "
+            f"(size {needed} or more) has been cosigned by a peer yet",
+            "Keep the node running: its peers cosign its checkpoints in their witnessing "
+            "rounds (every checkpoint_interval_s of daemon.json, 5 s by default); then build "
+            "again. '--uncosigned' builds at the latest checkpoint anyway, and verifiers "
+            "will say that no peer witnessed it.",
+        )
+    return latest.note

@@ -7,9 +7,11 @@ with where it is:
 
 1. the signature over the SHA-256 of the exact bytes, by a key certified for the
    building node when the report was built (nothing is parsed before);
-2. the checkpoint of the manifest, signed by a key of that node; that the
-   verifier's own records of that node's log show no other root at its size, and
-   no split view of it;
+2. the checkpoint of the manifest, signed by a key of that node; its cosignatures,
+   each by another node of the roster with a key valid then (a witness cosigns only
+   a checkpoint consistent with every earlier one it saw of that log), at least
+   ``min_witnesses`` of them; that the verifier's own records of that node's log show
+   no other root at its size, and no split view of it;
 3. each contribution's inclusion proof in that checkpoint;
 4. where the verifier can read the contributions (the Commission's node can):
    that each is the contribution the manifest says, that none it holds for the
@@ -32,6 +34,7 @@ from ilo_node.report.build import REPORT_FORMAT, SIGNATURE_DOMAIN, expected_cont
 from ilo_node.report.template import ReportTemplate
 from keys.errors import WitnessError
 from keys.trust import TrustState
+from protocol.checkpoint import SignedCheckpoint
 from protocol.crypto import sha256, verify
 from protocol.envelope import Envelope
 from protocol.errors import ProtocolError
@@ -76,9 +79,11 @@ def verify_report(
     held_contributions: Callable[[str], Sequence[bytes]] | None = None,
     witnessed: Sequence[bytes] = (),
     split_view: bool = False,
+    min_witnesses: int = 1,
 ) -> Verification:
     """``witnessed``: the verifier's notes of the building node's log; ``held_contributions``
-    the ids of the contributions for a half-year the verifier can read."""
+    the ids of the contributions for a half-year the verifier can read; ``min_witnesses``
+    the verifier's policy: how many peers must have cosigned the checkpoint."""
     out = Verification()
     body = _signed_body(data, signature_data, trust, now_ms, out)
     if body is None:
@@ -93,6 +98,7 @@ def verify_report(
             held_contributions,
             witnessed,
             split_view,
+            min_witnesses,
             out,
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
@@ -113,11 +119,12 @@ def _verify_body(
     held_contributions: Callable[[str], Sequence[bytes]] | None,
     witnessed: Sequence[bytes],
     split_view: bool,
+    min_witnesses: int,
     out: Verification,
 ) -> None:
     node = body["built"]["node"]
     manifest = body["manifest"]
-    root_size = _checkpoint(body, node, trust, now_ms, witnessed, split_view, out)
+    root_size = _checkpoint(body, node, trust, now_ms, witnessed, split_view, min_witnesses, out)
     entries = manifest["contributions"]
     for n, entry in enumerate(entries):
         envelope_id = _hex(entry.get("id"), 32)
@@ -182,6 +189,7 @@ def _checkpoint(
     now_ms: int,
     witnessed: Sequence[bytes],
     split_view: bool,
+    min_witnesses: int,
     out: Verification,
 ) -> tuple[int, bytes] | None:
     note = str(body["manifest"].get("checkpoint", "")).encode()
@@ -191,6 +199,7 @@ def _checkpoint(
         out.problems.append(f"manifest.checkpoint: {exc.message}")
         return None
     cp = signed.checkpoint
+    _witnesses(body, node, signed, trust, now_ms, min_witnesses, out)
     if body["manifest"].get("log_size") != cp.size:
         out.problems.append("manifest.log_size: is not the size of the checkpoint")
     for other in witnessed:
@@ -210,6 +219,34 @@ def _checkpoint(
         )
     out.notes.append(f"checkpoint of {node} at size {cp.size} verified")
     return cp.size, cp.root
+
+
+def _witnesses(
+    body: dict[str, Any],
+    node: str,
+    signed: SignedCheckpoint,
+    trust: TrustState,
+    now_ms: int,
+    min_witnesses: int,
+    out: Verification,
+) -> None:
+    valid, invalid = trust.cosigners_of(signed, node, now_ms)
+    for reason in invalid:
+        out.problems.append(f"manifest.checkpoint: a cosignature line is not valid: {reason}")
+    if sorted(body["manifest"].get("witnesses", [])) != sorted(valid) and not invalid:
+        out.problems.append(
+            "manifest.witnesses: does not list the nodes whose cosignatures the checkpoint carries"
+        )
+    if len(valid) < min_witnesses:
+        out.problems.append(
+            f"manifest.checkpoint: cosigned by {len(valid)} peer(s) of {node}, fewer than "
+            f"the {min_witnesses} this verification asks for: nobody else vouches that "
+            "this log state is the one every peer was shown"
+        )
+    if valid:
+        out.notes.append(
+            f"checkpoint cosigned by {len(valid)} witness(es): " + ", ".join(sorted(valid))
+        )
 
 
 def _recompute(

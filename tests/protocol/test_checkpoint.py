@@ -28,6 +28,7 @@ from protocol.checkpoint import (
     CheckpointError,
     NoteSignature,
     SignedCheckpoint,
+    combine_signatures,
     cosign,
     cosignature_key_hash,
     key_hash,
@@ -346,6 +347,29 @@ def test_several_cosigners_and_recosigning() -> None:
     assert [s.name for s in again.signatures] == [LOG_NAME, OTHER_NAME, WITNESS_NAME]
     assert verify_cosignature(again, WITNESS_NAME, WITNESS_KEY) == COSIGN_TIME + 9
     assert verify_cosignature(again, OTHER_NAME, OTHER_KEY) == COSIGN_TIME + 5
+
+
+def test_cosignatures_made_apart_combine_on_one_note() -> None:
+    """Witnesses cosign the log's note each on their own; one note carries them all,
+    the log's line first, each line once."""
+    other = cosign(NOTE, OTHER_NAME, OTHER_SEED, COSIGN_TIME + 5)
+    combined = combine_signatures([NOTE, COSIGNED, other, COSIGNED])
+    sc = SignedCheckpoint.from_bytes(combined)
+    assert [s.name for s in sc.signatures] == [LOG_NAME, WITNESS_NAME, OTHER_NAME]
+    sc.verify(LOG_NAME, LOG_KEY)
+    assert sc.cosigned_by({WITNESS_NAME: WITNESS_KEY, OTHER_NAME: OTHER_KEY}) == {
+        WITNESS_NAME: COSIGN_TIME,
+        OTHER_NAME: COSIGN_TIME + 5,
+    }
+    assert combine_signatures([COSIGNED]) == COSIGNED
+
+
+def test_notes_of_different_checkpoints_do_not_combine() -> None:
+    later = sign_checkpoint(replace(CP, size=6), LOG_NAME, LOG_SEED)
+    with pytest.raises(CheckpointError, match="sign different checkpoints"):
+        combine_signatures([NOTE, later])
+    with pytest.raises(UsageError):
+        combine_signatures([])
 
 
 def test_cosignature_time_is_signed() -> None:

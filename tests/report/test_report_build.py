@@ -49,6 +49,12 @@ def _contribution(state: str, **changes: Any) -> dict[str, Any]:
     return content
 
 
+def witnessed_checkpoint(posting: Posting, by: tuple[str, ...] = (DE, COM)) -> None:
+    """The Presidency's node signs a checkpoint and the nodes ``by`` cosign it."""
+    posting.on(IE, posting.nodes[IE].checkpoint)
+    posting.witness(IE, by)
+
+
 def posting_now() -> int:
     from ilo_node.home.home import now_ms
 
@@ -96,7 +102,7 @@ def built(posting: Posting, tmp_path: Path) -> Built:
         )
         assert outcome.sent and IE in outcome.readable_by and COM in outcome.readable_by
     posting.sync_all()
-    posting.on(IE, posting.nodes[IE].checkpoint)
+    witnessed_checkpoint(posting)
     out = tmp_path / "report"
     home = Home(posting.base / "nodes" / IE)
     period = half_year_of(posting_now())
@@ -153,7 +159,45 @@ def _add_contribution(body: dict[str, Any]) -> None:
     body["manifest"]["contributions"].append(entry)
 
 
+def _checkpoint_lines(body: dict[str, Any]) -> list[str]:
+    return str(body["manifest"]["checkpoint"]).splitlines(keepends=True)
+
+
+def _cosignature_broken(body: dict[str, Any]) -> None:
+    lines = _checkpoint_lines(body)
+    last = lines[-1].rstrip("\n")
+    # The last base64 character of DE's or COM's line changed: a cosignature that fails.
+    lines[-1] = last[:-2] + ("A" if last[-2] != "A" else "B") + last[-1] + "\n"
+    body["manifest"]["checkpoint"] = "".join(lines)
+
+
+def _cosignature_by_a_stranger(body: dict[str, Any]) -> None:
+    lines = _checkpoint_lines(body)
+    blob = lines[-1].removeprefix("\u2014 ").split(" ", 1)[1]
+    lines.append(f"\u2014 XX@TR {blob}")
+    body["manifest"]["checkpoint"] = "".join(lines)
+
+
+def _cosignatures_removed(body: dict[str, Any]) -> None:
+    # Only the log's own signature line left: nobody else vouches for that state.
+    lines = _checkpoint_lines(body)
+    own = [line for line in lines if line.startswith(f"\u2014 {IE} ")]
+    text = lines[: lines.index("\n") + 1]
+    body["manifest"]["checkpoint"] = "".join(text + own)
+    body["manifest"]["witnesses"] = []
+
+
 TAMPERING: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "a cosignature broken": (_cosignature_broken, "cosignature does not verify with a key"),
+    "a cosignature by a node not in the roster": (
+        _cosignature_by_a_stranger,
+        "'XX@TR' is not a node of the roster",
+    ),
+    "the cosignatures removed": (_cosignatures_removed, "cosigned by 0 peer(s) of IE@TR"),
+    "a witness listed who did not cosign": (
+        lambda body: body["manifest"]["witnesses"].append(FR),
+        "manifest.witnesses: does not list the nodes",
+    ),
     "a figure changed": (_change_figure, "the report says 4, the contributions give 3"),
     "a contribution dropped": (_drop_contribution, "is in this log but not in the report"),
     "a contribution named for another state": (_alter_manifest, "the manifest names it for"),
@@ -179,6 +223,51 @@ def test_a_report_changed_and_signed_again_is_refused(built: Built, case: str) -
     result = built.verify(COM)
     assert not result.ok
     assert any(reason in p for p in result.problems), result.problems
+
+
+def test_the_checkpoint_carries_every_witness_cosignature(built: Built) -> None:
+    body = built.body()
+    assert body["manifest"]["witnesses"] == [COM, DE]
+    result = built.verify(COM)
+    assert f"checkpoint cosigned by 2 witness(es): {COM}, {DE}" in result.notes
+
+
+def test_a_report_is_not_built_on_a_checkpoint_no_peer_cosigned(
+    built: Built, tmp_path: Path
+) -> None:
+    from ilo_node.errors import ReportError
+
+    posting = built.posting
+    anna = posting.officer("anna.berg")
+    later = _contribution("DE", deployments=5)
+    assert anna.publish(PublishRequest("half_year_contribution", later, "presidency")).sent
+    posting.sync_all()
+    posting.on(IE, posting.nodes[IE].checkpoint)  # signed, but witnessed by nobody yet
+    home = Home(posting.base / "nodes" / IE)
+    period = half_year_of(posting_now())
+
+    def build(out: Path, **kw: Any) -> None:
+        build_report_files(
+            home, lambda: b"unused", period, out, "decision-2005-687", posting_now(), **kw
+        )
+
+    with pytest.raises(ReportError, match="has been cosigned by a peer yet") as refused:
+        build(tmp_path / "refused")
+    assert "--uncosigned" in refused.value.advice
+    build(tmp_path / "anyway", render=False, uncosigned=True)
+    report = tmp_path / "anyway" / "report.json"
+    strict = verify_report_files(Home(posting.base / "nodes" / COM), report, posting_now())
+    assert any("cosigned by 0 peer(s)" in p for p in strict.problems)
+    lenient = verify_report_files(
+        Home(posting.base / "nodes" / COM), report, posting_now(), min_witnesses=0
+    )
+    assert lenient.ok and lenient.recomputed, lenient.problems
+    # Once a peer cosigned, the report is built at that checkpoint, the newest covered.
+    posting.witness(IE, [FR])
+    build(tmp_path / "witnessed", render=False)
+    body = json.loads((tmp_path / "witnessed" / "report.json").read_bytes())
+    assert body["manifest"]["witnesses"] == [FR]
+    assert body["manifest"]["log_size"] == posting.nodes[IE].size()
 
 
 def test_a_report_changed_without_signing_again_is_refused_before_it_is_read(
@@ -339,7 +428,7 @@ def test_the_annual_overview_adds_two_verified_half_years(built: Built, tmp_path
     h1 = _contribution("DE", half_year=f"{year}-H1", deployments=4)
     assert anna.publish(PublishRequest("half_year_contribution", h1, "presidency")).sent
     posting.sync_all()
-    posting.on(IE, posting.nodes[IE].checkpoint)
+    witnessed_checkpoint(posting)
     nodes = posting.base / "nodes"
     h1_dir, h2_dir = tmp_path / "h1", tmp_path / "h2"
     for period, out in ((f"{year}-H1", h1_dir), (f"{year}-H2", h2_dir)):
@@ -403,7 +492,7 @@ def test_a_contribution_for_another_state_or_retracted_does_not_count(
     assert later.sent and later.envelope_id is not None
     assert anna.retract(later.envelope_id.hex(), "figures not final").sent
     posting.sync_all()
-    posting.on(IE, posting.nodes[IE].checkpoint)
+    witnessed_checkpoint(posting)
     out = tmp_path / "again"
     home = Home(posting.base / "nodes" / IE)
     build_report_files(

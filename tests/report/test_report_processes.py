@@ -7,7 +7,7 @@ does); gossip carries it to IE@MA and COM@EU. Polling with deadlines, the test
 follows that
 
 * IE@MA builds and signs the report through the real CLI (``report build``, a child
-  process, the passphrase from a file), once its running node signed a checkpoint
+  process, the passphrase from a file), once a peer cosigned a checkpoint of its log
   that covers both contributions;
 * ``report verify`` at COM@EU exits 0 with every figure recomputed;
 * a report tampered with is refused by ``report verify`` at COM@EU, exit 1 and the
@@ -129,12 +129,14 @@ def test_contributions_over_real_nodes_make_a_report_the_commission_verifies(
             if any(got != set(ids) for got in at.values()):
                 return False, f"readable: {at}"
             status = cluster.status(IE) or {}
-            size, latest = status.get("log_size"), status.get("latest_checkpoint")
+            size, cosigned = status.get("log_size"), status.get("latest_cosigned")
             # Nothing else is published: once readable, the log holds both, and a
-            # checkpoint of its whole size covers them.
-            return latest is not None and latest == size, f"{IE} log {size}, checkpoint {latest}"
+            # checkpoint of its whole size that a peer cosigned covers them.
+            return cosigned == size, f"{IE} log {size}, cosigned checkpoint {cosigned}"
 
-        cluster.wait_for(covered, DELIVERY_S, f"both contributions at {IE} and {COM}, checkpointed")
+        cluster.wait_for(
+            covered, DELIVERY_S, f"both contributions at {IE} and {COM}, in a cosigned checkpoint"
+        )
 
         # -- built at the Presidency's node, verified at the Commission's -----------------
         out = tmp_path / "report"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +114,12 @@ class Posting:
             for b in names:
                 if a != b:
                     self.sync(a, b)
+
+    def witness(self, subject: str, by: Iterable[str]) -> None:
+        """Each node of ``by`` runs its witnessing of ``subject``: it fetches ``subject``'s
+        latest checkpoint, checks it and cosigns it, as in a gossip round."""
+        for name in by:
+            asyncio.run(self.gossips[name].witness.witness(subject))
 
     def on(self, name: str, fn: Callable[..., Any], *args: Any) -> Any:
         return asyncio.run(self.workers[name].call(fn, *args))
