@@ -78,15 +78,17 @@ def draft(ctx: click.Context, period: str | None, output: Path | None, as_json: 
     if as_json:
         click.echo(text)
         return
-    left_out = len(messages) - len(kept)
+    used = len(content["sources"])
     click.echo(
-        f"drafted the {half_year} contribution of {state} for {host} from {len(messages)} "
-        f"messages ({left_out} retracted, superseded by a correction or not counted)"
+        f"drafted the {half_year} contribution of {state} for {host} from the {len(messages)} "
+        f"messages your node can read of {host}: {used} used (listed in sources), "
+        f"{len(messages) - used} not (another Member State's, retracted, replaced by a "
+        "correction, or of a kind a contribution does not count)"
     )
     click.echo(
         f"  from the log: {content['deployments']} deployments, {content['meetings_held']} "
         f"meetings ({content['meetings_attended']} attended), {content['trainings']} trainings, "
-        f"{sum(r['count'] for r in content['alerts_by_kind'])} messages by kind, "
+        f"{sum(r['count'] for r in content['alerts_by_kind'])} alerts counted by kind, "
         f"{len(content['document_fraud'])} document-fraud rows, {len(content['routes'])} routes"
     )
     click.echo("  for you to enter: " + ", ".join(OFFICER_FIELDS))

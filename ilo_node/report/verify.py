@@ -199,7 +199,6 @@ def _checkpoint(
         out.problems.append(f"manifest.checkpoint: {exc.message}")
         return None
     cp = signed.checkpoint
-    _witnesses(body, node, signed, trust, now_ms, min_witnesses, out)
     if body["manifest"].get("log_size") != cp.size:
         out.problems.append("manifest.log_size: is not the size of the checkpoint")
     for other in witnessed:
@@ -218,6 +217,7 @@ def _checkpoint(
             "histories of its log (a split view); its report cannot be trusted"
         )
     out.notes.append(f"checkpoint of {node} at size {cp.size} verified")
+    _witnesses(body, node, signed, trust, now_ms, min_witnesses, out)
     return cp.size, cp.root
 
 
