@@ -9,8 +9,8 @@ same WeasyPrint call that fetches nothing.
 
 One view (:func:`_view`) turns the overview into what the formats show: for each host
 country and overall, every figure's first and second half-year and the year's value
-(with how it was combined), a chart of the two half-years side by side, the year's
-tables and their bar charts.
+(with how it was combined), by part and section of the template, a chart of the two
+half-years side by side, the year's tables and their bar charts.
 """
 
 from __future__ import annotations
@@ -88,19 +88,19 @@ def _host(
     name = str(host.get("name") or country_name(code))
     scope = _dom_id("host", code)
     sections = []
+    parts: dict[str, list[dict[str, Any]]] = {}
     every_figure: list[dict[str, Any]] = []
     for section in map(_dict, _list(host.get("sections"))):
         figures = _figures(_list(section.get("figures")), periods)
         every_figure += figures
-        part = str(section.get("part", ""))
-        sections.append(
-            {
-                "id": _dom_id("host", code, section.get("id", "")),
-                "title": str(section.get("title", "")),
-                "part": _PART_TITLES.get(part, f"Part {part}"),
-                "figures": figures,
-            }
-        )
+        shown = {
+            "id": _dom_id("host", code, section.get("id", "")),
+            "title": str(section.get("title", "")),
+            "figures": figures,
+        }
+        sections.append(shown)
+        if figures:
+            parts.setdefault(str(section.get("part", "")), []).append(shown)
     tables = [_dict(t) for t in _list(host.get("tables"))]
     title = f"{name}: figures by half-year"
     return {
@@ -109,6 +109,14 @@ def _host(
         "anchor": scope,
         "periods": [str(p) for p in _list(host.get("periods"))],
         "sections": sections,
+        "parts": [
+            {
+                "part": _dom_id(part),
+                "title": _PART_TITLES.get(part, f"Part {part}"),
+                "sections": shown,
+            }
+            for part, shown in parts.items()
+        ],
         "halves_chart": _halves_chart(scope, title, every_figure, periods),
         "tables": [_table(t) for t in tables],
         "charts": _table_charts(scope, tables, chart_specs),

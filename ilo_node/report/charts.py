@@ -111,14 +111,14 @@ def grouped_bar_chart(
     groups: Sequence[tuple[str, Sequence[Number | None]]],
 ) -> str:
     """Horizontal bars in groups, one group per label and in it one bar per series,
-    on one scale, with a legend. A missing value (None) draws no bar and shows "—";
-    negative values are drawn as 0. Every group is drawn: the groups are a template's
-    figures, few, and none may be folded into another."""
+    with a legend. Each group has its own scale (its largest bar is full width): the
+    chart compares the series of one label, such as a figure's two half-years, and
+    figures counted in tens and in thousands side by side would leave the small ones
+    invisible; the values are printed. A missing value (None) draws no bar and shows
+    "—"; negative values are drawn as 0. Every group is drawn: the groups are a
+    template's figures, few, and none may be folded into another."""
     if not groups or not series:
         return _empty(chart_id, title)
-    values = [v for _, vs in groups for v in vs if v is not None]
-    top = max((max(v, 0) for v in values), default=0)
-    scale = (_WIDTH - _LABEL_W - _VALUE_W) / top if top > 0 else 0.0
     bar_h = 12
     group_h = len(series) * bar_h + _GAP
     legend_y = _TOP
@@ -136,6 +136,8 @@ def grouped_bar_chart(
         x += 24 + 7 * min(len(name), _MAX_LABEL)
     for g, (label, group) in enumerate(groups):
         y = first + g * group_h
+        top = max((max(v, 0) for v in group if v is not None), default=0)
+        scale = (_WIDTH - _LABEL_W - _VALUE_W) / top if top > 0 else 0.0
         parts.append(
             f'<text x="{_LABEL_W - 6}" y="{_coord(y + len(series) * bar_h / 2 + 4)}" {_FONT}'
             f' font-size="11" text-anchor="end"><title>{escape(label)}</title>'

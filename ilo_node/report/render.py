@@ -322,7 +322,8 @@ def _md_quote(text: str) -> str:
 def _md_bars(points: Sequence[tuple[str, Number]], width: int = 40) -> str:
     if not points:
         return "_No data._"
-    bars = charts.capped(points)
+    # One line a bar, whatever a label holds: its line breaks become spaces.
+    bars = [(" ".join(label.split()), value) for label, value in charts.capped(points)]
     top = max((max(v, 0) for _, v in bars), default=0)
     label_w = min(max(len(label) for label, _ in bars), 30)
     lines = []
@@ -330,7 +331,9 @@ def _md_bars(points: Sequence[tuple[str, Number]], width: int = 40) -> str:
         length = round(max(value, 0) / top * width) if top > 0 else 0
         shown = label if len(label) <= 30 else label[:29] + "…"
         lines.append(f"{shown.ljust(label_w)}  {'█' * length} {charts.format_number(value)}")
-    return "~~~\n" + "\n".join(lines) + "\n~~~"
+    # A fence longer than any run of tildes in the labels: none of them can close it.
+    fence = "~" * max(3, 1 + max((len(run) for run in re.findall("~+", "".join(lines))), default=0))
+    return f"{fence}\n" + "\n".join(lines) + f"\n{fence}"
 
 
 def _md_figures(figures: Sequence[Mapping[str, str]]) -> list[str]:

@@ -24,6 +24,7 @@ recomputed. No I/O here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -187,7 +188,7 @@ def _recompute(
         if body.get(key) != value:
             out.problems.extend(_differences(key, body.get(key), value))
     for key in sorted(set(body) - set(expected)):
-        out.problems.append(f"{key}: is in the overview, the reports give no such part")
+        out.problems.append(f"{_name(key)}: is in the overview, the reports give no such part")
     if not out.problems:
         out.recomputed = True
         out.notes.append(f"every figure recomputed from the {len(sources)} half-year reports")
@@ -197,6 +198,14 @@ def _short(value: Any) -> str:
     # ASCII escapes: what the overview says is shown at a terminal, control bytes too.
     text = json.dumps(value, sort_keys=True, ensure_ascii=True)
     return text if len(text) <= 120 else text[:119] + "…"
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
+
+
+def _name(value: Any) -> str:
+    """An id as it is, if it is a plain one; else quoted and escaped."""
+    return value if isinstance(value, str) and _PLAIN.fullmatch(value) else _short(value)
 
 
 def _differences(key: str, said: Any, computed: Any) -> list[str]:
@@ -221,9 +230,10 @@ def _host_differences(said: list[Any], computed: list[dict[str, Any]]) -> list[s
     found: list[str] = []
     for host in computed:
         code = str(host["code"])
+        where = f"host_countries.{_name(code)}"
         given = theirs.pop(code, None)
         if given is None:
-            found.append(f"host_countries.{code}: missing from the overview, the reports cover it")
+            found.append(f"{where}: missing from the overview, the reports cover it")
             continue
         figures = [f for s in host["sections"] for f in s["figures"]]
         given_figures = [
@@ -232,16 +242,15 @@ def _host_differences(said: list[Any], computed: list[dict[str, Any]]) -> list[s
             if isinstance(s, dict)
             for f in s.get("figures", [])
         ]
-        here = _figure_differences(f"host_countries.{code}", given_figures, figures)
-        here += _table_differences(f"host_countries.{code}", given.get("tables"), host["tables"])
+        here = _figure_differences(where, given_figures, figures)
+        here += _table_differences(where, given.get("tables"), host["tables"])
         if not here and given != host:
             here.append(
-                f"host_countries.{code}: differs from what the reports give (name, half-years "
-                "or sections)"
+                f"{where}: differs from what the reports give (name, half-years or sections)"
             )
         found += here
     for code in sorted(theirs):
-        found.append(f"host_countries.{_short(code)}: in the overview, in neither report")
+        found.append(f"host_countries.{_name(code)}: in the overview, in neither report")
     if len(said) != len(computed) + len(theirs) and not found:
         found.append("host_countries: lists a host country twice")
     return found
@@ -252,28 +261,29 @@ def _figure_differences(where: str, said: Any, computed: list[dict[str, Any]]) -
     found: list[str] = []
     for figure in computed:
         fid = str(figure["id"])
+        at = f"{where}.{_name(fid)}"
         given = theirs.pop(fid, None)
         if given is None:
-            found.append(f"{where}.{fid}: missing from the overview")
+            found.append(f"{at}: missing from the overview")
             continue
         halves = ", ".join(f"{p} {v}" for p, v in sorted(figure["by_half_year"].items()))
         if given.get("value") != figure["value"]:
             found.append(
-                f"{where}.{fid}: the overview says {_short(given.get('value'))}, the reports "
-                f"give {figure['value']} ({figure['over_year']} of {halves})"
+                f"{at}: the overview says {_short(given.get('value'))}, the reports give "
+                f" {figure['value']} ({figure['over_year']} of {halves})"
             )
         elif given.get("by_half_year") != figure["by_half_year"]:
             found.append(
-                f"{where}.{fid}: the overview gives the half-years as "
+                f"{at}: the overview gives the half-years as "
                 f"{_short(given.get('by_half_year'))}, the reports {halves}"
             )
         elif given != figure:
             found.append(
-                f"{where}.{fid}: differs from what the reports give (label or over_year: "
+                f"{at}: differs from what the reports give (label or over_year: "
                 f"{figure['over_year']})"
             )
     for fid in sorted(theirs):
-        found.append(f"{where}.{_short(fid)}: in the overview, in neither report")
+        found.append(f"{where}.{_name(fid)}: in the overview, in neither report")
     return found
 
 
@@ -282,9 +292,10 @@ def _table_differences(where: str, said: Any, computed: list[dict[str, Any]]) ->
     found: list[str] = []
     for table in computed:
         tid = str(table["id"])
+        at = f"{where}.tables.{_name(tid)}"
         given = theirs.pop(tid, None)
         if given is None:
-            found.append(f"{where}.tables.{tid}: missing from the overview")
+            found.append(f"{at}: missing from the overview")
         elif given != table:
             rows = given.get("rows") if isinstance(given.get("rows"), list) else []
             wrong = next(
@@ -292,7 +303,7 @@ def _table_differences(where: str, said: Any, computed: list[dict[str, Any]]) ->
                 None,
             )
             detail = f"row {_short(wrong)} is not the reports'" if wrong is not None else "rows"
-            found.append(f"{where}.tables.{tid}: differs from what the reports give ({detail})")
+            found.append(f"{at}: differs from what the reports give ({detail})")
     for tid in sorted(theirs):
-        found.append(f"{where}.tables.{_short(tid)}: in the overview, in neither report")
+        found.append(f"{where}.tables.{_name(tid)}: in the overview, in neither report")
     return found
