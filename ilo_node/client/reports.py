@@ -247,6 +247,12 @@ def verify_annual_files(
         raise InputError(f"no annual.sig beside {annual_path}", advice)
     signature = read_limited(sig_path, "annual overview signature", _MAX_SIG_BYTES)
     sources = None
+    if report_paths and len(report_paths) != 2:
+        raise InputError(
+            f"{len(report_paths)} half-year reports given; an overview is of two",
+            "Give both half-year reports the overview names (--from twice), or none to "
+            "check its signature only.",
+        )
     if report_paths:
         sources = []
         for path in report_paths:

@@ -80,7 +80,10 @@ def verify_annual(
             return out
         matched = _matched(named, sources, out)
         if matched is None:
-            out.notes.append("figures not recomputed: the half-year reports do not verify")
+            out.notes.append(
+                "figures not recomputed: the half-year reports given are not the two it names, "
+                "or do not verify"
+            )
             return out
         _recompute(body, matched, template_for, out)
     except _MALFORMED as exc:
