@@ -1,34 +1,41 @@
-"""Building and verifying half-year reports in a home: the files, the node's log read
-without its lock (the running node may write meanwhile), the keys asked for only
-to sign. The report's logic is in :mod:`ilo_node.report`."""
+"""Building and verifying half-year reports and the annual overview in a home: the
+files, the node's log read without its lock (the running node may write meanwhile),
+the keys asked for only to sign. The logic is in :mod:`ilo_node.report`."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ilo_node.errors import InputError
+from ilo_node.errors import InputError, ReportError
 from ilo_node.formats.jsonfile import read_limited
 from ilo_node.home.home import Home, write_private_file
 from ilo_node.node.core import Node
 from ilo_node.report.aggregate import choose
-from ilo_node.report.annual import annual_overview
-from ilo_node.report.build import build_report, canonical_json, contributions_in
+from ilo_node.report.annual import ANNUAL_FORM, HalfYearReport, annual_overview
+from ilo_node.report.annual_render import write_annual_outputs
+from ilo_node.report.build import build_report, contributions_in
 from ilo_node.report.render import write_outputs
+from ilo_node.report.signed import sign_json
 from ilo_node.report.template import load_template
 from ilo_node.report.verify import MAX_REPORT_BYTES, Verification, verify_report
+from ilo_node.report.verify_annual import MAX_ANNUAL_BYTES, AnnualSource, verify_annual
 from protocol.checkpoint import origin_for
-from protocol.crypto import sha256, sign
 from protocol.envelope import Envelope
 from protocol.periods import half_year_bounds
 
-__all__ = ["BuiltFiles", "annual_report_files", "build_report_files", "verify_report_files"]
+__all__ = [
+    "BuiltFiles",
+    "annual_report_files",
+    "build_report_files",
+    "verify_annual_files",
+    "verify_report_files",
+]
 
-#: What an annual overview's signature signs, before the digest of annual.json.
-ANNUAL_DOMAIN = b"ilo-node/v1/annual\x00"
+_MAX_SIG_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -88,14 +95,30 @@ def verify_report_files(
     """Verify ``report_path`` (and ``report.sig`` beside it) with this home's trust; a
     node's home also recomputes what it can read. ``min_witnesses``: how many peers of
     the building node must have cosigned the report's checkpoint."""
+    report = _read_report(report_path)
+    return _verify_report(home, report, now_ms, min_witnesses)
+
+
+def _read_report(report_path: Path) -> HalfYearReport:
+    """report.json and the report.sig beside it, each read once: what is verified is
+    what is then used."""
     data = read_limited(report_path, "report", MAX_REPORT_BYTES)
     sig_path = report_path.with_name("report.sig")
     if not sig_path.exists():
-        raise InputError(
-            f"no report.sig beside {report_path}",
-            "A report is verified with its signature: copy report.sig with report.json.",
-        )
-    signature = read_limited(sig_path, "report signature", 64 * 1024)
+        advice = "A report is verified with its signature: copy report.sig with report.json."
+        if report_path.with_name("annual.sig").exists():
+            advice = (
+                "This looks like an annual overview (annual.sig is beside it): verify it "
+                "with 'ilo-node report verify-annual'."
+            )
+        raise InputError(f"no report.sig beside {report_path}", advice)
+    return HalfYearReport(data, read_limited(sig_path, "report signature", _MAX_SIG_BYTES))
+
+
+def _verify_report(
+    home: Home, report: HalfYearReport, now_ms: int, min_witnesses: int
+) -> Verification:
+    data, signature = report.data, report.signature
     trust = home.trust_state()
     if home.config().role != "node":
         return verify_report(
@@ -147,43 +170,104 @@ def annual_report_files(
     home: Home,
     passphrase: Callable[[], bytes],
     year: int,
-    reports: list[Path],
+    reports: Sequence[Path],
     out_dir: Path,
     now_ms: int,
+    *,
+    render: bool = True,
+    min_witnesses: int = 1,
 ) -> BuiltFiles:
-    """``annual.json`` and ``annual.sig`` from the year's two half-year reports, each
-    verified in this home first (a report that does not verify stops it)."""
-    home.require_role("node")
-    bodies = []
+    """``annual.json`` and ``annual.sig`` (and, with ``render``, annual.md, annual.html
+    and annual.pdf) in ``out_dir``, from the year's two half-year reports, each verified
+    in this home first: a report that does not verify stops it."""
+    config = home.require_role("node")
+    assert config.node is not None  # a node's home names its node
+    node_id = config.node
+    given = []
     for path in reports:
-        result = verify_report_files(home, path, now_ms)
+        report = _read_report(path)
+        result = _verify_report(home, report, now_ms, min_witnesses)
         if not result.ok:
-            raise InputError(
+            raise ReportError(
                 f"{path} does not verify: " + "; ".join(result.problems[:10]),
-                "Build the annual overview from verified half-year reports only.",
+                "Build the annual overview from verified half-year reports only: ask the "
+                "Presidency of that half-year for its report as built.",
             )
-        bodies.append(json.loads(read_limited(path, "report", MAX_REPORT_BYTES)))
+        given.append(report)
     try:
-        overview = annual_overview(year, bodies)
-    except ValueError as exc:
-        raise InputError(str(exc), f"Give the reports of {year}-H1 and {year}-H2.") from None
-    signing = home.signing_key(passphrase())
-    data = canonical_json(overview)
-    digest = sha256(data)
-    config = home.config()
-    signature = {
-        "format": "ilo-node-annual-signature/1",
-        "node": config.node,
-        "key": signing.public.hex(),
-        "digest": digest.hex(),
-        "signature": sign(signing.reveal(), ANNUAL_DOMAIN, digest).hex(),
-    }
+        overview = annual_overview(year, given, load_template, node_id, now_ms)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ReportError(
+            f"the half-year reports are signed, but not of the form of a report "
+            f"({type(exc).__name__})",
+            "Ask the Presidency of that half-year for its report as built.",
+        ) from None
+    data, signature = sign_json(overview, ANNUAL_FORM, node_id, home.signing_key(passphrase()))
     files = {"annual.json": out_dir / "annual.json", "annual.sig": out_dir / "annual.sig"}
     write_private_file(files["annual.json"], data)
-    write_private_file(files["annual.sig"], canonical_json(signature))
+    write_private_file(files["annual.sig"], signature)
+    not_written: list[str] = []
+    if render:
+        # Rendered from what was signed, read back as a verifier reads it.
+        rendered = write_annual_outputs(json.loads(data), out_dir, problems=not_written)
+        files.update({path.name: path for path in rendered.values()})
     summary = {
         "year": year,
+        "from": [
+            {"period": f["period"], "built_by": f["built_by"], "report_sha256": f["report_sha256"]}
+            for f in overview["from"]
+        ],
         "host_countries": [h["code"] for h in overview["host_countries"]],
         "missing": overview["missing"],
+        "not_written": not_written,
     }
     return BuiltFiles(out_dir, files, summary)
+
+
+def verify_annual_files(
+    home: Home,
+    annual_path: Path,
+    report_paths: Sequence[Path] | None,
+    now_ms: int,
+    *,
+    min_witnesses: int = 1,
+) -> Verification:
+    """Verify ``annual_path`` (and ``annual.sig`` beside it) with this home's trust; with
+    ``report_paths`` (each with its report.sig beside it), verify each as a report and
+    recompute the overview from them."""
+    data = read_limited(annual_path, "annual overview", MAX_ANNUAL_BYTES)
+    sig_path = annual_path.with_name("annual.sig")
+    if not sig_path.exists():
+        advice = "An overview is verified with its signature: copy annual.sig with annual.json."
+        if annual_path.with_name("report.sig").exists():
+            advice = (
+                "This looks like a half-year report (report.sig is beside it): verify it "
+                "with 'ilo-node report verify'."
+            )
+        raise InputError(f"no annual.sig beside {annual_path}", advice)
+    signature = read_limited(sig_path, "annual overview signature", _MAX_SIG_BYTES)
+    sources = None
+    if report_paths and len(report_paths) != 2:
+        raise InputError(
+            f"{len(report_paths)} half-year reports given; an overview is of two",
+            "Give both half-year reports the overview names (--from twice), or none to "
+            "check its signature only.",
+        )
+    if report_paths:
+        sources = []
+        for path in report_paths:
+            report = _read_report(path)
+            checked = _verify_report(home, report, now_ms, min_witnesses)
+            sources.append(AnnualSource(str(path), report, checked))
+    if home.config().role != "node":
+        return verify_annual(
+            data, signature, home.trust_state(), now_ms, template_for=load_template, sources=sources
+        )
+    # A node's trust is its home's documents and what it took in since, as for a report.
+    node = Node(home, None, writer=False)
+    try:
+        return verify_annual(
+            data, signature, node.trust, now_ms, template_for=load_template, sources=sources
+        )
+    finally:
+        node.close()

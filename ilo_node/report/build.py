@@ -12,7 +12,6 @@ contributions recomputes every figure from them (:mod:`ilo_node.report.verify`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -21,16 +20,17 @@ from ilo_node.errors import ReportError
 from ilo_node.formats.timefmt import format_ms
 from ilo_node.node.core import Node
 from ilo_node.report.aggregate import Contribution, choose, compose, previous_periods
+from ilo_node.report.signed import SignedForm, canonical_json, sign_json
 from ilo_node.report.template import ReportTemplate
 from keys.keystore import SecretKey
 from keys.trust import TrustState
 from protocol.checkpoint import SignedCheckpoint, combine_signatures
-from protocol.crypto import sha256, sign
 from protocol.envelope import Envelope
 from protocol.identifiers import split_node_id
 from protocol.merkle import leaf_hash, verify_inclusion
 
 __all__ = [
+    "REPORT_FORM",
     "REPORT_FORMAT",
     "SIGNATURE_DOMAIN",
     "BuiltReport",
@@ -43,6 +43,14 @@ __all__ = [
 REPORT_FORMAT = "ilo-node-report/1"
 #: What a report signature signs, before the digest of report.json.
 SIGNATURE_DOMAIN = b"ilo-node/v1/report\x00"
+REPORT_FORM = SignedForm(
+    REPORT_FORMAT,
+    "ilo-node-report-signature/1",
+    SIGNATURE_DOMAIN,
+    "report.json",
+    "report.sig",
+    "a report",
+)
 _KIND = "half_year_contribution"
 
 
@@ -51,10 +59,6 @@ class BuiltReport:
     data: bytes  # report.json
     signature: bytes  # report.sig
     body: dict[str, Any]
-
-
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _counts(envelope: Envelope, content: dict[str, Any], trust: TrustState) -> bool:
@@ -164,16 +168,8 @@ def build_report(
             "contributions": manifest,
         },
     }
-    data = canonical_json(body)
-    digest = sha256(data)
-    signature = {
-        "format": "ilo-node-report-signature/1",
-        "node": node.node_id,
-        "key": signing.public.hex(),
-        "digest": digest.hex(),
-        "signature": sign(signing.reveal(), SIGNATURE_DOMAIN, digest).hex(),
-    }
-    return BuiltReport(data, canonical_json(signature), body)
+    data, signature = sign_json(body, REPORT_FORM, node.node_id, signing)
+    return BuiltReport(data, signature, body)
 
 
 def _proof(node: Node, latest: SignedCheckpoint, envelope_id: bytes) -> list[bytes]:

@@ -1,9 +1,11 @@
 """The report's charts as SVG, written by hand (ADR 0012).
 
-Two shapes are all the report needs: horizontal bars (a label and a count per row,
-labels being country names that vary in length) and a line over half-years. Each
-is a pure function of its points, so the same report always gives the same bytes;
-every text is escaped here, because the SVG is inserted into the HTML as markup.
+Three shapes are all the reports need: horizontal bars (a label and a count per row,
+labels being country names that vary in length), the same in groups of one bar per
+series (the annual overview's figures, first and second half-year side by side) and
+a line over half-years. Each is a pure function of its points, so the same report
+always gives the same bytes; every text is escaped here, because the SVG is inserted
+into the HTML as markup.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import math
 from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
-__all__ = ["MAX_BARS", "bar_chart", "capped", "format_number", "line_chart"]
+__all__ = ["MAX_BARS", "bar_chart", "capped", "format_number", "grouped_bar_chart", "line_chart"]
 
 #: Bars past this many are summed into one: a chart of 200 nationalities is unreadable,
 #: and the table beside it still lists them all.
@@ -25,6 +27,8 @@ _GAP = 6
 _TOP = 30
 _MAX_LABEL = 30
 _FONT = 'font-family="DejaVu Sans, Arial, sans-serif"'
+#: The shades of a grouped chart's series, in order (then repeated).
+_SERIES_FILL = ("#8fb3d9", "#1f4e79", "#c55a11", "#548235")
 
 Number = int | float
 
@@ -96,6 +100,66 @@ def bar_chart(chart_id: str, title: str, points: Sequence[tuple[str, Number]]) -
             f'<text x="{_coord(_LABEL_W + width + 4)}" y="{text_y}" {_FONT}'
             f' font-size="11">{escape(format_number(value))}</text>'
         )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def grouped_bar_chart(
+    chart_id: str,
+    title: str,
+    series: Sequence[str],
+    groups: Sequence[tuple[str, Sequence[Number | None]]],
+) -> str:
+    """Horizontal bars in groups, one group per label and in it one bar per series,
+    with a legend. Each group has its own scale (its largest bar is full width): the
+    chart compares the series of one label, such as a figure's two half-years, and
+    figures counted in tens and in thousands side by side would leave the small ones
+    invisible; the values are printed. A missing value (None) draws no bar and shows
+    "—"; negative values are drawn as 0. Every group is drawn: the groups are a
+    template's figures, few, and none may be folded into another."""
+    if not groups or not series:
+        return _empty(chart_id, title)
+    bar_h = 12
+    group_h = len(series) * bar_h + _GAP
+    legend_y = _TOP
+    first = _TOP + 20
+    height = first + len(groups) * group_h
+    parts = _open(chart_id, title, height)
+    x = float(_LABEL_W)
+    for i, name in enumerate(series):
+        fill = _SERIES_FILL[i % len(_SERIES_FILL)]
+        parts.append(
+            f'<rect x="{_coord(x)}" y="{legend_y - 9}" width="10" height="10" fill="{fill}"/>'
+            f'<text x="{_coord(x + 14)}" y="{legend_y}" {_FONT} font-size="11">'
+            f"{escape(name)}</text>"
+        )
+        x += 24 + 7 * min(len(name), _MAX_LABEL)
+    for g, (label, group) in enumerate(groups):
+        y = first + g * group_h
+        top = max((max(v, 0) for v in group if v is not None), default=0)
+        scale = (_WIDTH - _LABEL_W - _VALUE_W) / top if top > 0 else 0.0
+        parts.append(
+            f'<text x="{_LABEL_W - 6}" y="{_coord(y + len(series) * bar_h / 2 + 4)}" {_FONT}'
+            f' font-size="11" text-anchor="end"><title>{escape(label)}</title>'
+            f"{escape(_short(label))}</text>"
+        )
+        for i in range(len(series)):
+            value = group[i] if i < len(group) else None
+            bar_y = y + i * bar_h
+            text_y = _coord(bar_y + bar_h - 2)
+            if value is None:
+                parts.append(
+                    f'<text x="{_LABEL_W + 4}" y="{text_y}" {_FONT} font-size="10"'
+                    ' fill="#555">—</text>'
+                )
+                continue
+            width = max(value, 0) * scale
+            parts.append(
+                f'<rect x="{_LABEL_W}" y="{_coord(bar_y)}" width="{_coord(width)}"'
+                f' height="{bar_h - 1}" fill="{_SERIES_FILL[i % len(_SERIES_FILL)]}"/>'
+                f'<text x="{_coord(_LABEL_W + width + 4)}" y="{text_y}" {_FONT}'
+                f' font-size="10">{escape(format_number(value))}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 

@@ -29,7 +29,7 @@ from ilo_node.home.home import write_private_file
 from ilo_node.report import charts
 from protocol.countries import COUNTRY_NAMES
 
-__all__ = ["render_html", "render_markdown", "render_pdf", "write_outputs"]
+__all__ = ["render_html", "render_markdown", "render_pdf", "write_documents", "write_outputs"]
 
 #: Columns (by heading, lower case) whose cells are country codes, shown by name.
 COUNTRY_COLUMNS = frozenset(
@@ -322,7 +322,8 @@ def _md_quote(text: str) -> str:
 def _md_bars(points: Sequence[tuple[str, Number]], width: int = 40) -> str:
     if not points:
         return "_No data._"
-    bars = charts.capped(points)
+    # One line a bar, whatever a label holds: its line breaks become spaces.
+    bars = [(" ".join(label.split()), value) for label, value in charts.capped(points)]
     top = max((max(v, 0) for _, v in bars), default=0)
     label_w = min(max(len(label) for label, _ in bars), 30)
     lines = []
@@ -330,7 +331,9 @@ def _md_bars(points: Sequence[tuple[str, Number]], width: int = 40) -> str:
         length = round(max(value, 0) / top * width) if top > 0 else 0
         shown = label if len(label) <= 30 else label[:29] + "…"
         lines.append(f"{shown.ljust(label_w)}  {'█' * length} {charts.format_number(value)}")
-    return "~~~\n" + "\n".join(lines) + "\n~~~"
+    # A fence longer than any run of tildes in the labels: none of them can close it.
+    fence = "~" * max(3, 1 + max((len(run) for run in re.findall("~+", "".join(lines))), default=0))
+    return f"{fence}\n" + "\n".join(lines) + f"\n{fence}"
 
 
 def _md_figures(figures: Sequence[Mapping[str, str]]) -> list[str]:
@@ -470,12 +473,13 @@ def render_pdf(html: str, path: Path) -> None:
         import weasyprint
     except (ImportError, OSError) as exc:
         # WeasyPrint loads Pango and HarfBuzz from the system when it is imported.
+        stem = path.stem
         raise PdfUnavailableError(
-            f"report.pdf cannot be written here: WeasyPrint cannot load its system "
+            f"{path.name} cannot be written here: WeasyPrint cannot load its system "
             f"libraries ({type(exc).__name__})",
             "Install them (Debian: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
-            "libharfbuzz-subset0) and build again; report.json, report.html and "
-            "report.md are written all the same.",
+            f"libharfbuzz-subset0) and build again; {stem}.json, {stem}.html and "
+            f"{stem}.md are written all the same.",
         ) from None
 
     # The HTML references nothing; a fetcher allowing no protocol makes sure that
@@ -491,13 +495,22 @@ def write_outputs(
     """report.md, report.html and report.pdf in out_dir, each mode 0600. Where the PDF
     cannot be made here, it is left out and, given ``problems``, the reason added
     there (without it, :class:`PdfUnavailableError` is raised)."""
+    return write_documents(
+        "report", render_markdown(report), render_html(report), out_dir, problems=problems
+    )
+
+
+def write_documents(
+    stem: str, markdown: str, html: str, out_dir: Path, *, problems: list[str] | None = None
+) -> dict[str, Path]:
+    """``stem``.md, .html and .pdf (the HTML laid out) in out_dir, as :func:`write_outputs`
+    says; shared with the annual overview's renderer."""
     paths = {
-        "md": out_dir / "report.md",
-        "html": out_dir / "report.html",
-        "pdf": out_dir / "report.pdf",
+        "md": out_dir / f"{stem}.md",
+        "html": out_dir / f"{stem}.html",
+        "pdf": out_dir / f"{stem}.pdf",
     }
-    write_private_file(paths["md"], render_markdown(report).encode("utf-8"))
-    html = render_html(report)
+    write_private_file(paths["md"], markdown.encode("utf-8"))
     write_private_file(paths["html"], html.encode("utf-8"))
     try:
         render_pdf(html, paths["pdf"])

@@ -6,6 +6,12 @@ local network reports alike, such as the network's meetings), the sections that
 show them (and the narrative field each section quotes), the tables (rows of a
 contribution list field, grouped by keys) and the charts. Adding a template is
 adding a file: the aggregation and the renderers read only this.
+
+Each figure and table also says how the Commission's annual overview combines the
+two half-years (``over_year``): ``sum`` (the default) for what happens in a period,
+such as detections or meetings, and ``last`` for what stands at its end, such as the
+agreements in force: the second half-year's value, or the first's for a host country
+that the second half-year's report does not cover.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from typing import Any
 from ilo_node.errors import InputError
 from protocol.kinds import kind_spec
 
-__all__ = ["ReportTemplate", "load_template", "template_names"]
+__all__ = ["OVER_YEAR", "ReportTemplate", "load_template", "template_names"]
 
 _COMBINE = ("sum", "max")
+#: How a figure or table of the two half-year reports makes the year's (annual.py).
+OVER_YEAR = ("sum", "last")
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,13 @@ class ReportTemplate:
 
     def figure(self, figure_id: str) -> dict[str, Any]:
         return next(f for f in self.figures if f["id"] == figure_id)
+
+    def over_year(self, kind: str, item_id: str) -> str:
+        """How the year combines the half-years' ``kind`` ("figures" or "tables")
+        ``item_id``: as declared, ``sum`` if not declared or not in this template."""
+        items = self.figures if kind == "figures" else self.tables
+        found = next((i for i in items if i["id"] == item_id), {})
+        return str(found.get("over_year", "sum"))
 
 
 def template_names() -> list[str]:
@@ -69,14 +84,25 @@ def _checked(name: str, raw: dict[str, Any], digest: str) -> ReportTemplate:
     for f in figures:
         if f["field"] not in fields or f["combine"] not in _COMBINE:
             raise fail(f"figure {f['id']} takes {f['field']!r} by {f['combine']!r}")
+        if f.get("over_year", "sum") not in OVER_YEAR:
+            raise fail(f"figure {f['id']} is {f['over_year']!r} over the year, not sum or last")
+    shown: set[str] = set()
     for s in raw["sections"]:
         unknown = set(s["figures"]) - ids
         if unknown or s.get("text", "activities_narrative") not in fields:
             raise fail(f"section {s['id']} names {sorted(unknown) or s.get('text')}")
+        shown.update(s["figures"])
+    for f in figures:
+        # The year's value of a stock is each host country's last one, summed: a figure
+        # no host country shows has no such value.
+        if f.get("over_year") == "last" and f["id"] not in shown:
+            raise fail(f"figure {f['id']} is 'last' over the year but no section shows it")
     tables = tuple(raw["tables"])
     for t in tables:
         if t["rows_from"] not in fields or len(t["columns"]) != len(t["keys"]) + 1:
             raise fail(f"table {t['id']} from {t['rows_from']!r} with columns {t['columns']}")
+        if t.get("over_year", "sum") not in OVER_YEAR:
+            raise fail(f"table {t['id']} is {t['over_year']!r} over the year, not sum or last")
     table_ids = {t["id"] for t in tables}
     for c in raw["charts"]:
         if c["type"] == "bar" and c["table"] not in table_ids:

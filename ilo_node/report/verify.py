@@ -26,16 +26,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ilo_node.report.aggregate import Contribution, compose
-from ilo_node.report.build import REPORT_FORMAT, SIGNATURE_DOMAIN, expected_contributors
+from ilo_node.report.build import REPORT_FORM, expected_contributors
+from ilo_node.report.signed import Verification, check_signed_json
+from ilo_node.report.signed import hex_bytes as _hex
 from ilo_node.report.template import ReportTemplate
 from keys.errors import WitnessError
 from keys.trust import TrustState
 from protocol.checkpoint import SignedCheckpoint
-from protocol.crypto import sha256, verify
 from protocol.envelope import Envelope
 from protocol.errors import ProtocolError
 from protocol.merkle import leaf_hash, verify_inclusion
@@ -47,25 +47,6 @@ MAX_REPORT_BYTES = 64 * 1024 * 1024
 
 #: An envelope of the verifier's own log and its content, if the verifier can read it.
 Lookup = Callable[[bytes], tuple[Envelope, dict[str, Any] | None] | None]
-
-
-@dataclass
-class Verification:
-    problems: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    recomputed: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
-def _hex(value: Any, length: int) -> bytes | None:
-    try:
-        raw = bytes.fromhex(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return raw if raw is not None and len(raw) == length else None
 
 
 def verify_report(
@@ -150,36 +131,7 @@ def _verify_body(
 def _signed_body(
     data: bytes, signature_data: bytes, trust: TrustState, now_ms: int, out: Verification
 ) -> dict[str, Any] | None:
-    try:
-        sig = json.loads(signature_data)
-        key, signature = _hex(sig["key"], 32), _hex(sig["signature"], 64)
-        node = str(sig["node"])
-    except (ValueError, KeyError, TypeError):
-        out.problems.append("report.sig: not a report signature")
-        return None
-    digest = sha256(data)
-    if key is None or signature is None or _hex(sig.get("digest"), 32) != digest:
-        out.problems.append("report.sig: it signs other bytes than this report.json")
-        return None
-    try:
-        verify(key, SIGNATURE_DOMAIN, digest, signature)
-    except ProtocolError:
-        out.problems.append("report.sig: the signature does not verify")
-        return None
-    try:
-        body = json.loads(data)
-        built_ms = int(body["built"]["at_ms"])
-        if body["format"] != REPORT_FORMAT or body["built"]["node"] != node:
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
-        out.problems.append("report.json: signed, but not a report of this format")
-        return None
-    decision = trust.decide_node_statement(key, node, built_ms, now_ms)
-    if not decision:
-        out.problems.append(f"report.sig: the key is not {node}'s: {decision.reason}")
-        return None
-    out.notes.append(f"signed by {node} (key {key.hex()[:16]}…)")
-    return body if isinstance(body, dict) else None
+    return check_signed_json(data, signature_data, trust, now_ms, REPORT_FORM, out)
 
 
 def _checkpoint(

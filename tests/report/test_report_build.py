@@ -6,8 +6,7 @@ refused with its reason (a table of named cases)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,100 +15,20 @@ import pytest
 from ilo_node.client.officer import PublishRequest
 from ilo_node.client.reports import build_report_files, verify_report_files
 from ilo_node.home.home import Home
-from ilo_node.report.build import SIGNATURE_DOMAIN, canonical_json
-from protocol.crypto import sha256, sign
-from protocol.examples import example
+from ilo_node.report.build import SIGNATURE_DOMAIN
+from ilo_node.report.signed import canonical_json
+from protocol.crypto import sign
 from protocol.periods import half_year_of
-from tests.support.officerkit import Posting, build_posting
-
-DE, FR, IE, COM = "DE@TR", "FR@TR", "IE@TR", "COM@EU"
-
-
-@pytest.fixture
-def posting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Posting]:
-    postings = build_posting(
-        tmp_path, [DE, FR, IE, COM], {DE: ["anna.berg"], FR: ["claire.dubois"]}
-    )
-    posting = next(postings)
-    keys = dict(posting.keys)
-    # The nodes run from copies of their built homes: the same key under both paths.
-    for name, built_home in posting.built.nodes.items():
-        keys[posting.base / "nodes" / name / "keys" / "signing.key"] = keys[
-            built_home.signing_key_path
-        ]
-    monkeypatch.setattr(Home, "signing_key", lambda self, passphrase: keys[self.signing_key_path])
-    yield posting
-    next(postings, None)
-
-
-def _contribution(state: str, **changes: Any) -> dict[str, Any]:
-    content = example("half_year_contribution")
-    content.update(member_state=state, half_year=half_year_of(posting_now()))
-    content.update(changes)
-    return content
-
-
-def witnessed_checkpoint(posting: Posting, by: tuple[str, ...] = (DE, COM)) -> None:
-    """The Presidency's node signs a checkpoint and the nodes ``by`` cosign it."""
-    posting.on(IE, posting.nodes[IE].checkpoint)
-    posting.witness(IE, by)
-
-
-def posting_now() -> int:
-    from ilo_node.home.home import now_ms
-
-    return now_ms()
-
-
-@dataclass
-class Built:
-    posting: Posting
-    out: Path
-
-    @property
-    def report(self) -> Path:
-        return self.out / "report.json"
-
-    def body(self) -> dict[str, Any]:
-        return dict(json.loads(self.report.read_bytes()))
-
-    def resign(self, body: dict[str, Any]) -> None:
-        """As a dishonest Presidency would: change the report and sign it again."""
-        data = canonical_json(body)
-        key = self.posting.keys[self.posting.built.nodes[IE].signing_key_path]
-        digest = sha256(data)
-        sig = json.loads((self.out / "report.sig").read_bytes())
-        sig.update(
-            digest=digest.hex(), signature=sign(key.reveal(), SIGNATURE_DOMAIN, digest).hex()
-        )
-        self.report.write_bytes(data)
-        (self.out / "report.sig").write_bytes(canonical_json(sig))
-
-    def verify(self, at: str = COM) -> Any:
-        home = Home(self.posting.base / "nodes" / at)
-        return verify_report_files(home, self.report, posting_now())
-
-
-@pytest.fixture
-def built(posting: Posting, tmp_path: Path) -> Built:
-    anna, claire = posting.officer("anna.berg"), posting.officer("claire.dubois")
-    for client, state, extra in (
-        (anna, "DE", {}),
-        (claire, "FR", {"deployments": 1, "meetings_held": 6, "meetings_attended": 4}),
-    ):
-        outcome = client.publish(
-            PublishRequest("half_year_contribution", _contribution(state, **extra), "presidency")
-        )
-        assert outcome.sent and IE in outcome.readable_by and COM in outcome.readable_by
-    posting.sync_all()
-    witnessed_checkpoint(posting)
-    out = tmp_path / "report"
-    home = Home(posting.base / "nodes" / IE)
-    period = half_year_of(posting_now())
-    build_report_files(
-        home, lambda: b"unused", period, out, "decision-2005-687", posting_now(), render=False
-    )
-    return Built(posting, out)
+from tests.support.reportkit import (
+    COM,
+    DE,
+    FR,
+    IE,
+    Built,
+    posting_now,
+    witnessed_checkpoint,
+)
+from tests.support.reportkit import contribution as _contribution
 
 
 def test_the_presidency_builds_and_the_commission_recomputes_every_figure(built: Built) -> None:
@@ -417,62 +336,6 @@ def test_the_report_commands(built: Built, tmp_path: Path) -> None:
     assert missing.exit_code == 2 and "no report.sig beside" in missing.stderr
     not_yet = _cli(nodes / FR, "report", "build", "--period", "2026-H7", "--out", str(out))
     assert not_yet.exit_code == 2 and "is not a half-year" in not_yet.stderr
-
-
-@pytest.mark.slow  # each build renders the PDF (WeasyPrint)
-def test_the_annual_overview_adds_two_verified_half_years(built: Built, tmp_path: Path) -> None:
-    posting = built.posting
-    year = half_year_of(posting_now())[:4]
-    # The first half-year's contributions, sent now (late, as happens).
-    anna = posting.officer("anna.berg")
-    h1 = _contribution("DE", half_year=f"{year}-H1", deployments=4)
-    assert anna.publish(PublishRequest("half_year_contribution", h1, "presidency")).sent
-    posting.sync_all()
-    witnessed_checkpoint(posting)
-    nodes = posting.base / "nodes"
-    h1_dir, h2_dir = tmp_path / "h1", tmp_path / "h2"
-    for period, out in ((f"{year}-H1", h1_dir), (f"{year}-H2", h2_dir)):
-        made = _cli(nodes / IE, "report", "build", "--period", period, "--out", str(out))
-        assert made.exit_code == 0, made.stderr
-    made = _cli(
-        nodes / COM,
-        "report",
-        "annual",
-        "--year",
-        year,
-        "--from",
-        str(h1_dir / "report.json"),
-        "--from",
-        str(h2_dir / "report.json"),
-        "--out",
-        str(tmp_path / "annual"),
-    )
-    assert made.exit_code == 0, made.stderr
-    overview = json.loads((tmp_path / "annual" / "annual.json").read_bytes())
-    [tr] = overview["host_countries"]
-    deployments = {f["id"]: f["value"] for f in tr["figures"]}["deployments"]
-    assert deployments == 4 + (2 + 1)  # H1 (DE) and H2 (DE and FR)
-    assert tr["periods"] == [f"{year}-H1", f"{year}-H2"]
-
-    body = json.loads((h2_dir / "report.json").read_bytes())
-    _change_figure(body)
-    built.out = h2_dir
-    built.resign(body)
-    refused = _cli(
-        nodes / COM,
-        "report",
-        "annual",
-        "--year",
-        year,
-        "--from",
-        str(h1_dir / "report.json"),
-        "--from",
-        str(h2_dir / "report.json"),
-        "--out",
-        str(tmp_path / "annual2"),
-    )
-    assert refused.exit_code == 2 and "does not verify" in refused.stderr
-    assert not (tmp_path / "annual2").exists()
 
 
 def test_a_contribution_for_another_state_or_retracted_does_not_count(
