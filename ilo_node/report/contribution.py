@@ -8,8 +8,10 @@ What is counted (:func:`draft_contribution`):
 * retracted or withdrawn messages are left out; a message that was corrected is
   counted once, as its latest correction, and shown as corrected
   (``alerts_by_kind[].corrected``);
+* the Member State's postings in force during the half-year (its deployment
+  notices, whenever written) for the ILOs deployed;
 * the Member State's own reporting (its nodes' and officers' messages) for the
-  counts of what it did: deployments, trainings, carrier positions, host-country
+  counts of what it did: trainings, carrier positions, host-country
   contacts, alerts by kind, document fraud, routes;
 * the network's for what it did together: meetings held (and of those, attended
   by the Member State as chair or participant), common approaches, representation
@@ -71,7 +73,8 @@ def _party_host(node: str) -> tuple[str, str]:
 
 
 def _in_force(content: Mapping[str, Any], start_day: str, end_day: str) -> bool:
-    """An agreement in force on some day of [start_day, end_day) (ISO dates compare as text)."""
+    """An agreement or a posting in force on some day of [start_day, end_day) (ISO dates
+    compare as text)."""
     starts, ends = str(content["start_date"]), str(content.get("end_date", "9999-12-31"))
     return starts < end_day and ends >= start_day
 
@@ -89,10 +92,19 @@ def draft_contribution(
     own: list[Counted] = []
     network: list[Counted] = []
     agreements: list[Counted] = []
+    deployed: list[Counted] = []
     for m in messages:
         party, host = _party_host(m.author_node)
         if host != host_country or m.created_ms >= end_ms:
             continue
+        # ILOs deployed is the network's composition: every posting of this Member
+        # State in force during the half-year, whenever its notice was written.
+        if (
+            m.kind == "deployment_notice"
+            and m.content["sending_state"] == member_state
+            and _in_force(m.content, start_day, end_day)
+        ):
+            deployed.append(m)
         if m.kind in _AGREEMENTS:
             if _in_force(m.content, start_day, end_day):
                 agreements.append(m)
@@ -136,16 +148,15 @@ def draft_contribution(
         if m.kind == "forged_document_alert"
     )
     routes = sorted({m.content["route_name"] for m in own if m.kind == "route_report"})
-    used = {m.envelope_id for m in own + meetings + approaches + representation + task_sharing}
+    used = {
+        m.envelope_id
+        for m in own + deployed + meetings + approaches + representation + task_sharing
+    }
     return {
         "half_year": half_year,
         "member_state": member_state,
         "host_country": host_country,
-        "deployments": sum(
-            1
-            for m in own
-            if m.kind == "deployment_notice" and m.content["sending_state"] == member_state
-        ),
+        "deployments": len(deployed),
         "meetings_held": len(meetings),
         "meetings_attended": len(attended),
         "trainings": by_kind["training_record"],

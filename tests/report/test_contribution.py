@@ -164,3 +164,22 @@ def test_a_period_not_written_as_a_half_year_is_refused(text: str) -> None:
 
 def test_the_marker_is_what_unfinished_looks_for() -> None:
     assert unfinished({"a": TO_BE_WRITTEN, "b": "done"}) == ["a"]
+
+
+def test_ilos_deployed_are_the_postings_in_force_whenever_notified() -> None:
+    draft = _draft(
+        # Notified before the half-year, posted through it: in post.
+        _message("deployment_notice", at=BEFORE, n=1, start_date="2025-03-01"),
+        # Ended before the half-year began.
+        _message(
+            "deployment_notice", at=BEFORE, n=2, start_date="2024-01-01", end_date="2026-06-30"
+        ),
+        # Starts after it.
+        _message("deployment_notice", n=3, start_date="2027-02-01"),
+        # Another Member State's officer.
+        _message("deployment_notice", "FR@TR", n=4, sending_state="FR"),
+        # Notified in the half-year, starting in it.
+        _message("deployment_notice", n=5, start_date="2026-09-01"),
+    )
+    assert draft["deployments"] == 2
+    assert {bytes([1]) * 32, bytes([5]) * 32} <= set(draft["sources"])
