@@ -167,10 +167,28 @@ class Gossip:
             self._failed(peer, role, "bad response", exc.message)
             return None
 
-    async def send_documents(self, documents: list[bytes], role: str) -> None:
-        """Hand trust documents to every live peer (for example new prekey announcements)."""
-        for peer in self.live_peers():
-            await self.call(peer, "POST", "/v1/documents", {"documents": documents}, role=role)
+    async def send_documents(self, documents: list[bytes], role: str) -> int:
+        """Hand trust documents to every live peer at once (new prekey announcements, the
+        certificate of this node's new key); returns how many peers answered."""
+        body = {"documents": documents}
+        replies = await asyncio.gather(
+            *(self.call(p, "POST", "/v1/documents", body, role=role) for p in self.live_peers())
+        )
+        return sum(reply is not None for reply in replies)
+
+    def set_peers(self, peers: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Gossip with ``peers`` from now on (a roster version added or removed members);
+        returns ``(added, dropped)``. A dropped peer is no longer chosen for anything;
+        what is queued for the fanout goes to the peers of the moment."""
+        new = sorted({p for p in peers if p != self.node.node_id})
+        added = [p for p in new if p not in self.peers]
+        dropped = [p for p in self.peers if p not in new]
+        self.peers = new
+        for peer in added:
+            self.state[peer] = PeerState()
+        for peer in dropped:
+            self.state.pop(peer, None)
+        return added, dropped
 
     # -- push -----------------------------------------------------------------------
 
