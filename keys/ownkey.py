@@ -39,6 +39,8 @@ class OwnKeyChoice:
     #: The newest key held (``keys/signing.key``): differs from ``key`` while the
     #: newest waits for its certificate.
     newest: bytes
+    #: The trust layer's word on ``newest`` (why it may not speak, while it waits).
+    newest_reason: str
 
     @property
     def waiting_for_newest(self) -> bool:
@@ -53,13 +55,13 @@ def choose_own_key(
     ``now_ms``; if none may, the newest, with the reason it may not."""
     if not held:
         raise UsageError("choose_own_key needs at least one key")
-    first_refusal = ""
+    newest_reason = ""
     for key in held:
         decision = trust.decide_node_key(key, node, now_ms, now_ms)
+        newest_reason = newest_reason or decision.reason
         if decision:
-            return OwnKeyChoice(key, True, decision.reason, held[0])
-        first_refusal = first_refusal or decision.reason
-    return OwnKeyChoice(held[0], False, first_refusal, held[0])
+            return OwnKeyChoice(key, True, decision.reason, held[0], newest_reason)
+    return OwnKeyChoice(held[0], False, newest_reason, held[0], newest_reason)
 
 
 def next_own_key_change(

@@ -61,7 +61,7 @@ def _at_start(choice: OwnKeyChoice | None) -> str:
     if choice.waiting_for_newest:
         return (
             f" (it signs with the retired key {choice.key.hex()[:16]}… until the new key "
-            "may speak for it)"
+            f"may speak for it; now: {choice.newest_reason})"
         )
     return ""
 
@@ -75,8 +75,8 @@ def _echo_running_node(answer: dict[str, Any]) -> None:
     elif key and key != newest:
         click.echo(
             f"the running node keeps signing with the retired key {key[:16]}… until the new "
-            f"key {newest[:16]}… may speak for it ({signing.get('reason', '')}); it switches "
-            "at once then"
+            f"key {newest[:16]}… may speak for it (now: {signing.get('newest_reason', '')}); "
+            "it switches at once then"
         )
     else:
         click.echo(
@@ -180,6 +180,14 @@ def keys_show(ctx: click.Context, as_json: bool) -> None:
     text = [f"{view.label} in network {view.network}", f"  signing key: {record['key']}"]
     if record["retired_keys"]:
         text.append(f"  retired keys: {', '.join(record['retired_keys'])}")
+    in_use = record.get("signing_key_in_use")
+    if in_use is not None and in_use["key"] != record["key"]:
+        text.append(
+            f"  signs with: the retired key {in_use['key'][:16]}… until the new key may speak "
+            f"for the node (now: {in_use['newest_reason']})"
+        )
+    elif in_use is not None and not in_use["may_speak"]:
+        text.append(f"  its key may not speak for the node yet: {in_use['reason']}")
     if record["prekey_epochs"]:
         text.append(f"  prekey epochs held: {', '.join(map(str, record['prekey_epochs']))}")
     if "roster" in record:

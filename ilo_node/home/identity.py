@@ -18,9 +18,10 @@ from typing import Any
 
 from ilo_node.home.home import Home, HomeConfig
 from ilo_node.home.keyfiles import PassphraseFor, write_private_key
-from ilo_node.home.ownkeys import OwnKeys
+from ilo_node.home.ownkeys import OwnKeys, held_keys
 from ilo_node.home.prekeyfiles import PrekeyChanges, delete_all_prekeys, maintain_prekeys
 from keys.keystore import SecretKey, generate_signing_key
+from keys.ownkey import choose_own_key
 from keys.prekeys import PrekeySchedule
 from protocol.errors import IloError, UsageError
 from protocol.identifiers import (
@@ -202,9 +203,18 @@ def describe_identity(home: Home, now_ms: int) -> IdentityView:
         else []
     )
     if home.has_roster():
-        # Loaded only for its warnings: stored documents that no longer verify.
-        home.trust_state()
+        trust = home.trust_state()
         status = home.chain().status(now_ms)
+        publics = [k.public for k in held_keys(home)]
+        if config.role == "node" and publics:
+            # Which key signs (the rule the running node applies, on the stored trust).
+            choice = choose_own_key(trust, str(config.node), publics, now_ms)
+            record["signing_key_in_use"] = {
+                "key": choice.key.hex(),
+                "may_speak": choice.may_speak,
+                "reason": choice.reason,
+                "newest_reason": choice.newest_reason,
+            }
         record["roster"] = {
             "version": status.version,
             "state": status.state,

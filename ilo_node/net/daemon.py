@@ -389,6 +389,8 @@ async def serve(
                 await live.refresh(reload_keys=True)
             except IloError as exc:
                 log.warning("looking at this node's keys failed: %s", exc.message)
+            except Exception:  # a bug must not stop the node following its trust
+                log.exception("following the trust state failed")
 
     catch_up = [asyncio.create_task(catch_up_with_peers())]
     background = [
@@ -424,6 +426,7 @@ def _signing_status(node: Node) -> dict[str, Any]:
         "newest": (choice.newest if choice is not None else node.signing.public).hex(),
         "may_speak": choice.may_speak if choice is not None else True,
         "reason": choice.reason if choice is not None else "",
+        "newest_reason": choice.newest_reason if choice is not None else "",
         "retired_held": len(held) - 1,
     }
 

@@ -97,6 +97,8 @@ class Gossip:
         # Peer choice only needs to be unpredictable enough to spread load, not secret.
         self.rng = rng or random.Random()  # noqa: S311
         self.state = {p: PeerState() for p in self.peers}
+        #: Peers a roster version removed, until one adds them back.
+        self._dropped: set[str] = set()
         self.queue: asyncio.Queue[tuple[bytes, str | None]] = asyncio.Queue(self.config.queue_limit)
         self._tasks: list[asyncio.Task[None]] = []
         self.witness = Witness(self)
@@ -115,6 +117,11 @@ class Gossip:
 
     def _failed(self, peer: str, role: str, reason: str, detail: str) -> None:
         self.counters.add("peer_failures", f"{role}: {reason}")
+        if peer in self._dropped:
+            # A call that ended after its peer was dropped (a roster version removed
+            # it): not a peer any more, so no state of one.
+            log.info("%s failed (%s); no longer a peer", peer, detail)
+            return
         # Witnessing may call a node that is not one of the peers (the subject of a
         # checkpoint another peer relayed): it has no backoff state to update.
         state = self.state.setdefault(peer, PeerState())
@@ -124,6 +131,8 @@ class Gossip:
         log.info("peer %s failed (%s); retry in %.1f s", peer, detail, delay)
 
     def _succeeded(self, peer: str) -> None:
+        if peer in self._dropped:
+            return
         state = self.state.setdefault(peer, PeerState())
         if state.failures:
             log.info("peer %s is back", peer)
@@ -176,6 +185,13 @@ class Gossip:
         )
         return sum(reply is not None for reply in replies)
 
+    def retry_now(self, peer: str) -> None:
+        """Forget ``peer``'s backoff: what made its calls fail here has changed (its
+        certificate arrived, its endpoint changed)."""
+        state = self.state.get(peer)
+        if state is not None and state.failures:
+            state.failures, state.retry_at = 0, 0.0
+
     def set_peers(self, peers: Iterable[str]) -> tuple[list[str], list[str]]:
         """Gossip with ``peers`` from now on (a roster version added or removed members);
         returns ``(added, dropped)``. A dropped peer is no longer chosen for anything;
@@ -186,8 +202,10 @@ class Gossip:
         self.peers = new
         for peer in added:
             self.state[peer] = PeerState()
+            self._dropped.discard(peer)
         for peer in dropped:
             self.state.pop(peer, None)
+            self._dropped.add(peer)
         return added, dropped
 
     # -- push -----------------------------------------------------------------------

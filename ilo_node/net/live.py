@@ -133,7 +133,13 @@ class LiveNetwork:
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A bug: said once in the log; the next change or the periodic look retries.
+            log.error("following a trust change failed", exc_info=task.exception())
 
     def schedule(self, view: NetworkView) -> None:
         """Apply ``view`` soon (from ``loop.call_soon_threadsafe``, after the worker
@@ -167,6 +173,12 @@ class LiveNetwork:
             if view.endpoints != old.endpoints:
                 self.transport.set_endpoints(view.endpoints)
             self._peers(old, view)
+            for peer in view.peers:
+                if old.keys.of(peer) != view.keys.of(peer) or (
+                    old.endpoints.get(peer) != view.endpoints.get(peer)
+                ):
+                    # Its calls failed for want of a key to pin, or at its old address.
+                    self.gossip.retry_now(peer)
             await self._identity(old, view)
             if view != old:
                 counters.add("live", "views_applied")

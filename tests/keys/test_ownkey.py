@@ -19,14 +19,20 @@ from tests.support import trustkit as tk
 NOW = tk.T0 + 20 * tk.DAY
 OLD, NEW = "node DE@TR", "node DE@TR 2"
 #: A window covering NOW, and one that starts an hour after it.
-IN_FORCE = {"valid_from_ms": tk.T0 - tk.DAY, "valid_until_ms": tk.T0 + 90 * tk.DAY}
-LATER = {"valid_from_ms": NOW + 3_600_000, "valid_until_ms": tk.T0 + 90 * tk.DAY}
-ENDED = {"valid_from_ms": tk.T0 - tk.DAY, "valid_until_ms": NOW - 1}
+IN_FORCE = (tk.T0 - tk.DAY, tk.T0 + 90 * tk.DAY)
+LATER = (NOW + 3_600_000, tk.T0 + 90 * tk.DAY)
+ENDED = (tk.T0 - tk.DAY, NOW - 1)
+
+
+def _certificate(name: str, window: tuple[int, int], node: str = "DE@TR") -> bytes:
+    return tk.certificate(
+        node=node, key_name=name, valid_from_ms=window[0], valid_until_ms=window[1]
+    )
 
 
 @dataclass(frozen=True)
 class Case:
-    certified: dict[str, dict[str, int]]  # key name → certificate window
+    certified: dict[str, tuple[int, int]]  # key name → certificate window
     chosen: str
     may_speak: bool
     revoked: tuple[str, ...] = ()
@@ -71,9 +77,9 @@ CASES: dict[str, Case] = {
 def _trust(case: Case) -> TrustState:
     trust = TrustState(RosterChain.from_history([tk.roster()]))
     for name, window in case.certified.items():
-        trust.add_certificate(tk.certificate(key_name=name, **window))
+        trust.add_certificate(_certificate(name, window))
     for name in case.elsewhere:
-        trust.add_certificate(tk.certificate(node="FR@TR", key_name=name, **IN_FORCE))
+        trust.add_certificate(_certificate(name, IN_FORCE, "FR@TR"))
     for name in case.revoked:
         trust.add_revocation(
             tk.revocation(key_name=name, compromised_at_ms=tk.T0, issued_ms=tk.T0 + tk.DAY)
@@ -91,6 +97,8 @@ def test_own_key_choice(name: str) -> None:
     assert choice.newest == held[0]
     assert choice.waiting_for_newest is (case.chosen != case.held[0])
     assert case.reason in choice.reason
+    newest = _trust(case).decide_node_key(held[0], "DE@TR", NOW, NOW)
+    assert choice.newest_reason == newest.reason
 
 
 def test_a_node_without_keys_is_a_caller_error() -> None:
@@ -100,11 +108,11 @@ def test_a_node_without_keys_is_a_caller_error() -> None:
 
 def test_the_next_change_is_the_first_certificate_edge_or_compromise_after_now() -> None:
     trust = TrustState(RosterChain.from_history([tk.roster()]))
-    trust.add_certificate(tk.certificate(key_name=OLD, **IN_FORCE))
+    trust.add_certificate(_certificate(OLD, IN_FORCE))
     held = [tk.pub(NEW), tk.pub(OLD)]
-    assert next_own_key_change(trust, "DE@TR", held, NOW) == IN_FORCE["valid_until_ms"]
-    trust.add_certificate(tk.certificate(key_name=NEW, **LATER))
-    assert next_own_key_change(trust, "DE@TR", held, NOW) == LATER["valid_from_ms"]
+    assert next_own_key_change(trust, "DE@TR", held, NOW) == IN_FORCE[1]
+    trust.add_certificate(_certificate(NEW, LATER))
+    assert next_own_key_change(trust, "DE@TR", held, NOW) == LATER[0]
     # A compromise declared ahead of time ends the old key then.
     trust.add_revocation(
         tk.revocation(key_name=OLD, compromised_at_ms=NOW + 60_000, issued_ms=NOW - 1)
@@ -112,5 +120,5 @@ def test_the_next_change_is_the_first_certificate_edge_or_compromise_after_now()
     assert next_own_key_change(trust, "DE@TR", held, NOW) == NOW + 60_000
     # Certificates of other nodes, and of keys not held, do not count.
     other = TrustState(RosterChain.from_history([tk.roster()]))
-    other.add_certificate(tk.certificate(node="FR@TR", key_name="node FR@TR", **LATER))
+    other.add_certificate(_certificate("node FR@TR", LATER, "FR@TR"))
     assert next_own_key_change(other, "DE@TR", held, NOW) is None
