@@ -96,6 +96,9 @@ def _echo_running_node(answer: dict[str, Any]) -> None:
             f"prekeys not announced yet ({prekeys['not_announced']}); the running node "
             "announces them once its key may speak"
         )
+    elif not any(prekeys.get(k) for k in ("created", "deleted", "announced", "replaced")):
+        held = ", ".join(str(e) for e in prekeys.get("held", [])) or "none"
+        click.echo(f"the running node's prekeys are on schedule (epochs held: {held})")
 
 
 @click.group()
