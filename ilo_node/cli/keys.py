@@ -32,7 +32,7 @@ _RECEIVER = {
 _AFTER_ROTATION = {
     "node": "next: export the public key, have your authority certify it ('ilo-node cert "
     "issue') and import the certificate here ('ilo-node cert import'); the node signs with "
-    "the new key from then on, and with the retired key until then",
+    "the new key from then on",
     "officer": "next: export the public key and have your authority certify it "
     "('ilo-node officer add' in the authority's home)",
     "admin": "next: the administrators publish a roster that lists the new key",
