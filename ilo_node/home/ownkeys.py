@@ -109,8 +109,10 @@ class OwnKeys:
         over for the next one the trust state allows, else the newest."""
         held = self.publics()
         if not held:
-            # Raises the home's own error: no signing key at all.
-            self.home.signing_key(self._passphrase)
+            # No key file whose header could be read: the home's own reading of its
+            # signing key says why (or gives the key, if it has another way to).
+            key = self.home.signing_key(self._passphrase)
+            return key, choose_own_key(trust, node, [key.public], now_ms)
         while True:
             choice = choose_own_key(trust, node, held, now_ms)
             try:
