@@ -64,7 +64,17 @@ def _network(tmp_path: Path, nodes: tuple[str, ...], **daemon: Any) -> BuiltNetw
 @pytest.fixture
 def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]:
     daemon = getattr(request, "param", {})
-    running = Cluster(_network(tmp_path, NODES, **daemon))
+    built = _network(tmp_path, NODES, **daemon)
+    if "prekey_epoch_s" in daemon:
+        # The homes were built with prekeys of the weekly schedule; on another schedule
+        # they start without any and make and announce their own.
+        for home in built.nodes.values():
+            for path in [
+                *home.prekey_dir.glob("*.key"),
+                *home.prekey_announcement_dir.glob("*.prekey"),
+            ]:
+                path.unlink()
+    running = Cluster(built)
     try:
         running.start(*NODES)
         running.wait_ready(NODES)
