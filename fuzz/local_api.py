@@ -18,6 +18,7 @@ ROUTES = [
     ("POST", "/local/ingest"),
     ("POST", "/local/documents"),
     ("POST", "/local/retention"),
+    ("POST", "/local/keys"),
     ("GET", "/local/readable?ids="),
     ("GET", "/local/status"),
     ("POST", "/local/checkpoint"),

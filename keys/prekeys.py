@@ -25,7 +25,7 @@ holds.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from protocol.crypto import x25519_public
@@ -101,12 +101,51 @@ class PrekeySchedule:
             return [current, current + 1]
         return [current]
 
-    def deletable(self, held_epochs: Iterable[int], now_ms: int) -> list[int]:
-        """Of ``held_epochs``, those whose ``end + grace_ms <= now_ms``, sorted, once each.
+    def deletion_time(self, epoch: int, announced_until_ms: int | None = None) -> int:
+        """When the secret of ``epoch``'s prekey may go: ``grace_ms`` after the end of its
+        window, or after the end of the window it was announced for if that is later.
+
+        The announced window counts because it is what senders went by: a node whose
+        schedule was changed (``daemon.json``) must not delete a prekey that others may
+        still seal to under the window it announced with the old schedule.
+        """
+        end = self.window(epoch)[1]
+        if announced_until_ms is not None:
+            end = max(end, announced_until_ms)
+        return end + self.grace_ms
+
+    def deletable(
+        self,
+        held_epochs: Iterable[int],
+        now_ms: int,
+        announced_until: Mapping[int, int] | None = None,
+    ) -> list[int]:
+        """Of ``held_epochs``, those whose :meth:`deletion_time` has come, sorted, once
+        each; ``announced_until`` maps epochs to the end of the window announced for them.
 
         The current and future epochs are never deletable (their end is after now).
         """
-        return sorted({e for e in held_epochs if self.window(e)[1] + self.grace_ms <= now_ms})
+        until = announced_until or {}
+        return sorted({e for e in held_epochs if self.deletion_time(e, until.get(e)) <= now_ms})
+
+    def next_change(
+        self,
+        held_epochs: Iterable[int],
+        now_ms: int,
+        announced_until: Mapping[int, int] | None = None,
+    ) -> int:
+        """The first time after ``now_ms`` at which :meth:`PrekeyRing.plan` has something
+        new to do: the next epoch's prekey falls due (``lead_ms`` before it starts), or a
+        held prekey's :meth:`deletion_time` comes. A node that wakes then keeps its
+        prekeys exactly on schedule, and deletes old secrets as soon as their grace ends.
+        """
+        current = self.epoch_at(now_ms)
+        due = self.window(current + 1)[0] - self.lead_ms
+        if due <= now_ms:
+            due = self.window(current + 2)[0] - self.lead_ms
+        until = announced_until or {}
+        deletions = [self.deletion_time(e, until.get(e)) for e in held_epochs]
+        return min([due, *(t for t in deletions if t > now_ms)])
 
 
 def announce_prekey(
@@ -190,20 +229,28 @@ class PrekeyRing:
         except KeyError:
             raise UsageError(f"no prekey is held for epoch {epoch}") from None
 
-    def plan(self, now_ms: int) -> tuple[list[int], list[int]]:
-        """``(epochs to create, epochs to delete)`` at ``now_ms``, each sorted."""
+    def plan(
+        self, now_ms: int, announced_until: Mapping[int, int] | None = None
+    ) -> tuple[list[int], list[int]]:
+        """``(epochs to create, epochs to delete)`` at ``now_ms``, each sorted;
+        ``announced_until`` as for :meth:`PrekeySchedule.deletable`."""
         create = [e for e in self.schedule.epochs_to_hold(now_ms) if e not in self.secrets]
-        delete = self.schedule.deletable(self.secrets, now_ms)
+        delete = self.schedule.deletable(self.secrets, now_ms, announced_until)
         return create, delete
 
-    def apply(self, now_ms: int, new_secret: Callable[[], bytes]) -> tuple[list[int], list[int]]:
+    def apply(
+        self,
+        now_ms: int,
+        new_secret: Callable[[], bytes],
+        announced_until: Mapping[int, int] | None = None,
+    ) -> tuple[list[int], list[int]]:
         """Create and delete prekeys per :meth:`plan`; return ``(created, deleted)``.
 
         ``new_secret`` returns a fresh 32-byte X25519 secret (from a CSPRNG). All
         new secrets are made and checked before the ring changes, so a failing
         ``new_secret`` leaves the ring as it was.
         """
-        create, delete = self.plan(now_ms)
+        create, delete = self.plan(now_ms, announced_until)
         held = set(self.secrets.values())
         made: dict[int, bytes] = {}
         for epoch in create:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from ilo_node.cli.common import FILE, emit, home_of, passphrases
+from ilo_node.client.keyrotation import rotate_node_keys
 from ilo_node.home.home import now_ms
-from ilo_node.home.identity import create_identity, describe_identity, rotate_keys
+from ilo_node.home.identity import create_identity, describe_identity
 from ilo_node.home.prekeyfiles import PrekeyChanges
+from keys.ownkey import OwnKeyChoice
 from protocol.identifiers import EU_INSTITUTIONS
 
 __all__ = ["keys"]
@@ -27,9 +30,9 @@ _RECEIVER = {
 
 #: What to do after a new signing key, by role.
 _AFTER_ROTATION = {
-    "node": "next: export the public key and have your authority certify it "
-    "('ilo-node cert issue'); until that certificate reaches the other nodes, "
-    "they hold this node's new envelopes in quarantine (nothing is lost)",
+    "node": "next: export the public key, have your authority certify it ('ilo-node cert "
+    "issue') and import the certificate here ('ilo-node cert import'); the node signs with "
+    "the new key from then on",
     "officer": "next: export the public key and have your authority certify it "
     "('ilo-node officer add' in the authority's home)",
     "admin": "next: the administrators publish a roster that lists the new key",
@@ -50,6 +53,52 @@ def _echo_prekeys(changes: PrekeyChanges) -> None:
             "prekeys not announced yet (" + changes.not_announced + "); once the root roster "
             "is pinned and this node's key certified, run 'ilo-node keys rotate --prekeys-only'"
         )
+
+
+def _at_start(choice: OwnKeyChoice | None) -> str:
+    if choice is None:
+        return ""
+    if choice.waiting_for_newest:
+        return (
+            f" (it signs with the retired key {choice.key.hex()[:16]}… until the new key "
+            f"may speak for it; now: {choice.newest_reason})"
+        )
+    return ""
+
+
+def _echo_running_node(answer: dict[str, Any]) -> None:
+    """What the running node said after looking at its keys again."""
+    signing = answer.get("signing_key", {})
+    key, newest = str(signing.get("key", "")), str(signing.get("newest", ""))
+    if key and key == newest and signing.get("may_speak"):
+        click.echo(f"the running node signs with key {key[:16]}… now")
+    elif key and key != newest:
+        click.echo(
+            f"the running node keeps signing with the retired key {key[:16]}… until the new "
+            f"key {newest[:16]}… may speak for it (now: {signing.get('newest_reason', '')}); "
+            "it switches at once then"
+        )
+    else:
+        click.echo(
+            f"the running node signs with key {key[:16]}…, which may not speak for it yet "
+            f"({signing.get('reason', '')}): what it writes waits at the other nodes until "
+            "the key's certificate reaches them"
+        )
+    prekeys = answer.get("prekeys", {})
+    for epoch in prekeys.get("created", []):
+        click.echo(f"prekey for epoch {epoch} created by the running node")
+    for epoch in prekeys.get("deleted", []):
+        click.echo(f"prekey for epoch {epoch} deleted by the running node (forward secrecy)")
+    for epoch in prekeys.get("announced", []):
+        click.echo(f"prekey for epoch {epoch} announced by the running node")
+    if prekeys.get("not_announced"):
+        click.echo(
+            f"prekeys not announced yet ({prekeys['not_announced']}); the running node "
+            "announces them once its key may speak"
+        )
+    elif not any(prekeys.get(k) for k in ("created", "deleted", "announced", "replaced")):
+        held = ", ".join(str(e) for e in prekeys.get("held", [])) or "none"
+        click.echo(f"the running node's prekeys are on schedule (epochs held: {held})")
 
 
 @click.group()
@@ -134,6 +183,14 @@ def keys_show(ctx: click.Context, as_json: bool) -> None:
     text = [f"{view.label} in network {view.network}", f"  signing key: {record['key']}"]
     if record["retired_keys"]:
         text.append(f"  retired keys: {', '.join(record['retired_keys'])}")
+    in_use = record.get("signing_key_in_use")
+    if in_use is not None and in_use["key"] != record["key"]:
+        text.append(
+            f"  signs with: the retired key {in_use['key'][:16]}… until the new key may speak "
+            f"for the node (now: {in_use['newest_reason']})"
+        )
+    elif in_use is not None and not in_use["may_speak"]:
+        text.append(f"  its key may not speak for the node yet: {in_use['reason']}")
     if record["prekey_epochs"]:
         text.append(f"  prekey epochs held: {', '.join(map(str, record['prekey_epochs']))}")
     if "roster" in record:
@@ -176,13 +233,18 @@ def keys_export_public(ctx: click.Context, output: Path | None) -> None:
 def keys_rotate(ctx: click.Context, prekeys_only: bool, replace_prekeys: bool, kdf: str) -> None:
     """Replace the signing key (the old one is retired, not deleted) and refresh prekeys.
 
+    A node signs with the newest of its keys that is certified: the retired one until
+    the new key's certificate is imported, then the new one. A running node is told at
+    once and keeps its prekeys itself; otherwise the prekeys are refreshed here, on the
+    schedule of the home's daemon.json.
+
     \b
     Examples:
       ilo-node --home node-DE keys rotate --prekeys-only     # daily, every node
       ilo-node --home auth-DE keys rotate
       ilo-node --home node-FR keys rotate --replace-prekeys  # after a compromise
     """
-    rotation = rotate_keys(
+    done = rotate_node_keys(
         home_of(ctx),
         passphrases(ctx),
         prekeys_only=prekeys_only,
@@ -190,13 +252,22 @@ def keys_rotate(ctx: click.Context, prekeys_only: bool, replace_prekeys: bool, k
         kdf=kdf,
         now_ms=now_ms(),
     )
+    rotation = done.rotation
     if rotation.new_key is not None:
         click.echo(f"new signing key: {rotation.new_key.hex()}")
         click.echo(f"old key retired to {rotation.retired_to}")
-        click.echo(_AFTER_ROTATION[rotation.config.role])
     for epoch in rotation.replaced_prekeys:
         click.echo(f"prekey {epoch} deleted; a new one replaces it")
     if rotation.prekeys is not None:
         _echo_prekeys(rotation.prekeys)
+    if done.node is not None:
+        _echo_running_node(done.node)
+    elif rotation.config.role == "node" and rotation.failure is None:
+        click.echo(
+            "no node is running for this home: 'ilo-node run' takes the keys as they are "
+            "now when it starts" + _at_start(done.at_start)
+        )
+    if rotation.new_key is not None:
+        click.echo(_AFTER_ROTATION[rotation.config.role])
     if rotation.failure is not None:
         raise rotation.failure

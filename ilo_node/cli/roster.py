@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from ilo_node.cli.common import FILE, emit, home_of, passphrases
+from ilo_node.client.documents import update_roster
 from ilo_node.home.home import now_ms
 from ilo_node.home.rosters import (
-    apply_roster_updates,
     combine_proposals,
     pin_root,
     propose_roster,
@@ -233,13 +233,18 @@ def roster_init(ctx: click.Context, root: Path, fingerprint: str) -> None:
 def roster_update(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """Apply the next roster version(s), in order.
 
+    A running node takes them at once: it contacts the members they add, drops those
+    they remove, and gossips the versions on.
+
     \b
     Examples:
       ilo-node --home node-DE roster update roster-v2.roster
       ilo-node --home node-LT roster update roster-v2.roster roster-v3.roster
     """
-    updates = apply_roster_updates(home_of(ctx), files, now_ms())
+    updates = update_roster(home_of(ctx), files, now_ms())
     click.echo("".join(f"applied roster version {v}\n" for v in updates.applied), nl=False)
+    if updates.node_answer is not None:
+        click.echo("the running node took them: " + ", ".join(updates.node_answer))
     if updates.failure is not None:
         raise updates.failure
     click.echo(f"  {updates.status}")

@@ -18,6 +18,7 @@ from ilo_node.formats.jsonfile import get_object, get_str, json_object, read_jso
 from ilo_node.formats.keytext import hex_public_key
 from ilo_node.home.bundle import MAX_BUNDLE_BYTES, make_bundle, read_bundle
 from ilo_node.home.home import now_ms
+from ilo_node.home.ownkeys import signing_key_in_use
 
 __all__ = ["BundleExport", "export_bundle", "import_bundle", "read_heads_file", "write_heads_file"]
 
@@ -69,7 +70,9 @@ class BundleExport:
 def export_bundle(client: NodeClient, since: dict[bytes, int]) -> BundleExport:
     """A signed bundle of the envelopes past ``since`` and every trust document."""
     config = client.home.config()
-    signing = client.home.signing_key(client.passphrase())
+    # The key the node signs with (the retired one while a new key waits for its
+    # certificate): receivers check the bundle's signer is certified first.
+    signing = signing_key_in_use(client.home, client.passphrase(), now_ms())
     envelopes, more = client.envelopes_beyond(since, MAX_BUNDLE_BYTES // 2)
     data = make_bundle(
         network=config.network,

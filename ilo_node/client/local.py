@@ -125,5 +125,14 @@ class LocalApiClient(NodeClient):
         answer = self.call("POST", "/local/retention", {"policy": dict(policy), "now_ms": now_ms})
         return int(answer["erased"])
 
+    def reload_keys(self, replace_prekeys: bool = False) -> dict[str, Any]:
+        """Have the node look at its key files again (after ``keys rotate``) and keep its
+        prekeys now (``replace_prekeys``: delete the current ones and make new ones);
+        ``{signing_key, prekeys}`` as ``POST /local/keys`` answers."""
+        result: dict[str, Any] = self.call(
+            "POST", "/local/keys", {"replace_prekeys": replace_prekeys}
+        )
+        return result
+
     def stop(self) -> None:
         self.call("POST", "/local/stop")

@@ -13,6 +13,7 @@ from typing import Any
 from ilo_node.errors import InputError, ReportError
 from ilo_node.formats.jsonfile import read_limited
 from ilo_node.home.home import Home, write_private_file
+from ilo_node.home.ownkeys import signing_key_in_use
 from ilo_node.node.core import Node
 from ilo_node.report.aggregate import choose
 from ilo_node.report.annual import ANNUAL_FORM, HalfYearReport, annual_overview
@@ -62,7 +63,7 @@ def build_report_files(
     home.require_role("node")
     half_year_bounds(half_year)
     template = load_template(template_name)
-    signing = home.signing_key(passphrase())
+    signing = signing_key_in_use(home, passphrase(), now_ms)
     node = Node(home, None, writer=False)
     try:
         built = build_report(node, signing, template, half_year, now_ms, uncosigned=uncosigned)
@@ -202,7 +203,9 @@ def annual_report_files(
             f"({type(exc).__name__})",
             "Ask the Presidency of that half-year for its report as built.",
         ) from None
-    data, signature = sign_json(overview, ANNUAL_FORM, node_id, home.signing_key(passphrase()))
+    data, signature = sign_json(
+        overview, ANNUAL_FORM, node_id, signing_key_in_use(home, passphrase(), now_ms)
+    )
     files = {"annual.json": out_dir / "annual.json", "annual.sig": out_dir / "annual.sig"}
     write_private_file(files["annual.json"], data)
     write_private_file(files["annual.sig"], signature)

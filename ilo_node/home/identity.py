@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ilo_node.home.home import Home, HomeConfig
-from ilo_node.home.keyfiles import PassphraseFor, delete_private_key, write_private_key
-from ilo_node.home.prekeyfiles import PrekeyChanges, maintain_prekeys
+from ilo_node.home.keyfiles import PassphraseFor, write_private_key
+from ilo_node.home.ownkeys import OwnKeys, held_keys
+from ilo_node.home.prekeyfiles import PrekeyChanges, delete_all_prekeys, maintain_prekeys
 from keys.keystore import SecretKey, generate_signing_key
+from keys.ownkey import choose_own_key
+from keys.prekeys import PrekeySchedule
 from protocol.errors import IloError, UsageError
 from protocol.identifiers import (
     EU_INSTITUTIONS,
@@ -37,6 +40,7 @@ __all__ = [
     "describe_identity",
     "refresh_prekeys",
     "rotate_keys",
+    "rotate_signing_key",
 ]
 
 
@@ -121,12 +125,37 @@ def create_identity(
 
 
 def refresh_prekeys(
-    home: Home, signing: SecretKey, passphrase: bytes, kdf: str, now_ms: int
+    home: Home,
+    signing: SecretKey,
+    passphrase: bytes,
+    kdf: str,
+    now_ms: int,
+    schedule: PrekeySchedule | None = None,
 ) -> PrekeyChanges:
     """Create the prekeys the schedule needs now, delete those past their grace, and
-    announce them once there is a roster to decide whether this node's key may."""
+    announce them once there is a roster to decide whether this node's key may; signed
+    with the key the node signs with (the retired one while the new one waits for its
+    certificate)."""
     trust = home.trust_state() if home.has_roster() else None
-    return maintain_prekeys(home, signing, passphrase, trust, now_ms, kdf)
+    if trust is not None:
+        node = str(home.config().node)
+        signing, _ = OwnKeys(home, passphrase).choose(trust, node, now_ms)
+    return maintain_prekeys(home, signing, passphrase, trust, now_ms, kdf, schedule)
+
+
+def rotate_signing_key(home: Home, passphrase: bytes, kdf: str) -> tuple[SecretKey, Path]:
+    """Retire the signing key and write a new one; returns the new key and where the old
+    one went. Retired, not deleted: the old key may still have to sign (a node's, until
+    the new one is certified; an administrator's, for a roster overlap with 'roster sign
+    --with-retired') and proves this home's earlier checkpoints."""
+    config = home.config()
+    current = home.signing_key(passphrase)
+    retired = home.retired_dir / f"{current.public.hex()[:16]}.key"
+    home.retired_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.replace(home.signing_key_path, retired)
+    new = generate_signing_key()
+    write_private_key(home.signing_key_path, new, passphrase, label=config.label, profile=kdf)
+    return new, retired
 
 
 def rotate_keys(
@@ -137,30 +166,26 @@ def rotate_keys(
     replace_prekeys: bool,
     kdf: str,
     now_ms: int,
+    schedule: PrekeySchedule | None = None,
 ) -> KeyRotation:
     """Replace the signing key (unless ``prekeys_only``) and bring a node's prekeys up to
-    date; ``replace_prekeys`` first deletes the current ones (after a compromise)."""
+    date on ``schedule``; ``replace_prekeys`` first deletes the current ones (after a
+    compromise). For a home whose node is not running: a running node keeps its own
+    prekeys (``ilo_node/client/keyrotation.py``)."""
     config = home.config()
     secret = passphrase(f"the {config.label} keys")
     current = home.signing_key(secret)
     rotation = KeyRotation(config)
     if not prekeys_only:
-        # Retired, not deleted: the old key may still have to sign (a roster overlap,
-        # 'roster sign --with-retired') and proves this home's earlier checkpoints.
-        retired = home.retired_dir / f"{current.public.hex()[:16]}.key"
-        home.retired_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.replace(home.signing_key_path, retired)
-        current = generate_signing_key()
-        write_private_key(home.signing_key_path, current, secret, label=config.label, profile=kdf)
-        rotation.new_key, rotation.retired_to = current.public, retired
+        current, rotation.retired_to = rotate_signing_key(home, secret, kdf)
+        rotation.new_key = current.public
     if config.role != "node":
         return rotation
     try:
-        if replace_prekeys and home.prekey_dir.exists():
-            for path in sorted(home.prekey_dir.glob("*.key")):
-                delete_private_key(path)
-                rotation.replaced_prekeys.append(path.stem)
-        rotation.prekeys = refresh_prekeys(home, current, secret, kdf, now_ms)
+        if replace_prekeys:
+            epochs, _ = delete_all_prekeys(home)
+            rotation.replaced_prekeys = [str(e) for e in epochs]
+        rotation.prekeys = refresh_prekeys(home, current, secret, kdf, now_ms, schedule)
     except IloError as exc:
         rotation.failure = exc
     return rotation
@@ -178,9 +203,18 @@ def describe_identity(home: Home, now_ms: int) -> IdentityView:
         else []
     )
     if home.has_roster():
-        # Loaded only for its warnings: stored documents that no longer verify.
-        home.trust_state()
+        trust = home.trust_state()
         status = home.chain().status(now_ms)
+        publics = [k.public for k in held_keys(home)]
+        if config.role == "node" and publics:
+            # Which key signs (the rule the running node applies, on the stored trust).
+            choice = choose_own_key(trust, str(config.node), publics, now_ms)
+            record["signing_key_in_use"] = {
+                "key": choice.key.hex(),
+                "may_speak": choice.may_speak,
+                "reason": choice.reason,
+                "newest_reason": choice.newest_reason,
+            }
         record["roster"] = {
             "version": status.version,
             "state": status.state,

@@ -53,10 +53,10 @@ class HomeImport:
 
 
 def import_document(
-    home: Home, state: TrustState, data: bytes, name: str, now_ms: int
+    home: Home, state: TrustState, data: bytes, name: str, now_ms: int, *, store: bool = True
 ) -> TrustDocument:
-    """Verify one document against ``state``, add it there and store it in ``home``;
-    ``name`` (the file) is used in errors."""
+    """Verify one document against ``state``, add it there and (with ``store``) store it
+    in ``home``; ``name`` (the file) is used in errors."""
     if data.lstrip().startswith(b"{"):
         raise UsageError(
             f"{name} is a JSON file, not a signed document",
@@ -69,34 +69,43 @@ def import_document(
         raise UsageError(f"{name} is not a signed document: {exc.message}") from None
     if doc_type == "certificate":
         certificate = state.add_certificate(data, now_ms)
-        home.save_document(home.certificate_dir, data, ".cert")
+        if store:
+            home.save_document(home.certificate_dir, data, ".cert")
         return certificate
     if doc_type == "revocation":
         revocation = state.add_revocation(data)
-        home.save_document(home.revocation_dir, data, ".rev")
+        if store:
+            home.save_document(home.revocation_dir, data, ".rev")
         return revocation
     if doc_type == "prekey":
         announcement = state.add_prekey(data, now_ms)
-        home.save_document(home.prekey_announcement_dir, data, ".prekey")
+        if store:
+            home.save_document(home.prekey_announcement_dir, data, ".prekey")
         return announcement
     if doc_type == "withdrawal":
         withdrawal = state.add_withdrawal(data, now_ms)
-        home.save_document(home.withdrawal_dir, data, ".withdrawal")
+        if store:
+            home.save_document(home.withdrawal_dir, data, ".withdrawal")
         return withdrawal
     if doc_type == "roster":
         roster = state.chain.update(data, now_ms)
-        home.save_roster(data, roster.version)
+        if store:
+            home.save_roster(data, roster.version)
         return roster
     raise UsageError(f"{name}: cannot import a {doc_type} document here")
 
 
-def import_files(home: Home, files: Sequence[Path], now_ms: int) -> HomeImport:
-    """Import ``files`` in order; stops at the first that is refused."""
+def import_files(
+    home: Home, files: Sequence[Path], now_ms: int, *, store: bool = True
+) -> HomeImport:
+    """Import ``files`` in order; stops at the first that is refused. Without ``store``
+    they are only checked, against the home's trust, to be handed to its running node,
+    which keeps them (one writer of the home's trust documents)."""
     result = HomeImport(home.trust_state())
     try:
         for file in files:
             data = read_input(file, "document")
-            document = import_document(home, result.state, data, str(file), now_ms)
+            document = import_document(home, result.state, data, str(file), now_ms, store=store)
             result.documents.append(data)
             result.imported.append(Imported(file, document))
     except IloError as exc:

@@ -85,6 +85,9 @@ class RosterUpdates:
     applied: list[int] = field(default_factory=list)  # versions, in order
     status: str | None = None  # the home's roster state once all are applied
     failure: IloError | None = None  # stopped at a file; the versions above were applied
+    documents: list[bytes] = field(default_factory=list)  # the files, as read
+    #: What the running node said of each (None: no node runs, the home took them).
+    node_answer: list[str] | None = None
 
 
 def roster_summary(roster: Roster, document: SignedDocument | None = None) -> dict[str, Any]:
@@ -232,15 +235,21 @@ def pin_root(home: Home, root: Path, fingerprint: str, now_ms: int) -> PinnedRoo
     return PinnedRoot(chain.current.network, chain.current.version, chain.status(now_ms).message)
 
 
-def apply_roster_updates(home: Home, files: Sequence[Path], now_ms: int) -> RosterUpdates:
+def apply_roster_updates(
+    home: Home, files: Sequence[Path], now_ms: int, *, store: bool = True
+) -> RosterUpdates:
     """Apply the next roster versions in the order given, all or none: versions that
-    expired meanwhile pass only on the way to a current one (keys/roster.py)."""
+    expired meanwhile pass only on the way to a current one (keys/roster.py). Without
+    ``store`` they are only checked against the home's chain, to be handed to its
+    running node, which keeps them; ``documents`` holds them as read."""
     chain = home.chain()
     updates = RosterUpdates()
     try:
         documents = [read_input(file, "roster") for file in files]
+        updates.documents = documents
         for new in chain.update_all(documents, now_ms):
-            home.save_roster(new.document.to_bytes(), new.version)
+            if store:
+                home.save_roster(new.document.to_bytes(), new.version)
             updates.applied.append(new.version)
     except IloError as exc:
         updates.failure = exc

@@ -10,6 +10,7 @@ from ilo_node.errors import InputError
 from ilo_node.formats.jsonfile import read_json_file, settings_from_json
 from ilo_node.home.home import Home
 from ilo_node.net.wire import MAX_BODY_BYTES
+from keys.prekeys import DAY_MS, WEEK_MS, PrekeySchedule
 from protocol.errors import UsageError
 
 __all__ = ["DaemonConfig", "load_config"]
@@ -26,7 +27,15 @@ class DaemonConfig:
     peer_burst: float = 400.0
     address_rate: float = 200.0
     request_timeout_s: float = 10.0
+    #: The longest wait between two looks at the node's prekeys; the daemon also looks
+    #: when the schedule below has something due, and when its signing key changes.
     prekey_check_interval_s: float = 600.0
+    #: The prekey schedule (keys/prekeys.py): each prekey covers one epoch, is created
+    #: and announced ``prekey_lead_s`` before its epoch starts, and its secret deleted
+    #: ``prekey_grace_s`` after the epoch (or the window it was announced for) ends.
+    prekey_epoch_s: float = WEEK_MS / 1000
+    prekey_grace_s: float = 2 * WEEK_MS / 1000
+    prekey_lead_s: float = DAY_MS / 1000
     #: Allow ``http://`` roster endpoints (this node's and its peers'): test networks only.
     plain_http: bool = False
     #: Seconds for a connection's TLS handshake, and then for each request's line and
@@ -56,10 +65,29 @@ class DaemonConfig:
                 raise UsageError(f"daemon.json: {name} must be a positive integer")
         if not _integer(self.log_backups) or self.log_backups < 0:
             raise UsageError("daemon.json: log_backups must be a non-negative integer")
+        for name in ("prekey_check_interval_s", "prekey_epoch_s", "prekey_lead_s"):
+            value = getattr(self, name)
+            if not _number(value) or value < 0.001:
+                raise UsageError(f"daemon.json: {name} must be a positive number of seconds")
+        self.prekey_schedule()  # refuses a lead longer than the epoch
         if type(self.plain_http) is not bool:
             raise UsageError("daemon.json: plain_http must be true or false")
         if self.log_file is not None and (not isinstance(self.log_file, str) or not self.log_file):
             raise UsageError("daemon.json: log_file must be a file name (or null for stderr)")
+
+    def prekey_schedule(self) -> PrekeySchedule:
+        try:
+            return PrekeySchedule(
+                epoch_ms=round(self.prekey_epoch_s * 1000),
+                grace_ms=round(self.prekey_grace_s * 1000),
+                lead_ms=round(self.prekey_lead_s * 1000),
+            )
+        except UsageError as exc:
+            raise UsageError(
+                "daemon.json: prekey_lead_s must not be longer than prekey_epoch_s"
+                if self.prekey_lead_s > self.prekey_epoch_s
+                else f"daemon.json: {exc.message}"
+            ) from None
 
     def log_path(self, home: Home) -> Path | None:
         return None if self.log_file is None else home.path / self.log_file

@@ -31,7 +31,6 @@ from aiohttp import HttpVersion11, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ilo_node.home.home import Home
-from ilo_node.home.prekeyfiles import maintain_prekeys
 from ilo_node.net import connections
 from ilo_node.net.config import DaemonConfig, load_config
 from ilo_node.net.connections import (
@@ -43,18 +42,19 @@ from ilo_node.net.connections import (
     quiet_exception_handler,
 )
 from ilo_node.net.gossip import Gossip, GossipConfig
+from ilo_node.net.live import LiveNetwork, network_view
 from ilo_node.net.localapi import local_app
 from ilo_node.net.logs import QuietFilter, QuietLog, private_log_handler, quiet_server_log
 from ilo_node.net.peerauth import PeerIdentity
 from ilo_node.net.peers import peers_for
+from ilo_node.net.prekeykeeper import PrekeyKeeper
 from ilo_node.net.ratelimit import RateLimiter
 from ilo_node.net.service import PeerService
-from ilo_node.net.tls import TLS_VERSION, NodeTls, TrustedKeys, trusted_keys
+from ilo_node.net.tls import TLS_VERSION, NodeTls, trusted_keys
 from ilo_node.net.transport import PLAIN_HTTP_ADVICE, HttpTransport, outgoing_connections
 from ilo_node.net.wire import error_body
 from ilo_node.net.worker import NodeWorker
 from ilo_node.node.core import Node
-from keys.keystore import key_file_info
 from protocol.errors import IloError, UsageError
 
 __all__ = ["BODY_TIMEOUT_S", "DaemonNode", "configure_logging", "run_daemon", "serve"]
@@ -72,7 +72,8 @@ http_log.addFilter(QuietFilter(QuietLog(http_log)))
 
 class DaemonNode(Node):
     """The node as the daemon runs it: it says when trust documents were added, on the
-    worker thread and before the caller resumes, so that TLS follows at once."""
+    worker thread and before the caller resumes, so that TLS, peers and the key it
+    speaks with follow at once (``net/live.py``)."""
 
     on_trust_change: Callable[[], None] | None = None
 
@@ -239,25 +240,7 @@ async def serve(
             ", ".join(plain),
             PLAIN_HTTP_ADVICE,
         )
-    if node.signing.public not in keys.of(node.node_id):
-        log.warning(
-            "this node's key %s… is not a certified node key of %s that may speak now: "
-            "peers will refuse its TLS handshakes and requests",
-            node.signing.public.hex()[:16],
-            node.node_id,
-        )
-
-    def apply(keys: TrustedKeys) -> None:
-        if node_tls.update(keys):
-            pairs, nodes = len(keys.pairs()), len(keys.by_node)
-            log.info("TLS now trusts %d node keys of %d nodes", pairs, nodes)
-
-    # Runs on the worker thread, inside add_documents: the new keys are applied on the
-    # event loop before the caller of add_documents resumes.
-    def trust_changed() -> None:
-        loop.call_soon_threadsafe(apply, trusted_keys(node.trust, node.clock(), node.node_id))
-
-    node.on_trust_change = trust_changed
+    _warn_about_own_key(node)
     transport = HttpTransport(
         identity,
         node.clock,
@@ -300,6 +283,32 @@ async def serve(
     listener = PeerListener(
         peer_runner.server, limits, (lambda: node_tls.server) if tls_on else (lambda: None)
     )
+    prekeys = PrekeyKeeper(
+        home,
+        worker,
+        gossip,
+        passphrase,
+        config.prekey_schedule(),
+        config.prekey_check_interval_s,
+    )
+    # The worker has not started yet: the trust state may be read here.
+    live = LiveNetwork(
+        worker,
+        node_tls,
+        transport,
+        gossip,
+        config,
+        listener=listener,
+        prekeys=prekeys,
+        first=network_view(node),
+    )
+
+    # Runs on the worker thread, inside add_documents (which chose the signing key
+    # first): the view is applied on the event loop, TLS before the caller resumes.
+    def trust_changed() -> None:
+        loop.call_soon_threadsafe(live.schedule, network_view(node))
+
+    node.on_trust_change = trust_changed
 
     def transport_status() -> dict[str, Any]:
         record: dict[str, Any] = {"tls": tls_on, "plain_http": config.plain_http}
@@ -308,13 +317,34 @@ async def serve(
         record["trusted_keys"] = len(node_tls.keys.pairs())
         record["connections"] = {
             "open": listener.total,
-            "max": limits.max_total,
+            "max": listener.limits.max_total,
             "max_per_address": limits.max_per_address,
             "refused": listener.refused,
         }
         return record
 
-    local_runner = web.AppRunner(local_app(worker, gossip, stop, transport_status), access_log=None)
+    async def live_status() -> dict[str, Any]:
+        def on_worker() -> dict[str, Any]:
+            now = node.clock()
+            return {"signing_key": _signing_status(node), "prekeys": prekeys.status(now)}
+
+        record = await worker.call(on_worker)
+        record["signing_key"]["transport"] = node_tls.key.hex()
+        record["peering"] = live.status()
+        return record
+
+    async def reload_keys(replace_prekeys: bool) -> dict[str, Any]:
+        await live.refresh(reload_keys=True)
+        record = {"prekeys": await prekeys.round(replace=replace_prekeys)}
+        record["signing_key"] = await worker.call(_signing_status, node)
+        return record
+
+    local_runner = web.AppRunner(
+        local_app(
+            worker, gossip, stop, transport_status, live=live_status, reload_keys=reload_keys
+        ),
+        access_log=None,
+    )
     await local_runner.setup()
     socket_path = home.path / "daemon.sock"
     with contextlib.suppress(FileNotFoundError):
@@ -347,23 +377,32 @@ async def serve(
         for peer in random.sample(gossip.peers, len(gossip.peers)):
             await gossip.sync_with(peer)
 
-    async def refresh_tls() -> None:
+    async def refresh() -> None:
+        # Certificates begin and end with time, not only when a document arrives; and a
+        # rotated key is taken up even if 'keys rotate' could not tell the node.
         while True:
-            await asyncio.sleep(TLS_REFRESH_S)
-            apply(await worker.call(lambda: trusted_keys(node.trust, node.clock(), node.node_id)))
+            wait = TLS_REFRESH_S
+            if live.view.next_key_change_ms is not None:
+                wait = min(wait, max(0.05, (live.view.next_key_change_ms - node.clock()) / 1000))
+            await asyncio.sleep(wait)
+            try:
+                await live.refresh(reload_keys=True)
+            except IloError as exc:
+                log.warning("looking at this node's keys failed: %s", exc.message)
+            except Exception:  # a bug must not stop the node following its trust
+                log.exception("following the trust state failed")
 
     catch_up = [asyncio.create_task(catch_up_with_peers())]
     background = [
-        asyncio.create_task(
-            _prekey_loop(home, worker, gossip, passphrase, config.prekey_check_interval_s)
-        ),
-        asyncio.create_task(refresh_tls()),
+        asyncio.create_task(prekeys.run()),
+        asyncio.create_task(refresh()),
         asyncio.create_task(_share_loop(worker, gossip, config.sync_interval_s)),
     ]
     await stop.wait()
     for task in [*catch_up, *background]:
         task.cancel()
     log.info("%s stopping", node.node_id)
+    await live.close()
     await gossip.stop()
     listener.close()
     await peer_runner.cleanup()
@@ -377,39 +416,38 @@ async def serve(
         socket_path.unlink()
 
 
-async def _prekey_loop(
-    home: Home, worker: NodeWorker, gossip: Gossip, passphrase: bytes, interval_s: float
-) -> None:
-    """Keep prekeys on schedule while the node runs (first round at start)."""
-    node = worker.node
-    profile = key_file_info(home.signing_key_path.read_bytes()).get("kdf_profile", "moderate")
-    if profile not in ("interactive", "moderate", "sensitive"):
-        profile = "moderate"
-    while True:
-        try:
+def _signing_status(node: Node) -> dict[str, Any]:
+    """Which key the node signs with and why (on the worker thread), for the status."""
+    assert node.signing is not None
+    choice = node.signing_choice
+    held = node.own_keys.publics() if node.own_keys is not None else [node.signing.public]
+    return {
+        "key": node.signing.public.hex(),
+        "newest": (choice.newest if choice is not None else node.signing.public).hex(),
+        "may_speak": choice.may_speak if choice is not None else True,
+        "reason": choice.reason if choice is not None else "",
+        "newest_reason": choice.newest_reason if choice is not None else "",
+        "retired_held": len(held) - 1,
+    }
 
-            def maintain() -> list[bytes]:
-                assert node.signing is not None
-                changes = maintain_prekeys(
-                    home, node.signing, passphrase, node.trust, node.clock(), profile
-                )
-                node.prekey_secrets.update(changes.created_keys)
-                for public in changes.deleted_publics:
-                    node.prekey_secrets.pop(public, None)
-                if changes.created or changes.deleted:
-                    log.info(
-                        "prekeys: created epochs %s, deleted epochs %s",
-                        changes.created,
-                        changes.deleted,
-                    )
-                return changes.announcements
 
-            announcements = await worker.call(maintain)
-            if announcements:
-                await gossip.send_documents(announcements, role="announce")
-        except IloError as exc:
-            log.warning("prekey maintenance failed: %s", exc.message)
-        await asyncio.sleep(interval_s)
+def _warn_about_own_key(node: Node) -> None:
+    choice = node.signing_choice
+    assert node.signing is not None
+    if choice is not None and not choice.may_speak:
+        log.warning(
+            "this node's key %s… is not a certified node key of %s that may speak now (%s): "
+            "peers refuse its TLS handshakes and requests until its certificate reaches them",
+            node.signing.public.hex()[:16],
+            node.node_id,
+            choice.reason,
+        )
+    elif choice is not None and choice.waiting_for_newest:
+        log.info(
+            "signing with the retired key %s… until the new key %s… is certified",
+            choice.key.hex()[:16],
+            choice.newest.hex()[:16],
+        )
 
 
 async def _share_loop(worker: NodeWorker, gossip: Gossip, interval_s: float) -> None:

@@ -97,6 +97,8 @@ class Gossip:
         # Peer choice only needs to be unpredictable enough to spread load, not secret.
         self.rng = rng or random.Random()  # noqa: S311
         self.state = {p: PeerState() for p in self.peers}
+        #: Peers a roster version removed, until one adds them back.
+        self._dropped: set[str] = set()
         self.queue: asyncio.Queue[tuple[bytes, str | None]] = asyncio.Queue(self.config.queue_limit)
         self._tasks: list[asyncio.Task[None]] = []
         self.witness = Witness(self)
@@ -115,6 +117,11 @@ class Gossip:
 
     def _failed(self, peer: str, role: str, reason: str, detail: str) -> None:
         self.counters.add("peer_failures", f"{role}: {reason}")
+        if peer in self._dropped:
+            # A call that ended after its peer was dropped (a roster version removed
+            # it): not a peer any more, so no state of one.
+            log.info("%s failed (%s); no longer a peer", peer, detail)
+            return
         # Witnessing may call a node that is not one of the peers (the subject of a
         # checkpoint another peer relayed): it has no backoff state to update.
         state = self.state.setdefault(peer, PeerState())
@@ -124,6 +131,8 @@ class Gossip:
         log.info("peer %s failed (%s); retry in %.1f s", peer, detail, delay)
 
     def _succeeded(self, peer: str) -> None:
+        if peer in self._dropped:
+            return
         state = self.state.setdefault(peer, PeerState())
         if state.failures:
             log.info("peer %s is back", peer)
@@ -167,10 +176,37 @@ class Gossip:
             self._failed(peer, role, "bad response", exc.message)
             return None
 
-    async def send_documents(self, documents: list[bytes], role: str) -> None:
-        """Hand trust documents to every live peer (for example new prekey announcements)."""
-        for peer in self.live_peers():
-            await self.call(peer, "POST", "/v1/documents", {"documents": documents}, role=role)
+    async def send_documents(self, documents: list[bytes], role: str) -> int:
+        """Hand trust documents to every live peer at once (new prekey announcements, the
+        certificate of this node's new key); returns how many peers answered."""
+        body = {"documents": documents}
+        replies = await asyncio.gather(
+            *(self.call(p, "POST", "/v1/documents", body, role=role) for p in self.live_peers())
+        )
+        return sum(reply is not None for reply in replies)
+
+    def retry_now(self, peer: str) -> None:
+        """Forget ``peer``'s backoff: what made its calls fail here has changed (its
+        certificate arrived, its endpoint changed)."""
+        state = self.state.get(peer)
+        if state is not None and state.failures:
+            state.failures, state.retry_at = 0, 0.0
+
+    def set_peers(self, peers: Iterable[str]) -> tuple[list[str], list[str]]:
+        """Gossip with ``peers`` from now on (a roster version added or removed members);
+        returns ``(added, dropped)``. A dropped peer is no longer chosen for anything;
+        what is queued for the fanout goes to the peers of the moment."""
+        new = sorted({p for p in peers if p != self.node.node_id})
+        added = [p for p in new if p not in self.peers]
+        dropped = [p for p in self.peers if p not in new]
+        self.peers = new
+        for peer in added:
+            self.state[peer] = PeerState()
+            self._dropped.discard(peer)
+        for peer in dropped:
+            self.state.pop(peer, None)
+            self._dropped.add(peer)
+        return added, dropped
 
     # -- push -----------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ilo_node.errors import InputError
+from ilo_node.errors import InputError, NodeError
 from ilo_node.formats.jsoncontent import content_from_json
 from ilo_node.formats.jsonfile import (
     MAX_JSON_BYTES,
@@ -90,6 +90,7 @@ LOCAL_ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/local/documents"),
     ("GET", "/local/readable"),
     ("POST", "/local/retention"),
+    ("POST", "/local/keys"),
     ("POST", "/local/stop"),
 )
 
@@ -99,8 +100,14 @@ def local_app(
     gossip: Gossip,
     stop: asyncio.Event,
     transport: Callable[[], dict[str, Any]] | None = None,
+    *,
+    live: Callable[[], Awaitable[dict[str, Any]]] | None = None,
+    reload_keys: Callable[[bool], Awaitable[dict[str, Any]]] | None = None,
 ) -> web.Application:
-    """``transport()``: how the peer API is carried, for ``/local/status``."""
+    """``transport()``: how the peer API is carried, for ``/local/status``; ``live()``:
+    what the daemon follows while it runs (its signing key, prekeys, peers), added to
+    ``/local/status``; ``reload_keys(replace_prekeys)``: what ``/local/keys`` does (a
+    node served without them answers 422 there)."""
     node = worker.node
 
     async def publish(request: web.Request) -> web.Response:
@@ -137,6 +144,8 @@ def local_app(
         record["peers"] = {p: {"failures": s.failures} for p, s in sorted(gossip.state.items())}
         if transport is not None:
             record["transport"] = transport()
+        if live is not None:
+            record.update(await live())
         return web.json_response(record)
 
     async def checkpoint(request: web.Request) -> web.Response:
@@ -174,6 +183,18 @@ def local_app(
         now = get_int(body, "now_ms", _BODY, None)
         erased = await worker.call(node.apply_retention, policy, now)
         return web.json_response({"erased": erased})
+
+    async def keys(request: web.Request) -> web.Response:
+        body = await _json(request)
+        replace = body.get("replace_prekeys", False)
+        if type(replace) is not bool:
+            raise BadRequest("field 'replace_prekeys' must be true or false")
+        if reload_keys is None:
+            raise NodeError(
+                "this node does not keep its own keys here",
+                "Run 'ilo-node keys rotate' in the node's home; 'ilo-node run' takes it up.",
+            )
+        return web.json_response(await reload_keys(replace))
 
     async def shutdown(request: web.Request) -> web.Response:
         stop.set()
@@ -218,6 +239,7 @@ def local_app(
         "/local/documents": documents,
         "/local/readable": readable,
         "/local/retention": retention,
+        "/local/keys": keys,
         "/local/stop": shutdown,
     }
     for method, path in LOCAL_ROUTES:

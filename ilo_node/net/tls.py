@@ -21,7 +21,9 @@ OpenSSL through an anonymous memory file (``memfd_create``), never the disk.
 
 :class:`NodeTls` holds the contexts of a running node and replaces them when the
 trusted keys change (a certificate or a revocation arrives, a certificate
-starts or ends): new handshakes use the new ones.
+starts or ends, the roster adds or drops a node) or when the node's own signing
+key changes (a rotation, once the new key is certified): new handshakes use the
+new ones.
 """
 
 from __future__ import annotations
@@ -215,6 +217,19 @@ class NodeTls:
             if old.of(peer) != keys.of(peer):
                 del self._clients[peer]
         return True
+
+    @property
+    def key(self) -> bytes:
+        """The node key whose certificate this node presents now."""
+        return ed25519_public(self._seed)
+
+    def set_identity(self, seed: bytes) -> None:
+        """Present the certificate of another key of this node from now on (its signing
+        key changed): the server context and every client context are rebuilt, so new
+        handshakes use it; connections already open keep the old one."""
+        self._seed = seed
+        self.server = server_context(self.network, self.node, seed, self.keys.accepted())
+        self._clients.clear()
 
     def client(self, peer: str) -> ssl.SSLContext:
         """The context pinning ``peer``'s trusted keys (built on first use); raises

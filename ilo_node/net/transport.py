@@ -13,6 +13,8 @@ deterministically without sockets. Network failures become
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -57,6 +59,13 @@ class Transport(ABC):
         self.identity = identity
         self.clock = clock
 
+    def set_identity(self, identity: PeerIdentity) -> None:
+        """Sign requests as ``identity`` from now on (the node's signing key changed)."""
+        self.identity = identity
+
+    def set_endpoints(self, endpoints: Mapping[str, str]) -> None:  # noqa: B027
+        """Dial peers at these endpoints from now on (a roster version changed them)."""
+
     def headers(self, method: str, path: str, body: bytes, peer: str) -> dict[str, str]:
         return sign_request(self.identity, method, path, body, peer, self.clock())
 
@@ -87,6 +96,29 @@ class HttpTransport(Transport):
         self.tls = tls
         self.plain_http = plain_http
         self._session: aiohttp.ClientSession | None = None
+        #: Sessions of an earlier identity, closed once their requests have finished.
+        self._retired: set[asyncio.Task[None]] = set()
+
+    def set_identity(self, identity: PeerIdentity) -> None:
+        """Sign as ``identity`` from now on, on new connections only: a kept-alive
+        connection carries the old key's TLS certificate, and a peer refuses a request
+        whose signing key is not its connection's. Requests under way finish on the old
+        session, which is closed once they have had their time."""
+        super().set_identity(identity)
+        old, self._session = self._session, None
+        if old is not None and not old.closed:
+            task = asyncio.get_running_loop().create_task(self._close_later(old))
+            self._retired.add(task)
+            task.add_done_callback(self._retired.discard)
+
+    async def _close_later(self, session: aiohttp.ClientSession) -> None:
+        try:
+            await asyncio.sleep(self.timeout.total or 10.0)
+        finally:
+            await session.close()
+
+    def set_endpoints(self, endpoints: Mapping[str, str]) -> None:
+        self.endpoints = dict(endpoints)
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -150,6 +182,11 @@ class HttpTransport(Transport):
             raise TransportError(f"{peer} unreachable: {type(exc).__name__}") from None
 
     async def close(self) -> None:
+        for task in list(self._retired):
+            task.cancel()  # closes its session on the way out
+        for task in list(self._retired):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._session is not None:
             await self._session.close()
 

@@ -12,13 +12,18 @@ daemon one worker thread owns it (ADR 0008).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from ilo_node.errors import NodeError
 from ilo_node.home.home import Home, now_ms
 from ilo_node.home.keyfiles import read_private_key
+from ilo_node.home.ownkeys import OwnKeys
+from keys.ownkey import OwnKeyChoice
 from protocol.checkpoint import origin_for
 from protocol.envelope import Envelope
+from protocol.errors import IloError
 from protocol.limits import DEFAULT_LIMITS, Limits
 
 from .counters import Counters
@@ -70,8 +75,13 @@ class Node(NodeState):
             counters=counters or Counters(),
             quarantine_limits=quarantine_limits or QuarantineLimits(),
         )
+        #: The node's signing keys on disk, with a passphrase; None when opened without.
+        self.own_keys: OwnKeys | None = None
+        #: Why ``signing`` is the key it is (None until chosen, or set from outside).
+        self.signing_choice: OwnKeyChoice | None = None
         if passphrase is not None:
-            self.signing = home.signing_key(passphrase)
+            self.own_keys = OwnKeys(home, passphrase)
+            self.choose_signing_key()
             self._load_prekeys(passphrase)
         self.search = SearchIndex(self)
         self.ingestor = Ingestor(self, self.search)
@@ -98,6 +108,31 @@ class Node(NodeState):
         for path in sorted(directory.glob("*.key")):
             key = read_private_key(path, passphrase)
             self.prekey_secrets[key.public] = key.reveal()
+
+    def choose_signing_key(self) -> bool:
+        """Sign from now on with the newest of the node's keys that may speak for it now
+        (``keys/ownkey.py``): after a rotation, the retired key until the new one's
+        certificate is here, then the new one at once. True if that changed the key, or
+        whether it may speak."""
+        if self.own_keys is None:
+            return False
+        key, choice = self.own_keys.choose(self.trust, self.node_id, self.clock())
+        before = self.signing_choice
+        self.signing, self.signing_choice = key, choice
+        if before is not None and before.key != choice.key:
+            self.counters.add("keys", "signing_switches")
+        return before is None or (before.key, before.may_speak) != (choice.key, choice.may_speak)
+
+    def reload_keys(self) -> bool:
+        """Look at the key files again (after ``keys rotate``) and choose the signing key;
+        True if the key in use, or whether it may speak, changed."""
+        if self.own_keys is None:
+            raise NodeError(
+                "this node was opened without its passphrase; it holds no keys to reload"
+            )
+        self.own_keys.reload()
+        self.counters.add("keys", "reloads")
+        return self.choose_signing_key()
 
     def close(self) -> None:
         self.db.conn.close()
@@ -140,6 +175,12 @@ class Node(NodeState):
         """Verify and keep trust documents, then retry the quarantine if any was new."""
         outcomes = self.docs.add_all(documents)
         if "added" in outcomes:
+            # First the key: a certificate of this node's new key makes it sign with it
+            # from here on, before anything else is written. A key file that cannot be
+            # opened leaves the key in use as it was; the documents are kept all the same
+            # (the daemon's next look at its keys reports the file).
+            with contextlib.suppress(IloError):
+                self.choose_signing_key()
             self.ingestor.retry_quarantine(everything=True)
         return outcomes
 

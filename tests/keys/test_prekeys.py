@@ -94,6 +94,30 @@ SCHEDULE_CASES: dict[str, ScheduleCase] = {
         lambda: SMALL.deletable([3, 1, 2, 0, 1, 0], 1250), [0, 1]
     ),
     "delete: nothing held": ScheduleCase(lambda: SMALL.deletable([], 10**9), []),
+    "delete: announced for a later window (an older schedule), kept until its grace": (
+        ScheduleCase(lambda: SMALL.deletable([0], 1150, {0: 1300}), [])
+    ),
+    "delete: announced for a later window, deleted at that window's end + grace": (
+        ScheduleCase(lambda: SMALL.deletable([0], 1350, {0: 1300}), [0])
+    ),
+    "delete: announced for an earlier window, the epoch's own end counts": ScheduleCase(
+        lambda: SMALL.deletable([0], 1149, {0: 1050}), []
+    ),
+    "next change: the next epoch's lead point": ScheduleCase(
+        lambda: SMALL.next_change([0], 1000), 1090
+    ),
+    "next change: past the lead point, the epoch after next": ScheduleCase(
+        lambda: SMALL.next_change([1], 1095), 1190
+    ),
+    "next change: a held prekey's grace ends first": ScheduleCase(
+        lambda: SMALL.next_change([0, 1], 1120), 1150
+    ),
+    "next change: an announced window moves the deletion": ScheduleCase(
+        lambda: SMALL.next_change([0, 1], 1120, {0: 1300}), 1190
+    ),
+    "next change: a grace already over does not count (it is deleted now)": ScheduleCase(
+        lambda: SMALL.next_change([0, 2], 1200), 1290
+    ),
 }
 
 
@@ -188,6 +212,22 @@ def test_deletable_never_includes_what_must_be_held(
     assert all(e < current for e in deletable)  # only past epochs ever go
     assert hold[0] == current
     assert hold in ([current], [current, current + 1])
+
+
+@given(schedules(), OFFSETS, st.lists(EPOCHS, max_size=8))
+def test_nothing_is_due_before_next_change(
+    schedule: PrekeySchedule, offset: int, others: list[int]
+) -> None:
+    """Once what is due now is done, nothing is due again before ``next_change``: a node
+    that sleeps until then misses nothing (it may wake for nothing, when the prekey
+    falling due then is already held)."""
+    now = schedule.origin_ms + offset
+    ring = PrekeyRing(schedule, {e: derive(f"held {e}") for e in {*others}})
+    ring.apply(now, _secret_source("next"))  # what is due now is done
+    after = schedule.next_change(ring.secrets, now)
+    assert after > now
+    assert ring.plan(after - 1) == ([], [])
+    assert after <= schedule.window(schedule.epoch_at(now) + 2)[0] - schedule.lead_ms
 
 
 def _secret_source(label: str = "ring") -> Callable[[], bytes]:

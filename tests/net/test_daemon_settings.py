@@ -19,6 +19,7 @@ from ilo_node.home.home import Home
 from ilo_node.net.config import DaemonConfig, load_config
 from ilo_node.net.daemon import BODY_TIMEOUT_S, serve
 from ilo_node.net.logs import QuietFilter, QuietLog, private_log_handler
+from keys.prekeys import PrekeySchedule
 from protocol.errors import UsageError
 
 
@@ -50,6 +51,11 @@ def test_defaults_are_sane() -> None:
         ({"log_file": ""}, "log_file must be a file name"),
         ({"log_file": 7}, "'log_file' must be a string or null"),
         ({"tls": False}, "unknown settings tls"),
+        ({"prekey_epoch_s": 0}, "prekey_epoch_s must be a positive"),
+        ({"prekey_lead_s": 0}, "prekey_lead_s must be a positive"),
+        ({"prekey_check_interval_s": 0}, "prekey_check_interval_s must be a positive"),
+        ({"prekey_grace_s": -1}, "'prekey_grace_s' must be a number"),
+        ({"prekey_epoch_s": 60, "prekey_lead_s": 61}, "prekey_lead_s must not be longer"),
     ],
 )
 def test_a_setting_that_cannot_work_is_refused(
@@ -58,6 +64,15 @@ def test_a_setting_that_cannot_work_is_refused(
     (tmp_path / "daemon.json").write_text(json.dumps(settings))
     with pytest.raises(UsageError, match=message):
         load_config(Home(tmp_path))
+
+
+def test_the_prekey_schedule_comes_from_daemon_json(tmp_path: Path) -> None:
+    assert DaemonConfig().prekey_schedule() == PrekeySchedule()  # a week, two, a day
+    (tmp_path / "daemon.json").write_text(
+        json.dumps({"prekey_epoch_s": 4, "prekey_grace_s": 3.5, "prekey_lead_s": 1})
+    )
+    schedule = load_config(Home(tmp_path)).prekey_schedule()
+    assert (schedule.epoch_ms, schedule.grace_ms, schedule.lead_ms) == (4000, 3500, 1000)
 
 
 def test_daemon_json_must_be_an_object(tmp_path: Path) -> None:

@@ -273,6 +273,7 @@ LOCAL_VALID: dict[str, dict[str, Any]] = {
     "/local/ingest": {"envelopes": ["00"]},
     "/local/documents": {"documents": ["93010203"]},
     "/local/retention": {"policy": {"default": 3650}, "now_ms": 0},
+    "/local/keys": {"replace_prekeys": False},
 }
 
 

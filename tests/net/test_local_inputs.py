@@ -143,6 +143,19 @@ def test_a_body_that_is_not_utf8_or_not_an_object_is_400(fr: ServedNode) -> None
     )
 
 
+def test_keys_takes_a_boolean_and_needs_a_node_that_keeps_its_keys(fr: ServedNode) -> None:
+    # This node is served without its passphrase (its key given in memory): there are no
+    # key files for it to look at again, and it says so instead of pretending.
+    _refused(
+        fr,
+        [
+            ("POST", "/local/keys", b'{"replace_prekeys": 1}', 400, "must be true or false"),
+            ("POST", "/local/keys", b'{"replace_prekeys": "yes"}', 400, "must be true or false"),
+            ("POST", "/local/keys", b"{}", 422, "does not keep its own keys"),
+        ],
+    )
+
+
 def test_aiohttps_own_refusals_answer_json(fr: ServedNode) -> None:
     # 404, 405 and 413 were plain text, which the CLI's client could not read.
     _refused(

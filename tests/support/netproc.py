@@ -66,6 +66,8 @@ class Cluster:
     # -- paths and diagnostics -------------------------------------------------------
 
     def home(self, node: str) -> Path:
+        if node not in self.built.nodes:  # a node the test set up and started itself
+            return self.launcher.homes[node]
         return self.built.nodes[node].path
 
     def log_tail(self, node: str, chars: int = 3000) -> str:
