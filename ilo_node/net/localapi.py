@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -102,6 +103,7 @@ def local_app(
 ) -> web.Application:
     """``transport()``: how the peer API is carried, for ``/local/status``."""
     node = worker.node
+    started_ms = node.clock()
 
     async def publish(request: web.Request) -> web.Response:
         body = await _json(request)
@@ -134,7 +136,11 @@ def local_app(
         record["running"] = True
         record["counters"] = node.counters.snapshot()
         record["queue"] = gossip.queue.qsize()
-        record["peers"] = {p: {"failures": s.failures} for p, s in sorted(gossip.state.items())}
+        # The process, for 'ilo-node stop' (it waits for this pid to end) and status.
+        record["pid"] = os.getpid()
+        record["started_ms"] = started_ms
+        record["peers"] = gossip.peer_status()
+        record["outbox"]["push_queue"] = gossip.queue.qsize()
         if transport is not None:
             record["transport"] = transport()
         return web.json_response(record)
@@ -176,8 +182,10 @@ def local_app(
         return web.json_response({"erased": erased})
 
     async def shutdown(request: web.Request) -> web.Response:
+        log.info("stop asked for through the local API")
         stop.set()
-        return web.json_response({"stopping": True})
+        # The pid: the caller waits for this process to end, not only for an answer.
+        return web.json_response({"stopping": True, "pid": os.getpid()})
 
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
