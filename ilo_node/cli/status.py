@@ -96,7 +96,8 @@ def _watch(blocks: Any, every_s: float) -> None:
     from rich.text import Text
 
     def frame() -> Group:
-        parts: list[Any] = []
+        # The hint first: a frame taller than the terminal is cut at the bottom.
+        parts: list[Any] = [Text(f"every {every_s:g} s; Ctrl-C to stop", style="dim")]
         for block in blocks():
             if isinstance(block, Rows):
                 if block.rows:
@@ -106,7 +107,6 @@ def _watch(blocks: Any, every_s: float) -> None:
                     parts.append(Text(" " * block.indent + block.empty))
             else:
                 parts.append(Text(block))
-        parts.append(Text(f"\nevery {every_s:g} s; Ctrl-C to stop", style="dim"))
         return Group(*parts)
 
     console = Console(highlight=False)
@@ -192,39 +192,28 @@ def _peers(record: dict[str, Any], running: bool, now: int) -> list[str | Rows]:
     rows: list[list[str]] = []
     for peer, state in sorted(peers.items()):
         seen = witnessed.get(peer)
-        checkpoint = (
-            f"size {seen['size']}, received {_ago(seen['received_ms'], now)}" if seen else "none"
-        )
+        checkpoint = f"size {seen['size']}, {_ago(seen['received_ms'], now)}" if seen else "none"
         if not running:
             rows.append([peer, checkpoint])
             continue
         failures = state.get("failures") or 0
         backoff = state.get("backoff_s") or 0
         if failures:
-            health = f"{failures} failure(s), retry in {backoff:.0f} s"
+            health = f"{failures} failures, retry {backoff:.0f} s"
         else:
-            health = "ok" if state.get("last_contact_ms") is not None else "not reached yet"
-        lag = (
-            f"{state['missing_here']} / {state['missing_there']}"
-            if state.get("missing_here") is not None
-            else "-"
-        )
-        rows.append(
-            [
-                peer,
-                _ago(state.get("last_contact_ms"), now),
-                health,
-                lag,
-                _ago(state.get("last_sync_ms"), now) if state.get("last_sync_ms") else "never",
-                checkpoint,
-            ]
-        )
+            health = "ok" if state.get("last_contact_ms") is not None else "not reached"
+        here, there = state.get("missing_here"), state.get("missing_there")
+        if here is None or there is None:
+            lag = "-"
+        else:
+            lag = "none" if here == there == 0 else f"here {here}, there {there}"
+        rows.append([peer, _ago(state.get("last_contact_ms"), now), health, lag, checkpoint])
     if not running:
         return [
             f"  peers ({len(rows)}; contact and backoff are known only while the node runs):",
-            Rows(["PEER", "ITS LATEST CHECKPOINT WITNESSED HERE"], rows, "none in the roster"),
+            Rows(["PEER", "CHECKPOINT WITNESSED"], rows, "none in the roster"),
         ]
-    headers = ["PEER", "LAST CONTACT", "STATE", "MISSING HERE/THERE", "LAST SYNC", "CHECKPOINT"]
+    headers = ["PEER", "CONTACT", "STATE", "MISSING", "CHECKPOINT WITNESSED"]
     return [f"  peers ({len(rows)}):", Rows(headers, rows, "none in the roster")]
 
 

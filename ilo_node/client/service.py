@@ -27,6 +27,8 @@ __all__ = ["ServiceUnit", "service_unit", "unit_name"]
 
 #: Where ``ProtectHome=yes`` would hide what the service needs (systemd.exec(5)).
 _PROTECTED = (PurePosixPath("/home"), PurePosixPath("/root"), PurePosixPath("/run/user"))
+#: What ``PrivateTmp=yes`` replaces with the service's own, empty, directories.
+_TEMPORARY = (PurePosixPath("/tmp"), PurePosixPath("/var/tmp"))
 #: Paths written into the unit as they are: no quoting, no specifiers, no variables.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9@._+,:=/-]*")
 _NAME = re.compile(r"[a-z_][a-z0-9_.-]*\$?", re.IGNORECASE)
@@ -108,9 +110,10 @@ def _owner(home: Home, user: str | None, group: str | None) -> tuple[str, str, l
     except KeyError:
         owner = None
     if owner is not None and owner != user:
+        where = home.path.resolve()
         warnings.append(
-            f"{home.path} belongs to {owner}, not {user}: the node cannot use it; "
-            f"'chown -R {user}: {home.path}'"
+            f"{where} belongs to {owner}, not {user}: the node cannot use it; "
+            f"'chown -R {user}: {where}'"
         )
     return user, group, warnings
 
@@ -151,6 +154,22 @@ def service_unit(
             for p in dict.fromkeys(hidden)
             if p != home_path
         ]
+    installed = [p for p in roots if _under(p, _PROTECTED)]
+    if installed:
+        warnings.append(
+            f"ilo-node is installed under {installed[0]}, inside a home directory: the "
+            "service user may not be allowed to read it there; install it elsewhere (for "
+            "example 'python3 -m venv /opt/ilo-node') and write the unit again from there"
+        )
+    private_tmp = "PrivateTmp=yes"
+    if _under(home_path, _TEMPORARY):
+        # PrivateTmp=yes would give the service an empty /tmp, without the home.
+        private_tmp = "PrivateTmp=no"
+        warnings.append(
+            f"the home {home_path} is under a temporary directory: the unit runs without "
+            "PrivateTmp=, and the system may clean the home away; keep a node's home in "
+            "/var/lib/ilo-node/ or another lasting place"
+        )
     if encrypted:
         credential_line = f"LoadCredentialEncrypted=passphrase:{credential_text}"
         source = f"{credential_text}, made with 'systemd-creds encrypt --name=passphrase'"
@@ -170,6 +189,7 @@ def service_unit(
         "@EXEC@": program,
         "@HOME@": home_text,
         "@PROTECT_HOME@": "\n".join(protect),
+        "@PRIVATE_TMP@": private_tmp,
     }
     text = re.sub(r"@[A-Z_]+@", lambda m: values[m.group(0)], template)
     return ServiceUnit(name, text, user, tuple(warnings))
