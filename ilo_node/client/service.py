@@ -28,7 +28,7 @@ __all__ = ["ServiceUnit", "service_unit", "unit_name"]
 #: Where ``ProtectHome=yes`` would hide what the service needs (systemd.exec(5)).
 _PROTECTED = (PurePosixPath("/home"), PurePosixPath("/root"), PurePosixPath("/run/user"))
 #: What ``PrivateTmp=yes`` replaces with the service's own, empty, directories.
-_TEMPORARY = (PurePosixPath("/tmp"), PurePosixPath("/var/tmp"))
+_TEMPORARY = (PurePosixPath("/tmp"), PurePosixPath("/var/tmp"))  # noqa: S108 (compared, not used)
 #: Paths written into the unit as they are: no quoting, no specifiers, no variables.
 _PLAIN_PATH = re.compile(r"/[A-Za-z0-9@._+,:=/-]*")
 _NAME = re.compile(r"[a-z_][a-z0-9_.-]*\$?", re.IGNORECASE)
