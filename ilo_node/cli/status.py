@@ -56,7 +56,6 @@ def status(ctx: click.Context, as_json: bool, watch: float | None) -> None:
     Examples:
       ilo-node --home node-DE status
       ilo-node --home node-DE status --watch 5
-      ilo-node --home node-DE status --json
       ilo-node --home officer-hans status --json
     """
     home = home_of(ctx)
