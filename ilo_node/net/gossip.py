@@ -93,7 +93,7 @@ class PeerState:
         """As ``/local/status`` shows it (docs/api.md, section 5)."""
         return {
             "failures": self.failures,
-            "backoff_s": round(max(0.0, self.retry_at - now_loop), 1),
+            "backoff_s": round(max(0.0, self.retry_at - now_loop), 2),
             "last_contact_ms": self.last_contact_ms,
             "last_failure_ms": self.last_failure_ms,
             "last_failure": self.last_failure,
