@@ -22,6 +22,18 @@ from protocol.errors import UsageError
 __all__ = ["render", "status"]
 
 
+#: What a quarantined envelope waits for, in a few words (node/health.py says it whole).
+_WAITS = {
+    "trust": "a certificate or roster",
+    "pred": "its predecessor",
+    "target": "the envelope it refers to",
+    "witness": "proof it was witnessed",
+    "held": "an administrator",
+    "fork-evidence": "fork evidence",
+    "never": "nothing (kept for the record)",
+}
+
+
 @dataclass(frozen=True)
 class Rows:
     """A table in the status, drawn by rich at a terminal and as plain columns elsewhere."""
@@ -222,7 +234,7 @@ def _quarantine(record: dict[str, Any], now: int) -> list[str | Rows]:
         line = "  quarantine: empty"
     else:
         by_wait = record.get("quarantine_by_wait") or {}
-        parts = ", ".join(f"{n} waiting for {kind}" for kind, n in by_wait.items())
+        parts = ", ".join(f"{n} waiting for {_WAITS.get(k, k)}" for k, n in by_wait.items())
         line = f"  quarantine: {count} envelope(s)" + (f" ({parts})" if parts else "")
     out: list[str | Rows] = [line]
     waiting = record.get("quarantine_waiting") or []

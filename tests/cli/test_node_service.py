@@ -118,7 +118,7 @@ def test_status_lists_what_the_quarantine_waits_for(network: BuiltNetwork, tmp_p
     assert status["quarantine_by_wait"] == {"pred": 1}
     assert status["attention"] == []  # it has waited seconds, not minutes
     text = _run(network, reader, "status").stdout
-    assert "  quarantine: 1 envelope(s) (1 waiting for pred)\n" in text
+    assert "  quarantine: 1 envelope(s) (1 waiting for its predecessor)\n" in text
     assert (
         f"    {waiting['id'][:16]} DE@TR seq 2 route_report: waiting for seq 1 of DE@TR "
         "(since 0 s ago, 1 tries)" in text
