@@ -13,7 +13,8 @@ the trust layer's; these are the node layer's::
     ├── AuthError          a peer request was refused (carries its HTTP status)
     ├── ClientError        the running node refused a command through the local API
     │   ├── NotFoundError  no message has the id asked for (exit code 3)
-    │   └── NodeUnreachableError  the officer's node cannot be reached (exit code 4)
+    │   ├── NodeUnreachableError  the officer's node cannot be reached (exit code 4)
+    │   └── NodeNotRunningError   no node runs in the home asked to stop (exit code 5)
     ├── ReportError        a half-year report does not verify
     │   └── PdfUnavailableError  WeasyPrint's system libraries are missing here
     └── UsageError (protocol/errors.py)
@@ -35,6 +36,7 @@ __all__ = [
     "HomeError",
     "InputError",
     "NodeError",
+    "NodeNotRunningError",
     "NodeUnreachableError",
     "NotFoundError",
     "PdfUnavailableError",
@@ -110,6 +112,13 @@ class NodeUnreachableError(ClientError):
         "Check that the node runs ('ilo-node status' on it) and that this machine reaches "
         "its endpoint; what you signed waits in the outbox and is sent by the next command."
     )
+
+
+class NodeNotRunningError(ClientError):
+    """``ilo-node stop`` found no node running in the home (nothing was stopped)."""
+
+    exit_code = 5
+    default_advice = "Nothing to stop; 'ilo-node status' shows what the home holds."
 
 
 class InputError(UsageError):

@@ -34,7 +34,8 @@ from ilo_node.cli.officer import countersign, officer, revoke, withdraw
 from ilo_node.cli.report import report
 from ilo_node.cli.retention import retention
 from ilo_node.cli.roster import roster
-from ilo_node.cli.run import run
+from ilo_node.cli.run import run, stop
+from ilo_node.cli.service import service
 from ilo_node.cli.status import status
 from ilo_node.cli.template import template
 from ilo_node.errors import StoreError
@@ -177,7 +178,7 @@ def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
 
 
 _KEY_COMMANDS = (keys, roster, cert, officer, revoke, countersign, withdraw)
-_NODE_COMMANDS = (publish, read, status, log, retention, run, bundle, report)
+_NODE_COMMANDS = (publish, read, status, log, retention, run, stop, service, bundle, report)
 _OFFICER_COMMANDS = (inbox, show, search, retract, correct, contribution)
 _OFFLINE_COMMANDS = (template,)
 for _command in (*_KEY_COMMANDS, *_NODE_COMMANDS, *_OFFICER_COMMANDS, *_OFFLINE_COMMANDS):

@@ -156,8 +156,19 @@ class Home:
         self._write(self.config_path, json.dumps(asdict(config), indent=1).encode() + b"\n")
 
     def config(self) -> HomeConfig:
-        if not self.config_path.exists():
-            raise HomeError(f"no ilo-node identity in {self.path}")
+        try:
+            os.stat(self.config_path)
+        except FileNotFoundError:
+            raise HomeError(f"no ilo-node identity in {self.path}") from None
+        except PermissionError:
+            # A service user that cannot reach its home, or an operator not its owner.
+            raise HomeError(
+                f"{self.path} cannot be read as this user (permission denied)",
+                "Run the command as the home's owner (for a service, its User=), and let "
+                "that user reach the home: every directory above it must be searchable.",
+            ) from None
+        except OSError as exc:
+            raise HomeError(f"{self.config_path} cannot be read: {exc.strerror}") from None
         try:
             data = read_limited(self.config_path, "a home configuration", 1 << 20)
             raw = parse_json(data, str(self.config_path))

@@ -408,8 +408,12 @@ async def serve(
     await peer_runner.cleanup()
     await local_runner.cleanup()
     await transport.close()
-    with contextlib.suppress(IloError):
+    try:
         await worker.call(node.checkpoint)  # the last state, signed, for auditors
+    except IloError as exc:
+        log.warning("no last checkpoint signed: %s", exc.message)
+    else:
+        log.info("%s stopped: last checkpoint at log size %d", node.node_id, node.log.size)
     await worker.call(node.close)
     worker.close()
     with contextlib.suppress(FileNotFoundError):

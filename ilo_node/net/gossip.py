@@ -71,8 +71,36 @@ class GossipConfig:
 
 @dataclass
 class PeerState:
+    """What gossip knows of one peer since this node started (``/local/status``)."""
+
+    #: Failed calls in a row; one success resets it.
     failures: int = 0
+    #: Loop time before which the peer is not chosen (the backoff of docs/api.md, 6.6).
     retry_at: float = 0.0
+    #: Wall-clock times (ms): the last answer that succeeded, the last failure.
+    last_contact_ms: int | None = None
+    last_failure_ms: int | None = None
+    #: Why the last call failed (``"<role>: <detail>"``; the peer's words quoted and cut).
+    last_failure: str | None = None
+    #: The last anti-entropy exchange with the peer that got an answer, and how far
+    #: apart the two logs were then, counted from the per-author heads: envelopes the
+    #: peer held that this node lacked, and the other way round.
+    last_sync_ms: int | None = None
+    missing_here: int | None = None
+    missing_there: int | None = None
+
+    def record(self, now_loop: float) -> dict[str, Any]:
+        """As ``/local/status`` shows it (docs/api.md, section 5)."""
+        return {
+            "failures": self.failures,
+            "backoff_s": round(max(0.0, self.retry_at - now_loop), 2),
+            "last_contact_ms": self.last_contact_ms,
+            "last_failure_ms": self.last_failure_ms,
+            "last_failure": self.last_failure,
+            "last_sync_ms": self.last_sync_ms,
+            "missing_here": self.missing_here,
+            "missing_there": self.missing_there,
+        }
 
 
 def _route(path: str) -> str:
@@ -115,6 +143,11 @@ class Gossip:
         now = self._loop_time()
         return [p for p in self.peers if self.state[p].retry_at <= now]
 
+    def peer_status(self) -> dict[str, dict[str, Any]]:
+        """Each peer's state, by node id, for ``/local/status``."""
+        now = self._loop_time()
+        return {p: self.state[p].record(now) for p in self.peers if p in self.state}
+
     def _failed(self, peer: str, role: str, reason: str, detail: str) -> None:
         self.counters.add("peer_failures", f"{role}: {reason}")
         if peer in self._dropped:
@@ -128,6 +161,8 @@ class Gossip:
         state.failures += 1
         delay = min(self.config.backoff_cap_s, self.config.backoff_base_s * 2**state.failures)
         state.retry_at = self._loop_time() + delay * self.rng.uniform(0.5, 1.0)
+        state.last_failure_ms = self.node.clock()
+        state.last_failure = f"{role}: {detail}"[:300]
         log.info("peer %s failed (%s); retry in %.1f s", peer, detail, delay)
 
     def _succeeded(self, peer: str) -> None:
@@ -138,6 +173,7 @@ class Gossip:
             log.info("peer %s is back", peer)
         state.failures = 0
         state.retry_at = 0.0
+        state.last_contact_ms = self.node.clock()
 
     async def call(
         self,
@@ -260,6 +296,7 @@ class Gossip:
         """One anti-entropy exchange with ``peer``; returns envelopes received."""
         received = 0
         view = self.node.view
+        first_page = True
         while True:
             heads = await self.worker.call(view.heads)
             head_ids = await self.worker.call(view.head_ids)
@@ -284,6 +321,9 @@ class Gossip:
             except ProtocolError as exc:
                 self._failed(peer, "sync", "bad response", exc.message)
                 return received
+            if first_page:
+                self._note_lag(peer, heads, peer_heads)
+                first_page = False
             if answer.get("docs_summary") != await self.worker.call(self.node.docs.summary):
                 await self._sync_documents(peer)
             new = await self._ingest_synced(peer, envelopes)
@@ -297,6 +337,14 @@ class Gossip:
             # author held after a fork, a full quarantine) would come back the same.
             if not more or not new:
                 return received
+
+    def _note_lag(self, peer: str, ours: dict[bytes, int], theirs: dict[bytes, int]) -> None:
+        """How far apart the two logs were when the peer answered (chains are contiguous,
+        so seq numbers count envelopes)."""
+        state = self.state.setdefault(peer, PeerState())
+        state.last_sync_ms = self.node.clock()
+        state.missing_here = sum(max(0, s - ours.get(k, 0)) for k, s in theirs.items())
+        state.missing_there = sum(max(0, s - theirs.get(k, 0)) for k, s in ours.items())
 
     async def _ingest_synced(self, peer: str, envelopes: list[bytes]) -> list[bytes]:
         if not envelopes:

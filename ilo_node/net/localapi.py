@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -109,6 +110,7 @@ def local_app(
     ``/local/status``; ``reload_keys(replace_prekeys)``: what ``/local/keys`` does (a
     node served without them answers 422 there)."""
     node = worker.node
+    started_ms = node.clock()
 
     async def publish(request: web.Request) -> web.Response:
         body = await _json(request)
@@ -141,11 +143,20 @@ def local_app(
         record["running"] = True
         record["counters"] = node.counters.snapshot()
         record["queue"] = gossip.queue.qsize()
-        record["peers"] = {p: {"failures": s.failures} for p, s in sorted(gossip.state.items())}
+        # The process, for 'ilo-node stop' (it waits for this pid to end) and status.
+        record["pid"] = os.getpid()
+        record["started_ms"] = started_ms
+        record["peers"] = gossip.peer_status()
+        record["outbox"]["push_queue"] = gossip.queue.qsize()
         if transport is not None:
             record["transport"] = transport()
         if live is not None:
-            record.update(await live())
+            followed = await live()
+            # The schedule's view of the prekeys joins what the home holds of them.
+            schedule = followed.pop("prekeys", None)
+            record.update(followed)
+            if isinstance(schedule, dict):
+                record.setdefault("prekeys", {}).update(schedule)
         return web.json_response(record)
 
     async def checkpoint(request: web.Request) -> web.Response:
@@ -197,8 +208,10 @@ def local_app(
         return web.json_response(await reload_keys(replace))
 
     async def shutdown(request: web.Request) -> web.Response:
+        log.info("stop asked for through the local API")
         stop.set()
-        return web.json_response({"stopping": True})
+        # The pid: the caller waits for this process to end, not only for an answer.
+        return web.json_response({"stopping": True, "pid": os.getpid()})
 
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import fcntl
 import os
+from pathlib import Path
 
 from ilo_node.errors import NodeError
 from ilo_node.home.home import Home
 
-__all__ = ["release_writer_lock", "take_writer_lock"]
+__all__ = ["release_writer_lock", "take_writer_lock", "writer_pid"]
 
 
 def take_writer_lock(home: Home) -> int:
@@ -28,3 +29,26 @@ def take_writer_lock(home: Home) -> int:
 
 def release_writer_lock(fd: int) -> None:
     os.close(fd)  # closing the descriptor releases the flock
+
+
+def writer_pid(home: Home, locks: Path = Path("/proc/locks")) -> int | None:
+    """The pid of the process holding the home's writer lock, or None (free, or not
+    known: no ``/proc/locks`` here). Read from the kernel's table, never by trying
+    the lock: a try could make a node that starts at that moment fail."""
+    try:
+        st = os.stat(home.path / "node.lock")
+        table = locks.read_text()
+    except OSError:
+        return None
+    # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF": device in hex, inode in decimal.
+    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in table.splitlines():
+        fields = line.split()
+        if "->" in fields:  # a waiter, not the holder
+            continue
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == wanted:
+            try:
+                return int(fields[4])
+            except ValueError:
+                return None
+    return None

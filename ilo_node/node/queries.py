@@ -12,6 +12,7 @@ from typing import Any
 
 from protocol.envelope import Content, Envelope
 
+from .health import health
 from .quarantine import Quarantine
 from .state import NodeState
 
@@ -117,7 +118,9 @@ class LogView:
         s = self.s
         roster = s.trust.chain.status(s.clock())
         latest = s.log.latest_checkpoint()
-        splits = s.db.execute("SELECT origin, reason FROM split_views").fetchall()
+        splits = s.db.execute(
+            "SELECT origin, reason, detected_ms FROM split_views ORDER BY detected_ms"
+        ).fetchall()
         return {
             "node": s.node_id,
             "network": s.network,
@@ -126,9 +129,11 @@ class LogView:
             "latest_checkpoint": latest.checkpoint.size if latest else None,
             # What a report can be built at: the largest checkpoint a peer witnessed.
             "latest_cosigned": s.db.execute("SELECT MAX(size) FROM cosignatures").fetchone()[0],
-            "split_views": [{"origin": o, "reason": r} for o, r in splits],
+            "split_views": [{"origin": o, "reason": r, "detected_ms": t} for o, r, t in splits],
             "roster": {"version": roster.version, "state": roster.state, "message": roster.message},
             "quarantine_reasons": Quarantine(s, s.quarantine_limits).reasons(),
+            # Health beyond the counts (node/health.py): separate keys, one per subject.
+            **health(s),
         }
 
     # -- for gossip -------------------------------------------------------------

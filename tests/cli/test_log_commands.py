@@ -238,9 +238,10 @@ def test_status(cli: Cli, published: Published) -> None:
     assert status["checkpoints"] == 0 and status["latest_checkpoint"] is None
     assert status["roster"]["version"] == 1 and status["roster"]["state"] == "ok"
     assert status["quarantine_reasons"] == {}
+    assert status["running"] is False and status["quarantine_waiting"] == []
     text = cli.run("status", home="FR@TR").stdout
-    assert text.startswith("FR@TR in devnet.ilo: 5 envelopes (4 readable, 0 erased)\n")
-    assert "latest checkpoint: none signed yet" in text
+    assert text.startswith("FR@TR in devnet.ilo: NOT RUNNING (read from the home)\n")
+    assert "  log: 5 envelopes (4 readable, 0 erased); no checkpoint signed yet" in text
 
 
 def test_log_ingest_acks_quarantine_duplicates_and_refusals(

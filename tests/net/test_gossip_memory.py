@@ -286,14 +286,21 @@ def test_one_sync_heals_a_partition_both_ways(mesh: Callable[..., Mesh]) -> None
         assert m.nodes[FR].size() == 7
         assert all(m.nodes[n].size() == 30 for n in (COM, DE, IT))
         m.heal(FR)
+        assert m.gossips[FR].peer_status()[DE]["last_sync_ms"] is None
         assert await m.gossips[FR].sync_with(DE) == 30
+        # How far apart the two logs were, as /local/status shows it.
+        seen = m.gossips[FR].peer_status()[DE]
+        assert (seen["missing_here"], seen["missing_there"]) == (30, 7)
+        assert seen["last_sync_ms"] is not None and seen["last_contact_ms"] is not None
         want = {Envelope.from_bytes(r).id for r in from_de + from_fr}
         assert await m.ids(FR) == want
         # FR pushed back what DE lacked in the same exchange.
         assert await m.ids(DE) == want
         assert m.gossips[FR].counters.get("gossip", "synced_envelopes") == 30
-        # A second sync finds nothing to do.
+        # A second sync finds nothing to do, and nothing apart.
         assert await m.gossips[FR].sync_with(DE) == 0
+        seen = m.gossips[FR].peer_status()[DE]
+        assert (seen["missing_here"], seen["missing_there"]) == (0, 0)
 
     run(scenario())
 
@@ -773,6 +780,12 @@ def test_down_peer_backs_off_then_is_used_again(mesh: Callable[..., Mesh]) -> No
             # Exponential, capped, with jitter between half and all of the delay.
             nominal = min(config.backoff_cap_s, config.backoff_base_s * 2**failures)
             assert before + 0.5 * nominal <= state.retry_at <= loop.time() + nominal
+            shown = de.peer_status()[FR]
+            assert shown["failures"] == failures and 0 <= shown["backoff_s"] <= nominal
+            if failures >= 3:  # long enough not to have run out by now
+                assert shown["backoff_s"] > 0
+            assert shown["last_failure"].startswith("sync: ") and shown["last_failure_ms"]
+            assert shown["last_contact_ms"] is None and shown["last_sync_ms"] is None
         assert de.live_peers() == []
         # Back, but still inside its backoff: pushes skip it.
         m.heal(FR)
@@ -786,6 +799,8 @@ def test_down_peer_backs_off_then_is_used_again(mesh: Callable[..., Mesh]) -> No
         await m.drain()
         assert m.nodes[FR].counters.get("push_copies", "received") == 1
         assert de.state[FR].failures == 0 and de.state[FR].retry_at == 0.0
+        shown = de.peer_status()[FR]
+        assert shown["backoff_s"] == 0 and shown["last_contact_ms"] is not None
         assert await de.sync_with(FR) == 0
         assert m.nodes[FR].size() == 2  # the first one came with the sync push-back
 
