@@ -64,6 +64,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
             f"({view['reason']}); report it to the administrators"
         )
     click.echo(f"  {record['roster']['message']}")
+    restore = record.get("restore")
+    if restore is not None and restore["publishing"] == "held":
+        heard = ", ".join(restore["peers_confirmed"]) or "none yet"
+        click.echo(
+            f"  restored from a backup of {restore['backup_log_size']} envelopes: publishing as "
+            f"the node is held until every peer has answered (heard from: {heard})"
+        )
     transport = record.get("transport")  # only a running node says how it talks
     if transport is not None:
         click.echo(f"  transport: {_transport_line(transport)}")

@@ -91,6 +91,7 @@ LOCAL_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/local/readable"),
     ("POST", "/local/retention"),
     ("POST", "/local/stop"),
+    ("POST", "/local/resume-publishing"),
 )
 
 
@@ -175,6 +176,12 @@ def local_app(
         erased = await worker.call(node.apply_retention, policy, now)
         return web.json_response({"erased": erased})
 
+    async def resume_publishing(request: web.Request) -> web.Response:
+        await _json(request)  # no fields; a body that is not JSON is still refused
+        own = node.own_chain
+        missing = await worker.call(own.resume, gossip.peers) if own is not None else None
+        return web.json_response({"resumed": missing is not None, "not_heard_from": missing or []})
+
     async def shutdown(request: web.Request) -> web.Response:
         stop.set()
         return web.json_response({"stopping": True})
@@ -219,6 +226,7 @@ def local_app(
         "/local/readable": readable,
         "/local/retention": retention,
         "/local/stop": shutdown,
+        "/local/resume-publishing": resume_publishing,
     }
     for method, path in LOCAL_ROUTES:
         app.router.add_route(method, path, handlers[path])

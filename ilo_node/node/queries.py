@@ -129,6 +129,8 @@ class LogView:
             "split_views": [{"origin": o, "reason": r} for o, r in splits],
             "roster": {"version": roster.version, "state": roster.state, "message": roster.message},
             "quarantine_reasons": Quarantine(s, s.quarantine_limits).reasons(),
+            # After a restore: whether the node publishes again yet, and who it heard from.
+            "restore": s.own_chain.status() if s.own_chain is not None else None,
         }
 
     # -- for gossip -------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from keys.errors import WitnessError
 from keys.witness import (
     ConsistencyCheck,
+    RestorePoint,
     SplitView,
     Witnessed,
     consistency_to_check,
@@ -142,7 +143,12 @@ class Witnessing:
         log, size = self.s.log, signed.checkpoint.size
         root = log.root(size) if size <= log.size else None
         note = log.checkpoint_note_at(size) if size <= log.size else None
-        return judge_own_log(log.size, root, note or log.checkpoint_note_at(), signed)
+        record = self.s.own_chain.record if self.s.own_chain is not None else None
+        restores = [
+            RestorePoint(r.restored_ms, r.backup_log_size)
+            for r in (record.restores if record is not None else ())
+        ]
+        return judge_own_log(log.size, root, note or log.checkpoint_note_at(), signed, restores)
 
     def judge_consistency(
         self, check: ConsistencyCheck, proof: Sequence[bytes]
