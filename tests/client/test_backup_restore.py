@@ -233,10 +233,19 @@ def _certificate(backup_dir: Path) -> Path:
     return sorted((backup_dir / "home" / "trust" / "certificates").glob("*.cert"))[0]
 
 
+def _truncated_and_rehashed(backup_dir: Path) -> None:
+    _truncate(backup_dir / "home" / "node.db", 0.5)
+    _rehash(backup_dir, "node.db")
+
+
+def _file_added(backup_dir: Path) -> None:
+    (backup_dir / "home" / "keys" / "extra.key").write_text("x")
+
+
 #: (name, how the backup is damaged, what the refusal says)
 BROKEN: list[tuple[str, Callable[[Path], None], str]] = [
     ("no manifest", lambda b: (b / "manifest.json").unlink(), "has no manifest.json"),
-    ("manifest not JSON", lambda b: (b / "manifest.json").write_text("{"), "not valid JSON"),
+    ("manifest not JSON", lambda b: _flip_byte(b / "manifest.json", 0), "not valid JSON"),
     (
         "a certificate changed (hash mismatch)",
         lambda b: _flip_byte(_certificate(b), 40),
@@ -245,13 +254,13 @@ BROKEN: list[tuple[str, Callable[[Path], None], str]] = [
     ("the database truncated", lambda b: _truncate(b / "home" / "node.db", 0.5), "node.db has"),
     (
         "the database truncated and the manifest made to agree",
-        lambda b: (_truncate(b / "home" / "node.db", 0.5), _rehash(b, "node.db")),
+        _truncated_and_rehashed,
         "cannot be read whole",
     ),
     ("a file missing", lambda b: (b / "home" / "config.json").unlink(), "config.json is missing"),
     (
         "a file added",
-        lambda b: (b / "home" / "keys" / "extra.key").write_text("x"),
+        _file_added,
         "keys/extra.key is in the backup but not in its manifest",
     ),
     (
