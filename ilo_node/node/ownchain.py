@@ -51,9 +51,10 @@ class OwnChain:
         raise NodeError(
             "this node was restored from a backup and does not know yet where its own chain "
             f"stands (peers heard from: {heard}); publishing now could fork it",
-            "Run the node ('ilo-node run') and let it hear from its peers: it publishes "
-            "again by itself once each of them has answered ('ilo-node status' shows who "
-            "has). If a peer is gone for good: 'ilo-node restore --resume-publishing'.",
+            "Let the node run ('ilo-node run') until it has heard from its peers: it "
+            "publishes again by itself once each of them has answered ('ilo-node status' "
+            "shows which have). If a peer is gone for good: 'ilo-node restore "
+            "--resume-publishing'.",
         )
 
     def heard_from(self, peer: str, peer_heads: Mapping[bytes, int], peers: Iterable[str]) -> bool:

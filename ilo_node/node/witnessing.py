@@ -166,7 +166,16 @@ class Witnessing:
             second = self.s.trust.verify_checkpoint(subject, note_b, now)
         except WitnessError:
             return None
-        return judge_evidence(origin, first, second)
+        split = judge_evidence(origin, first, second)
+        if split is None or subject != self.s.node_id:
+            return split
+        # Evidence against this node's own log: of the two, the note that is not the log
+        # it holds says what happened (a restore's lost history, or a stolen key).
+        for signed in (first, second):
+            own = self._judge_own(signed)
+            if own is not None:
+                return own
+        return split
 
     def cosigned_at(self, size: int) -> list[bytes]:
         """The cosigned notes witnesses sent of this node's checkpoint at ``size``."""

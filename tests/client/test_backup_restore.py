@@ -29,6 +29,7 @@ from ilo_node.net.service import PeerService
 from ilo_node.net.transport import MemoryTransport
 from ilo_node.net.worker import NodeWorker
 from ilo_node.node.core import Node
+from protocol.checkpoint import Checkpoint, SignedCheckpoint, sign_checkpoint
 from protocol.examples import example
 from tests.support.clirun import Ran, check, invoke
 
@@ -498,5 +499,44 @@ def test_a_key_rotated_after_the_restore_is_not_held(site: Site) -> None:
     node = site.open(DE)
     try:
         assert node.own_chain is not None and not node.own_chain.held
+    finally:
+        node.close()
+
+
+def test_evidence_against_its_own_log_from_before_the_restore_is_known_for_the_restore(
+    site: Site,
+) -> None:
+    """Split-view evidence a peer relays about the restored node's own log: the lost
+    history if that note was signed before the restore and is past the backup; anything
+    else still says that its key signs another log."""
+    node = site.open(DE)
+    try:
+        publish(node, 2)
+        node.checkpoint()
+    finally:
+        node.close()
+    backup(site, DE, site.base / "bk")
+    site.cli("restore", str(site.base / "bk"), "--home", str(site.home(DE)), "--force")
+    node = site.open(DE)
+    try:
+        signing, own = node.signing, node.own_chain
+        assert signing is not None and own is not None and own.record is not None
+        restored_ms = own.record.restores[-1].restored_ms
+        assert own.resume([]) == []  # no peer in this test: the node publishes again
+        publish(node, 2)  # the log grows past the backup again
+        ours = node.checkpoint()
+        size = SignedCheckpoint.from_bytes(ours).checkpoint.size
+        origin = node.log.origin
+
+        def other(time_ms: int) -> bytes:
+            return sign_checkpoint(
+                Checkpoint(origin, size, b"\x07" * 32, time_ms), DE, signing.reveal()
+            )
+
+        lost = node.witnessing.judge_evidence(origin, ours, other(restored_ms - 1))
+        assert lost is not None and lost.restored and "restored from a backup" in lost.reason
+        stolen = node.witnessing.judge_evidence(origin, ours, other(restored_ms + 1))
+        assert stolen is not None and not stolen.restored
+        assert "its key signs another log" in stolen.reason
     finally:
         node.close()
