@@ -260,7 +260,10 @@ def prepare_target(target: Path, home: Path) -> bool:
             )
     else:
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            # Directories made for it are the owner's alone too (backups/DE@TR/…).
+            for parent in reversed([p for p in target.parents if not p.exists()]):
+                parent.mkdir(mode=0o700)
+                os.chmod(parent, 0o700)
             target.mkdir(mode=0o700)
         except OSError as exc:
             raise BackupError(
@@ -457,10 +460,11 @@ def check_backup(backup: Path, manifest: Manifest) -> list[str]:
             problems.append(f"{entry.path} does not have the SHA-256 the manifest gives")
     if top.exists():
         for directory, dirs, files in os.walk(top):
-            for name in sorted(files) + sorted(dirs):
-                rel = (Path(directory) / name).relative_to(top).as_posix()
-                if (Path(directory) / name).is_dir() and not (Path(directory) / name).is_symlink():
-                    continue
+            here = Path(directory)
+            # Directories are walked into; a link to one is an entry like a file.
+            entries = sorted(files) + sorted(d for d in dirs if (here / d).is_symlink())
+            for name in entries:
+                rel = (here / name).relative_to(top).as_posix()
                 if rel not in listed:
                     problems.append(f"{rel} is in the backup but not in its manifest")
     elif manifest.files:

@@ -112,6 +112,7 @@ def test_a_backup_taken_while_the_writer_is_open_restores_whole_and_verifies(sit
     assert record["database"]["own_head"]["seq"] == 5
     assert record["database"]["schema_version"] == 5
     assert record["node"] == DE and record["skipped"] == []
+    assert stat.S_IMODE((site.base / "backups").stat().st_mode) == 0o700  # made for it
     # Every file 0600 in 0700 directories; keys copied byte for byte (still encrypted).
     wrong = {
         n: oct(m)
