@@ -9,6 +9,7 @@ the trust layer's; these are the node layer's::
     ├── StoreError         the node database cannot be used
     ├── AuditFailure       a log does not match its own signed history
     ├── BundleError        a bundle file was refused whole
+    ├── BackupError        a backup cannot be taken, or refused before it is restored
     ├── TransportError     a peer is unreachable or answered garbage
     ├── AuthError          a peer request was refused (carries its HTTP status)
     ├── ClientError        the running node refused a command through the local API
@@ -31,6 +32,7 @@ from protocol.errors import IloError, UsageError
 __all__ = [
     "AuditFailure",
     "AuthError",
+    "BackupError",
     "BundleError",
     "ClientError",
     "HomeError",
@@ -74,6 +76,16 @@ class BundleError(IloError):
     default_advice = (
         "The bundle was refused whole and nothing from it was stored. Ask the exporting "
         "node for a fresh bundle; if this one was altered on the way, report it."
+    )
+
+
+class BackupError(IloError):
+    """A backup cannot be taken where asked, or a backup is refused before anything of it
+    is restored (incomplete, altered, or for a newer ilo-node)."""
+
+    default_advice = (
+        "Nothing was changed. Take a new backup ('ilo-node backup DIR'), or restore an "
+        "older one that is whole."
     )
 
 

@@ -23,6 +23,7 @@ from protocol.merkle import verify_consistency
 
 __all__ = [
     "ConsistencyCheck",
+    "RestorePoint",
     "SplitView",
     "Witnessed",
     "consistency_to_check",
@@ -55,6 +56,18 @@ class SplitView:
     note_a: bytes
     note_b: bytes
     reason: str
+    #: Of this node's own log: explained by a restore from a backup (the history after
+    #: the backup was lost), not by a second log signed with its key.
+    restored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RestorePoint:
+    """This node's home was restored at ``restored_ms`` from a backup whose log had
+    ``log_size`` envelopes."""
+
+    restored_ms: int
+    log_size: int
 
 
 def judge_fetched(
@@ -129,7 +142,11 @@ def judge_evidence(
 
 
 def judge_own_log(
-    own_size: int, own_root: bytes | None, own_note: bytes | None, other: SignedCheckpoint
+    own_size: int,
+    own_root: bytes | None,
+    own_note: bytes | None,
+    other: SignedCheckpoint,
+    restores: Sequence[RestorePoint] = (),
 ) -> SplitView | None:
     """A checkpoint of this node's *own* log that a peer witnessed, against the log itself.
 
@@ -139,6 +156,13 @@ def judge_own_log(
     one sign of a stolen node key that only the victim can see. ``own_note`` is the
     node's own checkpoint at that size if it signed one (then the evidence proves
     itself to anyone), else its latest one.
+
+    Unless this home was restored from a backup (``restores``) after ``other`` was
+    signed, and ``other`` is larger than that backup's log: then it is this node's own
+    history after the backup, which the restore lost (the split view is real, and its
+    peers see it too, but it is no sign of a stolen key). The checkpoint's time is
+    the log's own claim: a thief who back-dates a second log's checkpoints to before
+    the restore is taken for the lost history.
     """
     cp = other.checkpoint
     if cp.size > own_size:
@@ -147,4 +171,11 @@ def judge_own_log(
         reason = "a checkpoint of this node's log with another root: its key signs another log"
     else:
         return None
+    for restore in restores:
+        if cp.time_ms < restore.restored_ms and cp.size > restore.log_size:
+            reason = (
+                "a checkpoint of this node's log signed before it was restored from a backup "
+                f"of {restore.log_size} envelopes: the log after the backup was lost"
+            )
+            return SplitView(cp.origin, own_note or b"", other.note, reason, restored=True)
     return SplitView(cp.origin, own_note or b"", other.note, reason)

@@ -23,6 +23,7 @@ from typing import Any
 import click
 
 from ilo_node import __version__
+from ilo_node.cli.backup import backup, restore
 from ilo_node.cli.bundle import bundle
 from ilo_node.cli.cert import cert
 from ilo_node.cli.contribution import contribution
@@ -178,7 +179,20 @@ def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
 
 
 _KEY_COMMANDS = (keys, roster, cert, officer, revoke, countersign, withdraw)
-_NODE_COMMANDS = (publish, read, status, log, retention, run, stop, service, bundle, report)
+_NODE_COMMANDS = (
+    publish,
+    read,
+    status,
+    log,
+    retention,
+    run,
+    stop,
+    service,
+    bundle,
+    report,
+    backup,
+    restore,
+)
 _OFFICER_COMMANDS = (inbox, show, search, retract, correct, contribution)
 _OFFLINE_COMMANDS = (template,)
 for _command in (*_KEY_COMMANDS, *_NODE_COMMANDS, *_OFFICER_COMMANDS, *_OFFLINE_COMMANDS):

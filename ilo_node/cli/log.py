@@ -13,10 +13,11 @@ from typing import Any
 import click
 
 from ilo_node.cli.common import home_of, node_client
+from ilo_node.client import AuditReport
 from ilo_node.errors import AuditFailure
 from ilo_node.formats.frames import read_frames
 
-__all__ = ["log"]
+__all__ = ["audit_failure", "audit_line", "audit_record", "log"]
 
 
 def _progress_printer() -> Callable[[int, int], None]:
@@ -164,7 +165,17 @@ def log_verify(
         )
     finally:
         client.close()
-    record = {
+    if as_json:
+        click.echo(json.dumps(audit_record(report), indent=1))
+    elif report.ok:
+        click.echo(audit_line(report))
+    if not report.ok:
+        raise audit_failure(report)
+
+
+def audit_record(report: AuditReport) -> dict[str, Any]:
+    """What ``log verify --json`` prints (and ``restore --json`` under ``log_verify``)."""
+    return {
         "ok": report.ok,
         "size": report.size,
         "signatures_verified": report.signatures,
@@ -174,20 +185,20 @@ def log_verify(
         "erasures": report.erasures,
         "problems": [{"position": p, "message": m} for p, m in report.problems],
     }
-    if as_json:
-        click.echo(json.dumps(record, indent=1))
-    elif report.ok:
-        cp = report.latest_checkpoint
-        click.echo(
-            f"log OK: {report.size} envelopes, {report.signatures} signatures, "
-            f"{report.checkpoints} checkpoint(s)"
-            + (f", latest covers {cp}" if cp is not None else ", none signed yet")
-        )
-    if not report.ok:
-        more = len(report.problems) - 1
-        raise AuditFailure(
-            report.problems[0][1] + (f" (and {more} more problem(s))" if more else "")
-        )
+
+
+def audit_line(report: AuditReport) -> str:
+    cp = report.latest_checkpoint
+    return (
+        f"log OK: {report.size} envelopes, {report.signatures} signatures, "
+        f"{report.checkpoints} checkpoint(s)"
+        + (f", latest covers {cp}" if cp is not None else ", none signed yet")
+    )
+
+
+def audit_failure(report: AuditReport) -> AuditFailure:
+    more = len(report.problems) - 1
+    return AuditFailure(report.problems[0][1] + (f" (and {more} more problem(s))" if more else ""))
 
 
 @log.command("ingest")

@@ -175,6 +175,13 @@ def render(record: dict[str, Any]) -> list[str | Rows]:
     out.append(f"  {record['roster']['message']}")
     out.append("  " + _prekeys(record.get("prekeys") or {}))
     out.append("  " + _outbox(record.get("outbox") or {}, now))
+    restore = record.get("restore")
+    if restore is not None and restore.get("publishing") == "held":
+        heard = ", ".join(restore.get("peers_confirmed") or []) or "none yet"
+        out.append(
+            f"  restored from a backup of {restore.get('backup_log_size')} envelopes: "
+            f"publishing as the node is held until every peer has answered (heard from: {heard})"
+        )
     transport = record.get("transport")  # only a running node says how it talks
     if transport is not None:
         out.append(f"  transport: {_transport_line(transport)}")

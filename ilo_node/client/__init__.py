@@ -11,6 +11,15 @@ from ilo_node.client.base import NodeClient
 from ilo_node.client.connect import connect
 from ilo_node.client.direct import DirectClient
 from ilo_node.client.local import LocalApiClient, node_running
+from ilo_node.node.audit import AuditReport
 from ilo_node.node.publish import Publication
 
-__all__ = ["DirectClient", "LocalApiClient", "NodeClient", "Publication", "connect", "node_running"]
+__all__ = [
+    "AuditReport",
+    "DirectClient",
+    "LocalApiClient",
+    "NodeClient",
+    "Publication",
+    "connect",
+    "node_running",
+]

@@ -171,6 +171,12 @@ def attention(record: dict[str, Any]) -> list[str]:
     problem = (record.get("daemon_json") or {}).get("problem")
     if problem:
         out.append(f"daemon.json: {problem}")
+    restore = record.get("restore")
+    if restore is not None and restore.get("publishing") == "held":
+        out.append(
+            "restored from a backup: publishing is held until every peer has said where "
+            "this node's own chain stands ('ilo-node restore --resume-publishing' lifts it)"
+        )
     started = record.get("started_ms")
     for peer, state in sorted((record.get("peers") or {}).items()):
         if not running:

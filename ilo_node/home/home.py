@@ -13,6 +13,7 @@
       trust/prekeys/              other nodes' prekey announcements
       trust/withdrawals/          authorities' withdrawals of envelopes
       issued/                     what an authority issued (certificates, revocations)
+      restored.json               after a restore from a backup (ilo_node/home/restored.py)
 
 Everything under ``trust/`` is a verified copy of a signed document; the home can
 be rebuilt from those files and the pinned root alone.

@@ -328,6 +328,7 @@ class Gossip:
                 await self._sync_documents(peer)
             new = await self._ingest_synced(peer, envelopes)
             received += len(new)
+            await self._confirm_own_chain(peer, peer_heads)
             await self._fetch_evidence(peer)
             for proof in forks:
                 await self.worker.call(self.node.ingestor.add_fork_proof, proof)
@@ -345,6 +346,17 @@ class Gossip:
         state.last_sync_ms = self.node.clock()
         state.missing_here = sum(max(0, s - ours.get(k, 0)) for k, s in theirs.items())
         state.missing_there = sum(max(0, s - theirs.get(k, 0)) for k, s in ours.items())
+
+    async def _confirm_own_chain(self, peer: str, peer_heads: dict[bytes, int]) -> None:
+        """After a restore: count the peer's word on where this node's own chain stands
+        (``ilo_node/node/ownchain.py``); publishing resumes once every peer has given it."""
+        own = self.node.own_chain
+        if own is None or not own.held:
+            return
+        if await self.worker.call(own.heard_from, peer, peer_heads, self.peers):
+            log.info(
+                "every peer has given this restored node its own chain head: it publishes again"
+            )
 
     async def _ingest_synced(self, peer: str, envelopes: list[bytes]) -> list[bytes]:
         if not envelopes:
@@ -430,6 +442,16 @@ class Gossip:
     def start(self) -> None:
         for loop_fn in (self._push_loop, self._sync_loop, self._checkpoint_loop):
             self._tasks.append(asyncio.create_task(self._guard(loop_fn)))
+        own = self.node.own_chain
+        if own is not None and own.held:
+            self._tasks.append(asyncio.create_task(self._own_chain_at_start()))
+
+    async def _own_chain_at_start(self) -> None:
+        # Peers heard from before a restart still count; a node without peers has nobody
+        # to wait for.
+        own = self.node.own_chain
+        if own is not None and await self.worker.call(own.release_if_confirmed, self.peers):
+            log.info("this restored node has heard from every peer already: it publishes again")
 
     async def _guard(self, loop_fn: Callable[[], Awaitable[None]]) -> None:
         while True:

@@ -93,6 +93,7 @@ LOCAL_ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/local/retention"),
     ("POST", "/local/keys"),
     ("POST", "/local/stop"),
+    ("POST", "/local/resume-publishing"),
 )
 
 
@@ -207,6 +208,12 @@ def local_app(
             )
         return web.json_response(await reload_keys(replace))
 
+    async def resume_publishing(request: web.Request) -> web.Response:
+        await _json(request)  # no fields; a body that is not JSON is still refused
+        own = node.own_chain
+        missing = await worker.call(own.resume, gossip.peers) if own is not None else None
+        return web.json_response({"resumed": missing is not None, "not_heard_from": missing or []})
+
     async def shutdown(request: web.Request) -> web.Response:
         log.info("stop asked for through the local API")
         stop.set()
@@ -254,6 +261,7 @@ def local_app(
         "/local/retention": retention,
         "/local/keys": keys,
         "/local/stop": shutdown,
+        "/local/resume-publishing": resume_publishing,
     }
     for method, path in LOCAL_ROUTES:
         app.router.add_route(method, path, handlers[path])

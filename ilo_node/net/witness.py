@@ -127,6 +127,14 @@ class Witness:
     async def _split(self, split: SplitView) -> None:
         if await self.gossip.worker.call(self.gossip.node.witnessing.record_split, split):
             self.gossip.count("split_views")
+            if split.restored:
+                log.warning(
+                    "a peer holds %s; expected after a restore: the peers that witnessed "
+                    "this log after the backup see it split (docs/operator-guide.md, "
+                    "'Backups and restore')",
+                    split.reason,
+                )
+                return
             log.warning(
                 "SPLIT VIEW: %s signed inconsistent checkpoints (%s)", split.origin, split.reason
             )

@@ -33,6 +33,7 @@ from .ingest import Ingestor, IngestResult
 from .lock import release_writer_lock, take_writer_lock
 from .log import MerkleLog
 from .officers import OfficerDesk
+from .ownchain import OwnChain
 from .publish import Publication, publish
 from .queries import LogView
 from .retention import apply_retention
@@ -83,6 +84,7 @@ class Node(NodeState):
             self.own_keys = OwnKeys(home, passphrase)
             self.choose_signing_key()
             self._load_prekeys(passphrase)
+        self.own_chain = OwnChain(self)
         self.search = SearchIndex(self)
         self.ingestor = Ingestor(self, self.search)
         self.docs = TrustDocuments(self)

@@ -146,8 +146,8 @@ class OfficerDesk:
         now arrived, in one node-signed key share per envelope; returns the new shares
         (for gossip to push). Needs the envelope in the log and readable here."""
         s = self.s
-        if s.signing is None:
-            return []
+        if s.signing is None or (s.own_chain is not None and s.own_chain.held):
+            return []  # the shares wait: after a restore, the node's own chain is held
         rows = s.db.execute(
             "SELECT p.envelope_id, p.recipient, e.raw, c.content_key FROM pending_shares p "
             "JOIN envelopes e ON e.id = p.envelope_id "

@@ -36,6 +36,8 @@ def publish(
     distribution = publication.distribution
     if state.signing is None:
         raise NodeError("this node was opened without its passphrase; cannot sign")
+    if state.own_chain is not None:
+        state.own_chain.check()
     now = state.clock()
     trust = state.trust
     recipients = recipients_for(trust.roster, state.node_id, distribution, now, publication.states)

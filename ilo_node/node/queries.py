@@ -134,6 +134,8 @@ class LogView:
             "quarantine_reasons": Quarantine(s, s.quarantine_limits).reasons(),
             # Health beyond the counts (node/health.py): separate keys, one per subject.
             **health(s),
+            # After a restore: whether the node publishes again yet, and who it heard from.
+            "restore": s.own_chain.status() if s.own_chain is not None else None,
         }
 
     # -- for gossip -------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
@@ -14,6 +15,9 @@ from protocol.limits import Limits
 
 from .counters import Counters
 from .log import MerkleLog
+
+if TYPE_CHECKING:  # the node's parts take the state; the state only names this one's type
+    from .ownchain import OwnChain
 
 __all__ = ["NodeState", "QuarantineLimits"]
 
@@ -44,3 +48,5 @@ class NodeState:
     signing: SecretKey | None = None
     #: X25519 public prekey -> secret, for every prekey this node still holds.
     prekey_secrets: dict[bytes, bytes] = field(default_factory=dict, repr=False)
+    #: After a restore: whether the node may extend its own chain yet (``ownchain.py``).
+    own_chain: OwnChain | None = None

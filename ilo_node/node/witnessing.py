@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from keys.errors import WitnessError
 from keys.witness import (
     ConsistencyCheck,
+    RestorePoint,
     SplitView,
     Witnessed,
     consistency_to_check,
@@ -142,7 +143,12 @@ class Witnessing:
         log, size = self.s.log, signed.checkpoint.size
         root = log.root(size) if size <= log.size else None
         note = log.checkpoint_note_at(size) if size <= log.size else None
-        return judge_own_log(log.size, root, note or log.checkpoint_note_at(), signed)
+        record = self.s.own_chain.record if self.s.own_chain is not None else None
+        restores = [
+            RestorePoint(r.restored_ms, r.backup_log_size)
+            for r in (record.restores if record is not None else ())
+        ]
+        return judge_own_log(log.size, root, note or log.checkpoint_note_at(), signed, restores)
 
     def judge_consistency(
         self, check: ConsistencyCheck, proof: Sequence[bytes]
@@ -160,7 +166,16 @@ class Witnessing:
             second = self.s.trust.verify_checkpoint(subject, note_b, now)
         except WitnessError:
             return None
-        return judge_evidence(origin, first, second)
+        split = judge_evidence(origin, first, second)
+        if split is None or subject != self.s.node_id:
+            return split
+        # Evidence against this node's own log: of the two, the note that is not the log
+        # it holds says what happened (a restore's lost history, or a stolen key).
+        for signed in (first, second):
+            own = self._judge_own(signed)
+            if own is not None:
+                return own
+        return split
 
     def cosigned_at(self, size: int) -> list[bytes]:
         """The cosigned notes witnesses sent of this node's checkpoint at ``size``."""
