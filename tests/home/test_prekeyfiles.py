@@ -56,8 +56,12 @@ def test_a_short_schedule_creates_announces_and_deletes_on_disk(tmp_path: Path) 
     third = maintain_prekeys(
         home, signing, PASS, trust, week_end + SHORT.grace_ms, "interactive", SHORT
     )
-    assert set(weekly) <= set(third.deleted)
-    assert not set(weekly) & set(_epochs(home))
+    # Late in a week the network was also built with next week's prekey (announced
+    # ahead): that one waits for the end of its own week.
+    this_week = {e for e in weekly if e <= start // WEEK_MS}
+    assert this_week and this_week <= set(third.deleted)
+    assert not this_week & set(_epochs(home))
+    assert set(weekly) - this_week <= set(third.held)
 
 
 def test_without_announcements_the_schedule_alone_decides(tmp_path: Path) -> None:
