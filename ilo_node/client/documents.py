@@ -26,6 +26,11 @@ class DocumentImport:
     own_key: str | None = None  # see ``ilo_node.home.imports.own_key_state``
     failure: IloError | None = None  # stopped here; everything above was done
 
+    @property
+    def node_refused(self) -> list[str]:
+        """The running node's answers that refused a document ("refused: REASON")."""
+        return [a for a in self.node_answer or [] if a.startswith("refused")]
+
 
 def import_document_files(home: Home, files: Sequence[Path], now_ms: int) -> DocumentImport:
     """Import ``files`` in order into ``home`` and, if all were taken, into its running

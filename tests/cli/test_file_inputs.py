@@ -399,8 +399,10 @@ def test_garbage_frames_are_nacked_one_by_one(network: BuiltNetwork, tmp_path: P
         env={"ILO_NODE_PASSPHRASE": PASS},
         stdin=frames,
     )
-    check(result)
+    # Every frame answered, none stored: not a success.
+    check(result, ok=False)
     assert [line.split()[0] for line in result.stdout.splitlines()] == ["nack"] * 3
+    assert result.stderr.startswith("error: 3 of the 3 envelope(s) read were not stored")
 
 
 @pytest.mark.parametrize(
