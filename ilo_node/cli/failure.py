@@ -32,11 +32,9 @@ from protocol.errors import IloError
 
 __all__ = ["Failure", "asks_for_json", "failure_of", "report_failure"]
 
-#: What an internal error says: never the exception's text, which may hold anything.
-_BUG = (
-    "internal error: {name}. This is a bug in ilo-node; run again with ILO_NODE_DEBUG=1 and "
-    "report the output."
-)
+#: What an internal error advises; it names the exception's class, never its text,
+#: which may hold anything.
+_BUG = "This is a bug in ilo-node; run again with ILO_NODE_DEBUG=1 and report the output."
 
 
 @dataclass(frozen=True)
@@ -89,12 +87,7 @@ def failure_of(exc: BaseException) -> Failure:
         # Not a bug of ours but a database someone changed, or a disk that failed.
         store = StoreError(f"the node database could not be read: {exc}")
         return Failure("StoreError", store.message, store.advice, 1)
-    return Failure(
-        "InternalError",
-        _BUG.format(name=type(exc).__name__),
-        "This is a bug in ilo-node; run again with ILO_NODE_DEBUG=1 and report the output.",
-        70,
-    )
+    return Failure("InternalError", f"internal error: {type(exc).__name__}", _BUG, 70)
 
 
 def report_failure(exc: BaseException, as_json: bool) -> int:
@@ -108,7 +101,9 @@ def report_failure(exc: BaseException, as_json: bool) -> int:
         exc.show()
     elif isinstance(exc, IloError):
         click.echo(exc.diagnostics(), err=True)
-    elif failure.type in ("Aborted", "InternalError"):
+    elif failure.type == "InternalError":
+        click.echo(f"{failure.message}. {failure.advice}", err=True)
+    elif failure.type == "Aborted":
         click.echo(failure.message, err=True)
     else:
         click.echo(f"error: {failure.message}\nhint: {failure.advice}", err=True)

@@ -64,10 +64,6 @@ def _prekey_record(changes: PrekeyChanges | None) -> dict[str, Any] | None:
     }
 
 
-def _print(record: dict[str, Any], lines: list[str], as_json: bool) -> None:
-    emit(record, as_json, "\n".join(lines))
-
-
 @click.group()
 def keys() -> None:
     """Create, show, rotate and export this home's keys.
@@ -141,7 +137,7 @@ def keys_init(
         lines += _prekey_lines(created.prekeys)
     if created.failure is None:
         lines.append(f"next: {after}")
-    _print(record, lines, as_json)
+    emit(record, as_json, "\n".join(lines))
     if created.failure is not None:
         raise created.failure
 
@@ -246,6 +242,6 @@ def keys_rotate(
     lines += [f"prekey {e} deleted; a new one replaces it" for e in rotation.replaced_prekeys]
     if rotation.prekeys is not None:
         lines += _prekey_lines(rotation.prekeys)
-    _print(record, lines, as_json)
+    emit(record, as_json, "\n".join(lines))
     if rotation.failure is not None:
         raise rotation.failure

@@ -133,7 +133,8 @@ def officer_revoke(
     if result.revoked and result.failure is None:
         lines.append(_IMPORT_IT)
     record = {"officer": name, "revoked": [_revocation_record(i) for i in result.revoked]}
-    emit(record, as_json, "\n".join(lines))
+    if lines or as_json:
+        emit(record, as_json, "\n".join(lines))
     if result.failure is not None:
         raise result.failure
 
