@@ -35,6 +35,7 @@ from ilo_node.cli.retention import retention
 from ilo_node.cli.roster import roster
 from ilo_node.cli.run import run
 from ilo_node.cli.status import status
+from ilo_node.cli.tables import print_table
 from ilo_node.cli.template import template
 from protocol.errors import IloError
 
@@ -152,7 +153,8 @@ def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
     """
     from ilo_node.dev.devnet import run_devnet
 
-    run_devnet(ctx.obj["home"] if ctx.obj["home_explicit"] else None, duration, as_json)
+    home = ctx.obj["home"] if ctx.obj["home_explicit"] else None
+    run_devnet(home, duration, as_json, lambda h, rows: print_table(h, rows, empty="no nodes"))
 
 
 _KEY_COMMANDS = (keys, roster, cert, officer, revoke, countersign, withdraw)

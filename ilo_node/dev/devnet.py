@@ -38,7 +38,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +64,6 @@ from ilo_node.dev.launcher import Launcher, LaunchError, free_ports
 from ilo_node.dev.netbuilder import DEFAULT_PRESIDENCY, build_network
 from ilo_node.errors import ClientError, NodeError
 from ilo_node.formats.jsoncontent import content_to_json
-from ilo_node.formats.tables import print_table
 from ilo_node.home.home import Home, now_ms
 from ilo_node.home.keyfiles import resolve_passphrase
 from ilo_node.node.audit import verify_log
@@ -76,7 +75,11 @@ from protocol.identifiers import split_node_id
 from protocol.kinds import KINDS
 from protocol.periods import half_year_bounds, half_year_of
 
-__all__ = ["DEVNET_NODES", "DEVNET_OFFICERS", "run_devnet"]
+__all__ = ["DEVNET_NODES", "DEVNET_OFFICERS", "TablePrinter", "run_devnet"]
+
+#: How a table is shown to a person: headers, then rows (the CLI passes its own, rich at
+#: a terminal and plain columns otherwise; devnet may not import the CLI).
+TablePrinter = Callable[[Sequence[str], Sequence[Sequence[str]]], None]
 
 #: IE holds the Presidency in 2026-H2: half-year contributions go to IE and COM.
 #: At another time devnet's roster may name IE for it instead (:func:`_presidency`).
@@ -461,7 +464,9 @@ def _publishing_plan(duration: float, half_year: str) -> str:
     )
 
 
-def _main(base: Path, duration: float, as_json: bool, keep: bool) -> dict[str, Any]:
+def _main(
+    base: Path, duration: float, as_json: bool, keep: bool, table: TablePrinter | None
+) -> dict[str, Any]:
     # With --json nothing is said but the JSON object at the end.
     say: Callable[[str], None] = (lambda _: None) if as_json else click.echo
     nodes = list(DEVNET_NODES)
@@ -546,8 +551,8 @@ def _main(base: Path, duration: float, as_json: bool, keep: bool) -> dict[str, A
         launcher.close()
     delivered_to = _delivery_offline(net)
     ends = _node_ends(net, nodes, delivered_to)
-    if not as_json:
-        print_table(NODE_HEADERS, node_rows(ends), empty="no nodes")
+    if table is not None and not as_json:
+        table(NODE_HEADERS, node_rows(ends))
     delivered = sum(len(d) for d in delivered_to)
     expected = sum(len(p.recipients) for p in net.published)
     verified = {node: end.verified for node, end in ends.items()}
@@ -686,17 +691,20 @@ def _remove(base: Path) -> str:
     return f"could not remove {base}" if base.exists() else "temporary homes removed"
 
 
-def run_devnet(home: Path | None, duration: float, as_json: bool) -> None:
+def run_devnet(
+    home: Path | None, duration: float, as_json: bool, table: TablePrinter | None = None
+) -> None:
     """Run devnet in ``home`` (new or empty; kept), or in a temporary directory removed
     at the end, on Ctrl-C and on an error too. With ``as_json`` it prints one JSON object
-    at the end and nothing else. Raises :class:`~ilo_node.errors.NodeError` if the run
+    at the end and nothing else; otherwise it says what happens, and shows the nodes'
+    end states with ``table``. Raises :class:`~ilo_node.errors.NodeError` if the run
     did not end as it should (after its JSON, if asked for)."""
     keep = home is not None
     if home is not None and any(home.iterdir() if home.exists() else []):
         raise UsageError(f"{home} is not empty", "Give a new or empty --home.")
     base = home if home is not None else Path(tempfile.mkdtemp(prefix="ilo-devnet-"))
     try:
-        result = _main(base, duration, as_json, keep)
+        result = _main(base, duration, as_json, keep, table)
     except KeyboardInterrupt:
         left = f"node homes kept in {base}" if keep else _remove(base)
         click.echo(f"devnet interrupted: every node stopped; {left}", err=True)
