@@ -18,6 +18,7 @@ the trust layer's; these are the node layer's::
     │   └── NodeNotRunningError   no node runs in the home asked to stop (exit code 5)
     ├── ReportError        a half-year report does not verify
     │   └── PdfUnavailableError  WeasyPrint's system libraries are missing here
+    ├── IncompleteError    a command did only part of what was asked (its output lists it)
     └── UsageError (protocol/errors.py)
         └── InputError     a file or a local API body is not of the form asked for
 
@@ -36,6 +37,7 @@ __all__ = [
     "BundleError",
     "ClientError",
     "HomeError",
+    "IncompleteError",
     "InputError",
     "NodeError",
     "NodeNotRunningError",
@@ -152,3 +154,10 @@ class ReportError(IloError):
 
 class PdfUnavailableError(ReportError):
     """The PDF cannot be made on this machine (WeasyPrint's system libraries)."""
+
+
+class IncompleteError(IloError):
+    """A command did part of what it was asked and was refused the rest: its output lists
+    what was done, the message what was not (the CLI exits 1, never reports success)."""
+
+    default_advice = "What was done is listed above; the message says what was not, and why."

@@ -13,9 +13,7 @@ way.
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from ilo_node.cli.bundle import bundle
 from ilo_node.cli.cert import cert
 from ilo_node.cli.contribution import contribution
 from ilo_node.cli.desk import correct, inbox, retract, search, show
+from ilo_node.cli.failure import asks_for_json, report_failure
 from ilo_node.cli.keys import keys
 from ilo_node.cli.log import log
 from ilo_node.cli.messages import publish, read
@@ -38,8 +37,8 @@ from ilo_node.cli.roster import roster
 from ilo_node.cli.run import run, stop
 from ilo_node.cli.service import service
 from ilo_node.cli.status import status
+from ilo_node.cli.tables import print_table
 from ilo_node.cli.template import template
-from ilo_node.errors import StoreError
 from protocol.errors import IloError
 
 __all__ = ["IloGroup", "cli", "main"]
@@ -54,11 +53,13 @@ class IloGroup(click.Group):
     """The top-level group: ``main`` ends every run as a user should see it.
 
     A project error (:class:`IloError`) prints its diagnostics (``error: ...`` and
-    ``hint: ...``) on stderr and exits with its ``exit_code`` (1; 3 for an id not found,
-    4 for a node that cannot be reached); a click usage error exits 2 as click shows it;
-    an abort or an interrupt exits 130; any other exception is an internal error, one
-    line, exit 70 (the traceback only with ``ILO_NODE_DEBUG`` set). With
-    ``standalone_mode=False`` it is click's own ``main``: errors propagate to the caller.
+    ``hint: ...``) on stderr and exits with its ``exit_code`` (1; 2 for a usage error,
+    3 for an id not found, 4 for a node that cannot be reached); a click usage error
+    exits 2 as click shows it; an abort or an interrupt exits 130; any other exception
+    is an internal error, one line, exit 70 (the traceback only with ``ILO_NODE_DEBUG``
+    set). With ``--json`` on the command line each of them is one JSON object on stderr
+    instead (:mod:`ilo_node.cli.failure`). With ``standalone_mode=False`` it is click's
+    own ``main``: errors propagate to the caller.
     """
 
     def main(
@@ -71,35 +72,13 @@ class IloGroup(click.Group):
     ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        words = list(args) if args is not None else sys.argv[1:]
         try:
-            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Abort:
-            click.echo("aborted", err=True)
-            sys.exit(130)
-        except click.ClickException as exc:
-            exc.show()
-            sys.exit(exc.exit_code)
-        except IloError as exc:
-            click.echo(exc.diagnostics(), err=True)
-            sys.exit(exc.exit_code)
-        except sqlite3.DatabaseError as exc:
-            # Not a bug of ours but a database someone changed, or a disk that failed.
-            click.echo(
-                StoreError(f"the node database could not be read: {exc}").diagnostics(), err=True
-            )
-            sys.exit(1)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+            code = super().main(words, prog_name, complete_var, standalone_mode=False, **extra)
         except Exception as exc:  # the last line of defence: never a traceback to a user
-            if os.environ.get("ILO_NODE_DEBUG"):
-                traceback.print_exc()
-            click.echo(
-                f"internal error: {type(exc).__name__}. This is a bug in ilo-node; run again "
-                "with ILO_NODE_DEBUG=1 and report the output.",
-                err=True,
-            )
-            sys.exit(70)
+            sys.exit(report_failure(exc, asks_for_json(words)))
+        except KeyboardInterrupt as exc:
+            sys.exit(report_failure(exc, asks_for_json(words)))
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -144,9 +123,11 @@ def demo(as_json: bool) -> None:
     """
     from ilo_node.dev.demo import run_demo
 
-    ok = run_demo(as_json=as_json)
-    if not ok:
-        raise SystemExit(1)
+    if not run_demo(as_json=as_json):
+        raise IloError(
+            "the demo did not end as it should (the FAILED lines above say where)",
+            "This is a bug in ilo-node: report the output.",
+        )
 
 
 @cli.command()
@@ -161,10 +142,11 @@ def demo(as_json: bool) -> None:
 @click.pass_context
 def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
     """Run a local network of 7 nodes on loopback; officers publish every kind, retract
-    and correct; watch it spread, then verify every log.
+    and correct; watch it spread, then verify every log and the half-year report.
 
-    The node homes are made in a new temporary directory, or in --home (new or empty),
-    and kept after the run.
+    Devnet publishes by itself: nothing to type while it runs (Ctrl-C stops it). The
+    node homes are made in a new temporary directory, removed at the end (on Ctrl-C
+    and on an error too), or in --home (new or empty), which keeps them and the report.
 
     \b
     Examples:
@@ -174,8 +156,7 @@ def devnet(ctx: click.Context, duration: float, as_json: bool) -> None:
     from ilo_node.dev.devnet import run_devnet
 
     home = ctx.obj["home"] if ctx.obj["home_explicit"] else None
-    if not run_devnet(home, duration, as_json):
-        raise SystemExit(1)
+    run_devnet(home, duration, as_json, lambda h, rows: print_table(h, rows, empty="no nodes"))
 
 
 _KEY_COMMANDS = (keys, roster, cert, officer, revoke, countersign, withdraw)

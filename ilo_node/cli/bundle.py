@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from ilo_node.cli.common import node_client
+from ilo_node.cli.common import emit, json_option, node_client
 from ilo_node.client.bundles import (
+    SUMMARY_KEYS,
     export_bundle,
     import_bundle,
     read_heads_file,
     write_heads_file,
 )
+from ilo_node.errors import IncompleteError
 
 __all__ = ["bundle"]
 
@@ -31,8 +32,9 @@ def bundle() -> None:
 
 @bundle.command("heads")
 @click.option("-o", "--output", type=_FILE, required=True)
+@json_option
 @click.pass_context
-def bundle_heads(ctx: click.Context, output: Path) -> None:
+def bundle_heads(ctx: click.Context, output: Path, as_json: bool) -> None:
     """Write where this node stands (per-author heads), for the exporting node.
 
     \b
@@ -44,7 +46,9 @@ def bundle_heads(ctx: click.Context, output: Path) -> None:
         count = write_heads_file(client, output)
     finally:
         client.close()
-    click.echo(f"wrote {output}: {count} author heads")
+    emit(
+        {"output": str(output), "authors": count}, as_json, f"wrote {output}: {count} author heads"
+    )
 
 
 @bundle.command("export")
@@ -55,8 +59,9 @@ def bundle_heads(ctx: click.Context, output: Path) -> None:
     help="The receiver's heads file ('ilo-node bundle heads'); default: everything.",
 )
 @click.option("-o", "--output", type=_FILE, required=True)
+@json_option
 @click.pass_context
-def bundle_export(ctx: click.Context, since_file: Path | None, output: Path) -> None:
+def bundle_export(ctx: click.Context, since_file: Path | None, output: Path, as_json: bool) -> None:
     """Write a signed bundle of the envelopes the receiver lacks, and all trust documents.
 
     \b
@@ -72,18 +77,29 @@ def bundle_export(ctx: click.Context, since_file: Path | None, output: Path) -> 
     finally:
         client.close()
     output.write_bytes(exported.data)
-    click.echo(
+    record = {
+        "output": str(output),
+        "envelopes": exported.envelopes,
+        "bytes": len(exported.data),
+        "more": exported.more,
+    }
+    emit(
+        record,
+        as_json,
         f"wrote {output}: {exported.envelopes} envelopes, {len(exported.data)} bytes"
-        + ("; more remain, export again with the receiver's new heads" if exported.more else "")
+        + ("; more remain, export again with the receiver's new heads" if exported.more else ""),
     )
 
 
 @bundle.command("import")
 @click.argument("file", type=_FILE)
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def bundle_import(ctx: click.Context, file: Path, as_json: bool) -> None:
     """Verify a bundle and feed its contents through the normal ingest path.
+
+    Exits 1 if the node did not store an envelope of the bundle, or refused one of its
+    trust documents (the rest is imported; the output lists what became of each).
 
     \b
     Examples:
@@ -95,10 +111,26 @@ def bundle_import(ctx: click.Context, file: Path, as_json: bool) -> None:
         summary = import_bundle(client, file)
     finally:
         client.close()
-    counts = {k: v for k, v in summary.items() if k not in ("exporter", "envelopes")}
-    text = f"bundle from {summary['exporter']}: " + (
-        ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        if counts
-        else "nothing new"
-    )
-    click.echo(json.dumps(summary) if as_json else text)
+    counts = {k: v for k, v in summary.items() if k not in SUMMARY_KEYS}
+    documents = summary["documents"]
+    lines = [
+        f"bundle from {summary['exporter']}: {summary['envelopes']} envelope(s): "
+        + (", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none"),
+        f"  trust documents: {documents['added']} added, {documents['known']} known, "
+        f"{documents['refused']} refused",
+    ]
+    lines += [
+        f"  not stored: {e['id'] or '?'} {e['status']}: {e['reason']}"
+        for e in summary["not_stored"]
+    ]
+    lines += [f"  document refused: {reason}" for reason in documents["refused_reasons"]]
+    emit(summary, as_json, "\n".join(lines))
+    not_stored, refused = len(summary["not_stored"]), documents["refused"]
+    if not_stored or refused:
+        raise IncompleteError(
+            f"{file}: {not_stored} of {summary['envelopes']} envelope(s) not stored and "
+            f"{refused} trust document(s) refused; everything else was imported",
+            "The reasons are listed above. Envelopes deferred by a full quarantine are "
+            "taken by a later import of the same bundle; for refused ones, ask the "
+            "exporting node's operator.",
+        )

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from ilo_node.cli.common import FILE, certify_command, home_of
+from ilo_node.cli.common import FILE, certify_command, emit, home_of, json_option
 from ilo_node.client.documents import import_document_files
+from ilo_node.errors import ClientError
 from ilo_node.formats.timefmt import format_ms
 from ilo_node.home.home import now_ms
 from ilo_node.home.imports import OWN_KEY_REVOKED, PREKEYS_TO_ANNOUNCE, TrustDocument
@@ -70,12 +71,16 @@ def cert_issue() -> None:
 
 @cert.command("import")
 @click.argument("files", nargs=-1, required=True, type=FILE)
+@json_option
 @click.pass_context
-def cert_import(ctx: click.Context, files: tuple[Path, ...]) -> None:
+def cert_import(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None:
     """Verify and store certificates, revocations, prekeys, withdrawals or rosters (in the
     order given).
 
     Usually in a node's home; a running node takes them at once and gossips them on.
+    A document the home holds already is listed as such. It stops at the first file
+    refused (exit 1; the files before it stay imported), and exits 1 too if the running
+    node refuses one.
 
     \b
     Examples:
@@ -84,11 +89,38 @@ def cert_import(ctx: click.Context, files: tuple[Path, ...]) -> None:
       ilo-node --home node-DE cert import prekeys/*.prekey
     """
     result = import_document_files(home_of(ctx), files, now_ms())
-    for item in result.imported:
-        click.echo("imported " + _describe(item.document))
+    lines = [
+        ("imported " if item.new else "already held, nothing added: ") + _describe(item.document)
+        for item in result.imported
+    ]
     if result.node_answer is not None:
-        click.echo("the running node took them: " + ", ".join(result.node_answer))
+        lines.append("the running node answered: " + ", ".join(result.node_answer))
+    note = _OWN_KEY_NOTE.get(result.own_key or "") if result.failure is None else None
+    if note is not None and not result.node_refused:
+        lines.append(note)
+    record = {
+        "imported": [
+            {
+                "file": str(item.file),
+                "type": item.document.document.doc_type,
+                "document": _describe(item.document),
+                "new": item.new,
+            }
+            for item in result.imported
+        ],
+        "node": result.node_answer,
+        "own_key": result.own_key,
+        "next": note,
+    }
+    if lines or as_json:
+        emit(record, as_json, "\n".join(lines))
     if result.failure is not None:
         raise result.failure
-    if result.own_key is not None:
-        click.echo(_OWN_KEY_NOTE[result.own_key])
+    if result.node_refused:
+        raise ClientError(
+            f"the running node refused {len(result.node_refused)} of the "
+            f"{len(result.imported)} document(s): " + "; ".join(result.node_refused),
+            "They are stored in this home but the running node does not use them: see its "
+            "log (HOME/daemon.log) and 'ilo-node status', and import them again once the "
+            "cause is fixed.",
+        )

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from ilo_node.client import NodeClient, connect
+from ilo_node.formats.timefmt import format_ms
 from ilo_node.home.authority import CertificateOrder, issue_certificate
 from ilo_node.home.home import Home, now_ms
 from ilo_node.home.keyfiles import PASSPHRASE_ENV, PassphraseFor, resolve_passphrase
@@ -23,6 +24,7 @@ __all__ = [
     "certify_command",
     "emit",
     "home_of",
+    "json_option",
     "node_client",
     "passphrase_for",
     "passphrases",
@@ -83,6 +85,13 @@ def emit(data: Any, as_json: bool, text: str) -> None:
     click.echo(json.dumps(data, indent=1, sort_keys=True) if as_json else text)
 
 
+#: ``--json`` of a command that prints (its value is the ``as_json`` argument). Errors
+#: are JSON too when it is given (``ilo_node.cli.failure``).
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object, for scripts (errors too)."
+)
+
+
 def certify_command(
     group: click.Group, name: str, role: str, done: Callable[[Certificate, Path], str]
 ) -> Callable[[Callable[..., None]], click.Command]:
@@ -95,14 +104,34 @@ def certify_command(
         @click.option("-o", "--output", type=FILE, required=True)
         @click.option("--valid-from", default="now", show_default=True)
         @click.option("--valid-days", type=click.IntRange(1, 3650), default=365, show_default=True)
+        @json_option
         @click.pass_context
         def command(
-            ctx: click.Context, public_file: Path, output: Path, valid_from: str, valid_days: int
+            ctx: click.Context,
+            public_file: Path,
+            output: Path,
+            valid_from: str,
+            valid_days: int,
+            as_json: bool,
         ) -> None:
             order = CertificateOrder(public_file, role, valid_from, valid_days, output)
             certificate = issue_certificate(home_of(ctx), order, passphrases(ctx), now_ms())
-            click.echo(done(certificate, output))
+            emit(_certificate_record(certificate, output), as_json, done(certificate, output))
 
         return command
 
     return make
+
+
+def _certificate_record(certificate: Certificate, output: Path) -> dict[str, Any]:
+    """A certificate issued, as ``--json`` prints it."""
+    return {
+        "output": str(output),
+        "node": certificate.node,
+        "role": certificate.role,
+        "officer": certificate.officer,
+        "key": certificate.key.hex(),
+        "valid_from": format_ms(certificate.valid_from_ms),
+        "valid_until": format_ms(certificate.valid_until_ms),
+        "digest": certificate.document.digest.hex(),
+    }

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ilo_node.cli.common import FILE, emit, home_of, passphrases
+from ilo_node.cli.common import FILE, emit, home_of, json_option, passphrases
 from ilo_node.client.keyrotation import rotate_node_keys
 from ilo_node.home.home import now_ms
 from ilo_node.home.identity import create_identity, describe_identity
@@ -41,18 +41,29 @@ _AFTER_ROTATION = {
 }
 
 
-def _echo_prekeys(changes: PrekeyChanges) -> None:
-    for epoch in changes.created:
-        click.echo(f"prekey for epoch {epoch} created")
-    for epoch in changes.deleted:
-        click.echo(f"prekey for epoch {epoch} deleted (forward secrecy)")
-    for _ in changes.announcements:
-        click.echo("prekey announced")
+def _prekey_lines(changes: PrekeyChanges) -> list[str]:
+    lines = [f"prekey for epoch {epoch} created" for epoch in changes.created]
+    lines += [f"prekey for epoch {epoch} deleted (forward secrecy)" for epoch in changes.deleted]
+    lines += ["prekey announced" for _ in changes.announcements]
     if changes.not_announced:
-        click.echo(
+        lines.append(
             "prekeys not announced yet (" + changes.not_announced + "); once the root roster "
             "is pinned and this node's key certified, run 'ilo-node keys rotate --prekeys-only'"
         )
+    elif not lines:
+        lines.append("prekeys up to date: none to create, delete or announce")
+    return lines
+
+
+def _prekey_record(changes: PrekeyChanges | None) -> dict[str, Any] | None:
+    if changes is None:
+        return None
+    return {
+        "created": changes.created,
+        "deleted": changes.deleted,
+        "announced": len(changes.announcements),
+        "not_announced": changes.not_announced,
+    }
 
 
 def _at_start(choice: OwnKeyChoice | None) -> str:
@@ -66,39 +77,41 @@ def _at_start(choice: OwnKeyChoice | None) -> str:
     return ""
 
 
-def _echo_running_node(answer: dict[str, Any]) -> None:
+def _running_node_lines(answer: dict[str, Any]) -> list[str]:
     """What the running node said after looking at its keys again."""
+    out: list[str] = []
     signing = answer.get("signing_key", {})
     key, newest = str(signing.get("key", "")), str(signing.get("newest", ""))
     if key and key == newest and signing.get("may_speak"):
-        click.echo(f"the running node signs with key {key[:16]}… now")
+        out.append(f"the running node signs with key {key[:16]}… now")
     elif key and key != newest:
-        click.echo(
+        out.append(
             f"the running node keeps signing with the retired key {key[:16]}… until the new "
             f"key {newest[:16]}… may speak for it (now: {signing.get('newest_reason', '')}); "
             "it switches at once then"
         )
     else:
-        click.echo(
+        out.append(
             f"the running node signs with key {key[:16]}…, which may not speak for it yet "
             f"({signing.get('reason', '')}): what it writes waits at the other nodes until "
             "the key's certificate reaches them"
         )
     prekeys = answer.get("prekeys", {})
     for epoch in prekeys.get("created", []):
-        click.echo(f"prekey for epoch {epoch} created by the running node")
+        out.append(f"prekey for epoch {epoch} created by the running node")
     for epoch in prekeys.get("deleted", []):
-        click.echo(f"prekey for epoch {epoch} deleted by the running node (forward secrecy)")
+        out.append(f"prekey for epoch {epoch} deleted by the running node (forward secrecy)")
     for epoch in prekeys.get("announced", []):
-        click.echo(f"prekey for epoch {epoch} announced by the running node")
+        out.append(f"prekey for epoch {epoch} announced by the running node")
     if prekeys.get("not_announced"):
-        click.echo(
+        out.append(
             f"prekeys not announced yet ({prekeys['not_announced']}); the running node "
             "announces them once its key may speak"
         )
     elif not any(prekeys.get(k) for k in ("created", "deleted", "announced", "replaced")):
         held = ", ".join(str(e) for e in prekeys.get("held", [])) or "none"
-        click.echo(f"the running node's prekeys are on schedule (epochs held: {held})")
+        out.append(f"the running node's prekeys are on schedule (epochs held: {held})")
+    return out
 
 
 @click.group()
@@ -127,6 +140,7 @@ def keys() -> None:
     show_default=True,
     help="Argon2id cost for encrypting the private key.",
 )
+@json_option
 @click.pass_context
 def keys_init(
     ctx: click.Context,
@@ -136,6 +150,7 @@ def keys_init(
     party: str | None,
     name: str | None,
     kdf: str,
+    as_json: bool,
 ) -> None:
     """Create a new identity (signing key, and prekeys for a node) in --home.
 
@@ -158,13 +173,23 @@ def keys_init(
         passphrase=passphrases(ctx, confirm=True),
         now_ms=now_ms(),
     )
-    click.echo(f"created {created.config.label} in {created.path}")
-    click.echo(f"signing key: {created.key.hex()}")
+    after = f"'ilo-node keys export-public -o FILE' and hand FILE to {_RECEIVER[role]}"
+    record = {
+        "created": created.config.label,
+        "role": role,
+        "home": str(created.path),
+        "key": created.key.hex(),
+        "prekeys": _prekey_record(created.prekeys),
+        "next": None if created.failure is not None else after,
+    }
+    lines = [f"created {created.config.label} in {created.path}", f"signing key: {record['key']}"]
     if created.prekeys is not None:
-        _echo_prekeys(created.prekeys)
+        lines += _prekey_lines(created.prekeys)
+    if created.failure is None:
+        lines.append(f"next: {after}")
+    emit(record, as_json, "\n".join(lines))
     if created.failure is not None:
         raise created.failure
-    click.echo(f"next: 'ilo-node keys export-public -o FILE' and hand FILE to {_RECEIVER[role]}")
 
 
 @keys.command("show")
@@ -201,11 +226,13 @@ def keys_show(ctx: click.Context, as_json: bool) -> None:
 
 @keys.command("export-public")
 @click.option("-o", "--output", type=FILE)
+@json_option
 @click.pass_context
-def keys_export_public(ctx: click.Context, output: Path | None) -> None:
+def keys_export_public(ctx: click.Context, output: Path | None, as_json: bool) -> None:
     """Write this identity's public key file (give it to your authority or the admins).
 
-    Without -o it is printed.
+    Without -o it is printed (the file's content). With --json: the file written, if
+    any, and the public record.
 
     \b
     Examples:
@@ -213,10 +240,14 @@ def keys_export_public(ctx: click.Context, output: Path | None) -> None:
       ilo-node --home admin-anna keys export-public -o admin-anna.pub
     """
     home = home_of(ctx)
-    if output is None:
-        click.echo(json.dumps(home.public_record(), indent=1))
-    else:
+    record = home.public_record()
+    if output is not None:
         home.write_public(output)
+    if as_json:
+        emit({"output": None if output is None else str(output), "public": record}, True, "")
+    elif output is None:
+        click.echo(json.dumps(record, indent=1))
+    else:
         click.echo(f"wrote {output}")
 
 
@@ -229,8 +260,11 @@ def keys_export_public(ctx: click.Context, output: Path | None) -> None:
     "stolen disk). Envelopes still in flight to the old prekeys become unreadable here.",
 )
 @click.option("--kdf", type=_KDF, default="moderate")
+@json_option
 @click.pass_context
-def keys_rotate(ctx: click.Context, prekeys_only: bool, replace_prekeys: bool, kdf: str) -> None:
+def keys_rotate(
+    ctx: click.Context, prekeys_only: bool, replace_prekeys: bool, kdf: str, as_json: bool
+) -> None:
     """Replace the signing key (the old one is retired, not deleted) and refresh prekeys.
 
     A node signs with the newest of its keys that is certified: the retired one until
@@ -253,21 +287,34 @@ def keys_rotate(ctx: click.Context, prekeys_only: bool, replace_prekeys: bool, k
         now_ms=now_ms(),
     )
     rotation = done.rotation
+    after = _AFTER_ROTATION[rotation.config.role] if rotation.new_key is not None else None
+    record = {
+        "home": str(home_of(ctx).path),
+        "new_key": None if rotation.new_key is None else rotation.new_key.hex(),
+        "retired_to": None if rotation.retired_to is None else str(rotation.retired_to),
+        "next": after,
+        "replaced_prekeys": rotation.replaced_prekeys,
+        "prekeys": _prekey_record(rotation.prekeys),
+        "running_node": done.node,
+    }
+    lines = []
     if rotation.new_key is not None:
-        click.echo(f"new signing key: {rotation.new_key.hex()}")
-        click.echo(f"old key retired to {rotation.retired_to}")
-    for epoch in rotation.replaced_prekeys:
-        click.echo(f"prekey {epoch} deleted; a new one replaces it")
+        lines += [
+            f"new signing key: {rotation.new_key.hex()}",
+            f"old key retired to {rotation.retired_to}",
+        ]
+    lines += [f"prekey {e} deleted; a new one replaces it" for e in rotation.replaced_prekeys]
     if rotation.prekeys is not None:
-        _echo_prekeys(rotation.prekeys)
+        lines += _prekey_lines(rotation.prekeys)
     if done.node is not None:
-        _echo_running_node(done.node)
+        lines += _running_node_lines(done.node)
     elif rotation.config.role == "node" and rotation.failure is None:
-        click.echo(
+        lines.append(
             "no node is running for this home: 'ilo-node run' takes the keys as they are "
             "now when it starts" + _at_start(done.at_start)
         )
-    if rotation.new_key is not None:
-        click.echo(_AFTER_ROTATION[rotation.config.role])
+    if after is not None:
+        lines.append(after)
+    emit(record, as_json, "\n".join(lines))
     if rotation.failure is not None:
         raise rotation.failure

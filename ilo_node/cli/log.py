@@ -12,10 +12,12 @@ from typing import Any
 
 import click
 
-from ilo_node.cli.common import home_of, node_client
+from ilo_node.cli.common import emit, home_of, json_option, node_client
 from ilo_node.client import AuditReport
-from ilo_node.errors import AuditFailure
+from ilo_node.errors import AuditFailure, IncompleteError
 from ilo_node.formats.frames import read_frames
+from ilo_node.formats.timefmt import format_ms
+from protocol.checkpoint import Checkpoint, split_note
 
 __all__ = ["audit_failure", "audit_line", "audit_record", "log"]
 
@@ -55,25 +57,40 @@ def log() -> None:
 
 
 @log.command("checkpoint")
+@json_option
 @click.pass_context
-def log_checkpoint(ctx: click.Context) -> None:
+def log_checkpoint(ctx: click.Context, as_json: bool) -> None:
     """Sign a checkpoint of the log now and print it (C2SP signed note).
 
+    With --json: its origin, size, root and time, and the note itself.
+
     \b
-    Example:
+    Examples:
       ilo-node --home node-DE log checkpoint > checkpoint-DE.txt
+      ilo-node --home node-DE log checkpoint --json
     """
     client = node_client(ctx)
     try:
         note = client.checkpoint()
     finally:
         client.close()
-    click.echo(note, nl=False)
+    if not as_json:
+        click.echo(note, nl=False)
+        return
+    checkpoint = Checkpoint.from_body(split_note(note.encode())[0])
+    record = {
+        "origin": checkpoint.origin,
+        "size": checkpoint.size,
+        "root": _b64([checkpoint.root])[0],
+        "time": format_ms(checkpoint.time_ms),
+        "note": note,
+    }
+    emit(record, True, "")
 
 
 @log.command("prove")
 @click.argument("envelope")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def log_prove(ctx: click.Context, envelope: str, as_json: bool) -> None:
     """Inclusion proof of an envelope in the latest signed checkpoint.
@@ -105,7 +122,7 @@ def log_prove(ctx: click.Context, envelope: str, as_json: bool) -> None:
 @log.command("consistency")
 @click.argument("old_size", type=click.IntRange(0))
 @click.argument("new_size", type=click.IntRange(0))
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def log_consistency(ctx: click.Context, old_size: int, new_size: int, as_json: bool) -> None:
     """Consistency proof between two sizes of the log.
@@ -142,7 +159,7 @@ def log_consistency(ctx: click.Context, old_size: int, new_size: int, as_json: b
     default=None,
     help="Show progress [default: when stderr is a terminal].",
 )
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def log_verify(
     ctx: click.Context, workers: int | None, progress: bool | None, as_json: bool
@@ -203,21 +220,32 @@ def audit_failure(report: AuditReport) -> AuditFailure:
 
 @log.command("ingest")
 @click.option("--batch", type=click.IntRange(1, 10_000), default=64, show_default=True)
+@json_option
 @click.pass_context
-def log_ingest(ctx: click.Context, batch: int) -> None:
+def log_ingest(ctx: click.Context, batch: int, as_json: bool) -> None:
     """Ingest length-prefixed envelopes from stdin; print one 'ack' line per stored envelope
-    only after its batch is committed.
+    only after its batch is committed, a 'nack' line per envelope not stored.
+
+    With --json, one JSON object a line instead (status, stored, reason, id, log_index).
+    Exits 1 at the end if any envelope was not stored.
 
     \b
-    Example:
+    Examples:
       ilo-node --home node-DE log ingest --batch 256 < envelopes.bin > acks.txt
+      ilo-node --home node-DE log ingest --json < envelopes.bin
     """
     client = node_client(ctx)
     pending: list[bytes] = []
+    seen = [0, 0]  # envelopes read, and those not stored
 
     def flush() -> None:
         for result in client.ingest(pending):
             stored = result["stored"]
+            seen[0] += 1
+            seen[1] += not stored
+            if as_json:
+                click.echo(json.dumps(result, sort_keys=True))
+                continue
             ident = result["id"] or "-"
             click.echo(
                 f"{'ack' if stored else 'nack'} {ident} {result['status']} {result['reason']}"
@@ -235,3 +263,9 @@ def log_ingest(ctx: click.Context, batch: int) -> None:
             flush()
     finally:
         client.close()
+    if seen[1]:
+        raise IncompleteError(
+            f"{seen[1]} of the {seen[0]} envelope(s) read were not stored (listed above)",
+            "Each one's line gives the reason; the envelopes acknowledged are stored. Send "
+            "the deferred ones again later; a rejected one will be refused again.",
+        )

@@ -6,10 +6,11 @@ Both run in an authority's home and end in revocations, which they report alike.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from ilo_node.cli.common import FILE, certify_command, emit, home_of, passphrases
+from ilo_node.cli.common import FILE, certify_command, emit, home_of, json_option, passphrases
 from ilo_node.formats.timefmt import format_ms
 from ilo_node.home.authority import (
     IssuedRevocation,
@@ -30,13 +31,27 @@ _COMPROMISED_AT = click.option(
 )
 
 
-def _echo_revocation(issued: IssuedRevocation) -> None:
+_IMPORT_IT = "next: every node imports it ('ilo-node cert import FILE'); gossip spreads it"
+
+
+def _revocation_line(issued: IssuedRevocation) -> str:
     revocation = issued.revocation
-    click.echo(
+    return (
         f"revoked key {revocation.key.hex()[:16]}… of {revocation.node} as compromised from "
         f"{format_ms(revocation.compromised_at_ms)}; wrote {issued.path}"
     )
-    click.echo("next: every node imports it ('ilo-node cert import FILE'); gossip spreads it")
+
+
+def _revocation_record(issued: IssuedRevocation) -> dict[str, Any]:
+    revocation = issued.revocation
+    return {
+        "output": str(issued.path),
+        "node": revocation.node,
+        "key": revocation.key.hex(),
+        "compromised_at": format_ms(revocation.compromised_at_ms),
+        "reason": revocation.reason,
+        "digest": revocation.document.digest.hex(),
+    }
 
 
 @click.group()
@@ -71,7 +86,7 @@ def officer_add() -> None:
 
 
 @officer.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def officer_list(ctx: click.Context, as_json: bool) -> None:
     """List the officers this authority certified, and whether they are revoked.
@@ -98,9 +113,10 @@ def officer_list(ctx: click.Context, as_json: bool) -> None:
 @_COMPROMISED_AT
 @click.option("--reason", default="officer key withdrawn", show_default=True)
 @click.option("-o", "--output", type=FILE, required=True)
+@json_option
 @click.pass_context
 def officer_revoke(
-    ctx: click.Context, name: str, compromised_at: str, reason: str, output: Path
+    ctx: click.Context, name: str, compromised_at: str, reason: str, output: Path, as_json: bool
 ) -> None:
     """Revoke every key this authority certified for officer NAME.
 
@@ -113,8 +129,12 @@ def officer_revoke(
     """
     order = RevocationOrder(compromised_at, reason, output)
     result = revoke_officer(home_of(ctx), name, order, passphrases(ctx), now_ms())
-    for issued in result.revoked:
-        _echo_revocation(issued)
+    lines = [_revocation_line(issued) for issued in result.revoked]
+    if result.revoked and result.failure is None:
+        lines.append(_IMPORT_IT)
+    record = {"officer": name, "revoked": [_revocation_record(i) for i in result.revoked]}
+    if lines or as_json:
+        emit(record, as_json, "\n".join(lines))
     if result.failure is not None:
         raise result.failure
 
@@ -140,6 +160,7 @@ def _public_key(key_hex: str) -> bytes:
 @_COMPROMISED_AT
 @click.option("--reason", required=True)
 @click.option("-o", "--output", type=FILE, required=True)
+@json_option
 @click.pass_context
 def revoke(
     ctx: click.Context,
@@ -149,6 +170,7 @@ def revoke(
     compromised_at: str,
     reason: str,
     output: Path,
+    as_json: bool,
 ) -> None:
     """Revoke a key as compromised from a time on.
 
@@ -176,14 +198,15 @@ def revoke(
         public_file=public_file,
         node=node_id,
     )
-    _echo_revocation(issued)
+    emit(_revocation_record(issued), as_json, f"{_revocation_line(issued)}\n{_IMPORT_IT}")
 
 
 @click.command("countersign")
 @click.argument("file", type=FILE)
 @click.option("-o", "--output", type=FILE, help="Write here instead of updating FILE.")
+@json_option
 @click.pass_context
-def countersign(ctx: click.Context, file: Path, output: Path | None) -> None:
+def countersign(ctx: click.Context, file: Path, output: Path | None, as_json: bool) -> None:
     """Add this administrator's signature to a revocation made in an administrator's home.
 
     Pass the file from one administrator to the next until a threshold of the roster's
@@ -196,11 +219,29 @@ def countersign(ctx: click.Context, file: Path, output: Path | None) -> None:
     """
     done = countersign_revocation(home_of(ctx), file, output, passphrases(ctx))
     r = done.revocation
-    click.echo(
-        f"signed the revocation of key {r.key.hex()[:16]}… of {r.node} (compromised from "
+    verb = "already signed, no signature added to" if done.already else "signed"
+    text = (
+        f"{verb} the revocation of key {r.key.hex()[:16]}… of {r.node} (compromised from "
         f"{format_ms(r.compromised_at_ms)}); it carries {done.signatures} signature(s); "
         f"wrote {done.path}"
     )
+    if done.threshold is not None:
+        signed, needed = done.threshold
+        text += f"\n  {signed} of the roster's administrators signed (threshold {needed})" + (
+            ": it counts for any key once imported"
+            if signed >= needed
+            else f": {needed - signed} more needed"
+        )
+    record = {
+        "output": str(done.path),
+        "node": r.node,
+        "key": r.key.hex(),
+        "added": not done.already,
+        "signatures": done.signatures,
+        "administrators_signed": None if done.threshold is None else done.threshold[0],
+        "threshold": None if done.threshold is None else done.threshold[1],
+    }
+    emit(record, as_json, text)
 
 
 @click.command("withdraw")
@@ -208,8 +249,11 @@ def countersign(ctx: click.Context, file: Path, output: Path | None) -> None:
 @click.option("--node", "node_id", required=True, help="The node the envelope was written at.")
 @click.option("--reason", required=True, help="Why (travels in clear: no operational detail).")
 @click.option("-o", "--output", type=FILE, required=True)
+@json_option
 @click.pass_context
-def withdraw(ctx: click.Context, envelope_id: str, node_id: str, reason: str, output: Path) -> None:
+def withdraw(
+    ctx: click.Context, envelope_id: str, node_id: str, reason: str, output: Path, as_json: bool
+) -> None:
     """Withdraw an envelope written at one of this authority's nodes (run in the
     authority's home); every node then shows it as withdrawn.
 
@@ -236,7 +280,16 @@ def withdraw(ctx: click.Context, envelope_id: str, node_id: str, reason: str, ou
     done = withdraw_envelope(
         home_of(ctx), target, node_id, reason, output, passphrases(ctx), now_ms()
     )
-    click.echo(
+    record = {
+        "output": str(output),
+        "target": done.target.hex(),
+        "target_node": done.target_node,
+        "reason": done.reason,
+        "digest": done.document.digest.hex(),
+    }
+    emit(
+        record,
+        as_json,
         f"withdrew {done.target.hex()[:16]}… of {done.target_node}; wrote {output}\n"
-        "next: import it on a node ('ilo-node cert import FILE'); gossip spreads it"
+        "next: import it on a node ('ilo-node cert import FILE'); gossip spreads it",
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ilo_node.cli.common import home_of, node_client
-from ilo_node.formats.timefmt import parse_time
+from ilo_node.cli.common import emit, home_of, json_option, node_client
+from ilo_node.formats.timefmt import format_ms, parse_time
 from ilo_node.home.home import now_ms
 
 __all__ = ["retention"]
@@ -22,8 +22,9 @@ def retention() -> None:
 
 @retention.command("run")
 @click.option("--now", "now_text", default="now", help="Pretend it is this time (for drills).")
+@json_option
 @click.pass_context
-def retention_run(ctx: click.Context, now_text: str) -> None:
+def retention_run(ctx: click.Context, now_text: str, as_json: bool) -> None:
     """Erase expired content now (the envelope and its log entry stay).
 
     Periods in days come from HOME/retention.json, e.g. {"incident_alert": 30,
@@ -34,11 +35,19 @@ def retention_run(ctx: click.Context, now_text: str) -> None:
     Examples:
       ilo-node --home node-DE retention run
       ilo-node --home drill/node-DE retention run --now 2027-06-01
+      ilo-node --home node-DE retention run --json
     """
     policy = home_of(ctx).retention_policy()
+    when = parse_time(now_text, now_ms())
     client = node_client(ctx)
     try:
-        erased = client.apply_retention(policy, parse_time(now_text, now_ms()))
+        erased = client.apply_retention(policy, when)
     finally:
         client.close()
-    click.echo(f"erased the content of {erased} envelope(s); the log still verifies")
+    emit(
+        {"erased": erased, "now": format_ms(when), "policy": policy},
+        as_json,
+        f"erased the content of {erased} envelope(s) past their retention period at "
+        f"{format_ms(when)}; the envelopes and their log entries stay ('ilo-node log verify' "
+        "checks the log)",
+    )

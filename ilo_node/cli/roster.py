@@ -9,10 +9,11 @@ from typing import Any
 
 import click
 
-from ilo_node.cli.common import FILE, emit, home_of, passphrases
+from ilo_node.cli.common import FILE, emit, home_of, json_option, passphrases
 from ilo_node.client.documents import update_roster
 from ilo_node.home.home import now_ms
 from ilo_node.home.rosters import (
+    SignatureCount,
     combine_proposals,
     pin_root,
     propose_roster,
@@ -20,6 +21,7 @@ from ilo_node.home.rosters import (
     sign_roster,
     verify_roster,
 )
+from keys.errors import ThresholdError
 from protocol.errors import UsageError
 
 __all__ = ["roster"]
@@ -41,6 +43,19 @@ def _roster_text(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _count_record(count: SignatureCount) -> dict[str, Any]:
+    return {
+        "administrators": count.whose,
+        "signed": count.signed,
+        "threshold": count.threshold,
+        "met": count.met,
+    }
+
+
+def _count_text(count: SignatureCount) -> str:
+    return f"{count.signed} of {count.whose} administrators signed (threshold {count.threshold})"
+
+
 @click.group()
 def roster() -> None:
     """Propose, sign, combine, verify and apply roster versions.
@@ -57,7 +72,8 @@ def roster() -> None:
     type=FILE,
     help="The current signed roster; checks that the version follows it.",
 )
-def roster_propose(description: Path, output: Path, previous: Path | None) -> None:
+@json_option
+def roster_propose(description: Path, output: Path, previous: Path | None, as_json: bool) -> None:
     """Turn a roster description (JSON) into an unsigned proposal file.
 
     Needs no home. 'ilo-node roster show --json' in an administrator's home writes the
@@ -70,8 +86,12 @@ def roster_propose(description: Path, output: Path, previous: Path | None) -> No
           -o roster-v2.proposal
     """
     summary = propose_roster(description, output, previous, now_ms())
-    click.echo(_roster_text(summary))
-    click.echo(f"wrote proposal {output}; each administrator now runs 'ilo-node roster sign'")
+    emit(
+        {**summary, "output": str(output)},
+        as_json,
+        _roster_text(summary)
+        + f"\nwrote proposal {output}; each administrator now runs 'ilo-node roster sign'",
+    )
 
 
 _SIGNED_COPY = "Write the signed copy here instead of updating PROPOSAL in place."
@@ -82,13 +102,20 @@ _SIGNED_COPY = "Write the signed copy here instead of updating PROPOSAL in place
 @click.option("-o", "--output", type=FILE, help=_SIGNED_COPY)
 @click.option("--with-retired", is_flag=True, help="Also sign with this home's retired keys.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
 @click.pass_context
 def roster_sign(
-    ctx: click.Context, proposal: Path, output: Path | None, with_retired: bool, yes: bool
+    ctx: click.Context,
+    proposal: Path,
+    output: Path | None,
+    with_retired: bool,
+    yes: bool,
+    as_json: bool,
 ) -> None:
     """Add this administrator's signature to a roster proposal (works offline).
 
-    Run in an administrator's home. Without --yes it shows the roster and asks first.
+    Run in an administrator's home. Without --yes it shows the roster and asks first;
+    with --yes --json it shows nothing but the JSON result (the summary is in it).
 
     \b
     Examples:
@@ -98,7 +125,12 @@ def roster_sign(
       ilo-node --home admin-anna roster sign --with-retired roster-v3.proposal
     """
 
+    reviewed: dict[str, Any] = {}
+
     def review(summary: dict[str, Any]) -> None:
+        reviewed.update(summary)
+        if yes and as_json:
+            return
         click.echo(_roster_text(summary), err=True)
         for admin_key, admin in summary["administrators"].items():
             click.echo(f"  administrator {admin}: {admin_key}", err=True)
@@ -120,22 +152,74 @@ def roster_sign(
         review=review,
         passphrase=passphrases(ctx),
     )
-    click.echo(f"signed by {signed.signer} ({signed.keys} key(s)); wrote {signed.path}")
+    done = (
+        f"already signed by {signed.signer} ({signed.keys} key(s)): no signature added"
+        if signed.already
+        else f"signed by {signed.signer} ({signed.keys} key(s))"
+    )
+    record = {
+        "signer": signed.signer,
+        "keys": signed.keys,
+        "added": not signed.already,
+        "path": str(signed.path),
+        "signatures": _count_record(signed.count),
+        "roster": reviewed,
+    }
+    emit(record, as_json, f"{done}; wrote {signed.path}\n  {_count_text(signed.count)}")
 
 
 @roster.command("combine")
 @click.argument("proposals", nargs=-1, required=True, type=FILE)
 @click.option("-o", "--output", type=FILE, required=True)
-def roster_combine(proposals: tuple[Path, ...], output: Path) -> None:
+@click.option(
+    "--previous",
+    type=FILE,
+    help="The signed roster this version follows: its administrators' threshold is counted too.",
+)
+@json_option
+def roster_combine(
+    proposals: tuple[Path, ...], output: Path, previous: Path | None, as_json: bool
+) -> None:
     """Merge the signatures of copies of one proposal signed on different machines.
 
+    The merged file is written in any case; below the roster's threshold of its own
+    administrators (or of --previous's) it is not valid yet, and the command exits 1
+    saying how many signatures it has and needs.
+
     \b
-    Example:
+    Examples:
       ilo-node roster combine roster-v2.anna roster-v2.bruno -o roster-v2.roster
+      ilo-node roster combine roster-v2.anna roster-v2.bruno -o roster-v2.roster \\
+          --previous roster-v1.roster --json
     """
-    combined = combine_proposals(proposals, output)
-    click.echo(_roster_text(combined.summary))
-    click.echo(f"wrote {output} with {combined.signatures} valid signature(s)")
+    combined = combine_proposals(proposals, output, previous)
+    record = {
+        **combined.summary,
+        "output": str(output),
+        "valid_signatures": combined.signatures,
+        "thresholds": [_count_record(c) for c in combined.counts],
+        "threshold_met": not combined.short,
+    }
+    text = [
+        _roster_text(combined.summary),
+        f"wrote {output} with {combined.signatures} valid signature(s)",
+        *(f"  {_count_text(c)}{'' if c.met else ': NOT ENOUGH'}" for c in combined.counts),
+    ]
+    emit(record, as_json, "\n".join(text))
+    if combined.short:
+        version = combined.summary["version"]
+        raise ThresholdError(
+            f"{output} is not a valid roster yet: "
+            + "; ".join(
+                f"{c.signed} of {c.whose} administrators signed, {c.threshold} needed"
+                for c in combined.short
+            )
+            + f" for version {version}",
+            "Have "
+            + " and ".join(f"{c.threshold - c.signed} more of {c.whose}" for c in combined.short)
+            + f" administrators sign a copy ('ilo-node roster sign'), then combine it with "
+            f"{output}.",
+        )
 
 
 @roster.command("verify")
@@ -210,8 +294,9 @@ def roster_show(ctx: click.Context, file: Path | None, as_json: bool) -> None:
     required=True,
     help="The root roster fingerprint the administrators read out to you.",
 )
+@json_option
 @click.pass_context
-def roster_init(ctx: click.Context, root: Path, fingerprint: str) -> None:
+def roster_init(ctx: click.Context, root: Path, fingerprint: str, as_json: bool) -> None:
     """Pin the root roster: the only trust this home will ever start from.
 
     Each home that checks rosters does it once, with the fingerprint an administrator
@@ -223,14 +308,19 @@ def roster_init(ctx: click.Context, root: Path, fingerprint: str) -> None:
           'f61e 4e91 5c39 bca8 afe9 c589 ddb5 55e5 f2a3 7540 709b 3a4d 2ef6 a943 5723 2431'
     """
     pinned = pin_root(home_of(ctx), root, fingerprint, now_ms())
-    click.echo(f"pinned root roster version {pinned.version} of {pinned.network}")
-    click.echo("  " + pinned.status)
+    emit(
+        {"pinned": str(root), "network": pinned.network, "version": pinned.version,
+         "status": pinned.status},
+        as_json,
+        f"pinned root roster version {pinned.version} of {pinned.network}\n  {pinned.status}",
+    )  # fmt: skip
 
 
 @roster.command("update")
 @click.argument("files", nargs=-1, required=True, type=FILE)
+@json_option
 @click.pass_context
-def roster_update(ctx: click.Context, files: tuple[Path, ...]) -> None:
+def roster_update(ctx: click.Context, files: tuple[Path, ...], as_json: bool) -> None:
     """Apply the next roster version(s), in order.
 
     A running node takes them at once: it contacts the members they add, drops those
@@ -242,9 +332,20 @@ def roster_update(ctx: click.Context, files: tuple[Path, ...]) -> None:
       ilo-node --home node-LT roster update roster-v2.roster roster-v3.roster
     """
     updates = update_roster(home_of(ctx), files, now_ms())
-    click.echo("".join(f"applied roster version {v}\n" for v in updates.applied), nl=False)
+    lines = [f"applied roster version {v}" for v in updates.applied]
+    if updates.failure is None and not updates.applied:
+        lines.append(f"nothing applied: roster version {updates.current} is already current here")
+    if updates.status is not None:
+        lines.append(f"  {updates.status}")
     if updates.node_answer is not None:
-        click.echo("the running node took them: " + ", ".join(updates.node_answer))
+        lines.append("the running node took them: " + ", ".join(updates.node_answer))
+    record = {
+        "applied": updates.applied,
+        "current": updates.current,
+        "status": updates.status,
+        "running_node": updates.node_answer,
+    }
+    if updates.failure is None or updates.applied:
+        emit(record, as_json, "\n".join(lines))
     if updates.failure is not None:
         raise updates.failure
-    click.echo(f"  {updates.status}")

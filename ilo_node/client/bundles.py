@@ -20,7 +20,14 @@ from ilo_node.home.bundle import MAX_BUNDLE_BYTES, make_bundle, read_bundle
 from ilo_node.home.home import now_ms
 from ilo_node.home.ownkeys import signing_key_in_use
 
-__all__ = ["BundleExport", "export_bundle", "import_bundle", "read_heads_file", "write_heads_file"]
+__all__ = [
+    "SUMMARY_KEYS",
+    "BundleExport",
+    "export_bundle",
+    "import_bundle",
+    "read_heads_file",
+    "write_heads_file",
+]
 
 
 def write_heads_file(client: NodeClient, path: Path) -> int:
@@ -86,15 +93,40 @@ def export_bundle(client: NodeClient, since: dict[bytes, int]) -> BundleExport:
     return BundleExport(data, len(envelopes), more)
 
 
+#: Keys of ``import_bundle``'s summary that are not an ingest status.
+SUMMARY_KEYS = ("exporter", "envelopes", "documents", "not_stored")
+
+
 def import_bundle(client: NodeClient, path: Path) -> dict[str, Any]:
-    """Verify a bundle and feed its documents and envelopes through the ingest path;
-    returns the exporter, how many envelopes, and how many of each ingest status."""
+    """Verify a bundle and feed its documents and envelopes through the ingest path.
+
+    Returns the exporter, how many envelopes, how many of each ingest status
+    (``accepted``: 3), what became of its trust documents (``documents``: how many
+    ``added``, ``known`` or ``refused``, with each refusal's reason under
+    ``refused_reasons``), and ``not_stored``: every envelope the node did not store
+    (refused, or deferred by a full quarantine), with its id and reason."""
     # Read at most the limit (a stat first could not stop a file that grows, a pipe or
     # a device); every read error is a message naming the file.
     data = read_limited(path, "a bundle", MAX_BUNDLE_BYTES)
     contents = read_bundle(data, client.home.trust_state(), now_ms())
-    client.add_documents(contents.documents)
+    documents: dict[str, Any] = {"added": 0, "known": 0, "refused": 0, "refused_reasons": []}
+    for answer in client.add_documents(contents.documents):
+        outcome, _, reason = answer.partition(": ")
+        if outcome == "refused":
+            documents["refused_reasons"].append(reason)
+        documents[outcome if outcome in ("added", "known") else "refused"] += 1
     counts: dict[str, int] = {}
+    not_stored: list[dict[str, Any]] = []
     for result in client.ingest(contents.envelopes):
         counts[result["status"]] = counts.get(result["status"], 0) + 1
-    return {"exporter": contents.exporter, "envelopes": len(contents.envelopes), **counts}
+        if not result["stored"]:
+            not_stored.append(
+                {"id": result["id"], "status": result["status"], "reason": result["reason"]}
+            )
+    return {
+        "exporter": contents.exporter,
+        "envelopes": len(contents.envelopes),
+        **counts,
+        "documents": documents,
+        "not_stored": not_stored,
+    }

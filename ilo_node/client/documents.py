@@ -32,6 +32,11 @@ class DocumentImport:
     own_key: str | None = None  # see ``ilo_node.home.imports.own_key_state``
     failure: IloError | None = None  # stopped here; everything above was done
 
+    @property
+    def node_refused(self) -> list[str]:
+        """The running node's answers that refused a document ("refused: REASON")."""
+        return [a for a in self.node_answer or [] if a.startswith("refused")]
+
 
 def _hand_to_node(home: Home, documents: Sequence[bytes]) -> list[str] | None:
     """The running node's word on each document, or None if no node takes them (none

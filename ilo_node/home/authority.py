@@ -27,6 +27,8 @@ from keys.issuing import (
     sign_revocation,
     sign_withdrawal,
 )
+from keys.roster import count_signers
+from protocol.crypto import ed25519_public
 from protocol.errors import IloError, ProtocolError, UsageError
 from protocol.signed import SignedDocument
 
@@ -191,6 +193,10 @@ class Countersigned:
     revocation: Revocation
     signatures: int  # valid signatures the document now carries
     path: Path
+    already: bool = False  # this administrator had signed it before: nothing added
+    #: (administrators of the home's current roster who signed, its threshold); None
+    #: when the home has no roster to count them against.
+    threshold: tuple[int, int] | None = None
 
 
 def countersign_revocation(
@@ -206,10 +212,16 @@ def countersign_revocation(
         raise UsageError(f"{file} is not a revocation: {exc.message}") from None
     if revocation.network != config.network:
         raise UsageError(f"{file} is for network {revocation.network!r}, not {config.network!r}")
-    signed = document.merged_with([]).signed_by(_authority_seed(home, config, passphrase))
+    seed = _authority_seed(home, config, passphrase)
+    signed = document.merged_with([]).signed_by(seed)
+    already = ed25519_public(seed) in document.signed_keys()
     target = output or file
     write_document(target, signed.to_bytes())
-    return Countersigned(revocation, len(signed.valid_signatures()), target)
+    threshold = None
+    if home.has_roster():
+        roster = home.chain().current
+        threshold = (count_signers(signed, roster.administrators), roster.threshold)
+    return Countersigned(revocation, len(signed.valid_signatures()), target, already, threshold)
 
 
 def _issued(home: Home) -> tuple[list[Certificate], list[Revocation]]:

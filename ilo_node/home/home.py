@@ -258,6 +258,19 @@ class Home:
             self._write(self.seen_index, json.dumps(seen, sort_keys=True).encode())
         return path
 
+    def holds_document(self, data: bytes) -> bool:
+        """Whether these very bytes are kept already, as a roster version, certificate,
+        revocation, prekey announcement or withdrawal."""
+        kept = (
+            (self.certificate_dir, ".cert"),
+            (self.revocation_dir, ".rev"),
+            (self.prekey_announcement_dir, ".prekey"),
+            (self.withdrawal_dir, ".withdrawal"),
+        )
+        if any((d / self._doc_name(data, suffix)).exists() for d, suffix in kept):
+            return True
+        return any(path.read_bytes() == data for path in self.roster_files())
+
     def _seen(self) -> dict[str, int]:
         try:
             raw = json.loads(self.seen_index.read_bytes())

@@ -173,6 +173,14 @@ def rotate_keys(
     compromise). For a home whose node is not running: a running node keeps its own
     prekeys (``ilo_node/client/keyrotation.py``)."""
     config = home.config()
+    if config.role != "node" and (prekeys_only or replace_prekeys):
+        # Refused before anything changes: without prekeys there is nothing to do, and a
+        # signing key replaced while --replace-prekeys is ignored is not what was asked.
+        option = "--prekeys-only" if prekeys_only else "--replace-prekeys"
+        raise UsageError(
+            f"{option} is for node homes; {home.path} holds {config.label}, which has no prekeys",
+            "Run 'ilo-node keys rotate' without it to replace this home's signing key.",
+        )
     secret = passphrase(f"the {config.label} keys")
     current = home.signing_key(secret)
     rotation = KeyRotation(config)

@@ -42,6 +42,7 @@ TrustDocument = Certificate | Revocation | PrekeyAnnouncement | Roster | Withdra
 class Imported:
     file: Path
     document: TrustDocument
+    new: bool = True  # False: the home held this very document already, nothing was added
 
 
 @dataclass
@@ -105,9 +106,10 @@ def import_files(
     try:
         for file in files:
             data = read_input(file, "document")
+            held = home.holds_document(data)
             document = import_document(home, result.state, data, str(file), now_ms, store=store)
             result.documents.append(data)
-            result.imported.append(Imported(file, document))
+            result.imported.append(Imported(file, document, new=not held))
     except IloError as exc:
         result.failure = exc
     return result

@@ -34,6 +34,7 @@ __all__ = [
     "RosterCheck",
     "RosterUpdates",
     "RosterView",
+    "SignatureCount",
     "SignedRoster",
     "apply_roster_updates",
     "combine_proposals",
@@ -47,16 +48,38 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class SignatureCount:
+    """How many distinct administrators of one roster version signed, of how many needed."""
+
+    whose: str  # "its own", or "version N's" (the version it follows)
+    signed: int
+    threshold: int
+
+    @property
+    def met(self) -> bool:
+        return self.signed >= self.threshold
+
+
+@dataclass(frozen=True)
 class SignedRoster:
     signer: str | None  # the administrator's name
     keys: int  # how many of the administrator's keys signed
     path: Path
+    already: bool  # every one of those keys had signed this copy before: nothing added
+    count: SignatureCount  # of the proposal's own administrators, after signing
 
 
 @dataclass(frozen=True)
 class CombinedRoster:
     summary: dict[str, Any]
     signatures: int  # valid signatures in the merged document
+    #: Its own administrators' signatures, then (with ``previous``) the version before's.
+    counts: list[SignatureCount]
+
+    @property
+    def short(self) -> list[SignatureCount]:
+        """The thresholds not met: the merged file is not a valid roster yet."""
+        return [c for c in self.counts if not c.met]
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,7 @@ class PinnedRoot:
 @dataclass
 class RosterUpdates:
     applied: list[int] = field(default_factory=list)  # versions, in order
+    current: int | None = None  # the home's version once all are applied
     status: str | None = None  # the home's roster state once all are applied
     failure: IloError | None = None  # stopped at a file; the versions above were applied
     documents: list[bytes] = field(default_factory=list)  # the files, as read
@@ -156,22 +180,45 @@ def sign_roster(
     keys = [home.signing_key(secret)]
     if with_retired:
         keys += [read_private_key(p, secret) for p in home.retired_key_paths()]
+    before = document.signed_keys()
     for key in keys:
         document = document.signed_by(key.reveal())
     target = output or proposal
     write_document(target, document.to_bytes())
-    return SignedRoster(config.name, len(keys), target)
+    already = all(key.public in before for key in keys)
+    count = SignatureCount(
+        "its own", count_signers(document, roster.administrators), roster.threshold
+    )
+    return SignedRoster(config.name, len(keys), target, already, count)
 
 
-def combine_proposals(proposals: Sequence[Path], output: Path) -> CombinedRoster:
-    """Merge the signatures of copies of one proposal signed on different machines."""
+def combine_proposals(
+    proposals: Sequence[Path], output: Path, previous: Path | None = None
+) -> CombinedRoster:
+    """Merge the signatures of copies of one proposal signed on different machines, and
+    count them against its own threshold and, given ``previous`` (the signed version it
+    follows), against that version's. The merged file is written either way: one below
+    a threshold can still collect signatures ('roster sign' on it)."""
     if not proposals:
         raise UsageError("give at least one signed copy of the proposal")
     first, *rest = [read_signed_file(p, "roster") for p in proposals]
     merged = first.merged_with(rest)
+    roster = Roster.from_document(merged)
+    counts = [
+        SignatureCount("its own", count_signers(merged, roster.administrators), roster.threshold)
+    ]
+    if previous is not None:
+        _, before = read_roster_file(previous)
+        if roster.version != before.version + 1:
+            raise UsageError(
+                f"the proposal has version {roster.version}; after version {before.version} "
+                f"it must be {before.version + 1}",
+                "Give the signed roster this proposal follows as --previous.",
+            )
+        signed = count_signers(merged, before.administrators)
+        counts.append(SignatureCount(f"version {before.version}'s", signed, before.threshold))
     write_document(output, merged.to_bytes())
-    summary = roster_summary(Roster.from_document(merged), merged)
-    return CombinedRoster(summary, len(merged.signatures))
+    return CombinedRoster(roster_summary(roster, merged), len(merged.signatures), counts)
 
 
 def verify_roster(home: Home, file: Path, previous: Sequence[Path], now_ms: int) -> RosterCheck:
@@ -254,5 +301,6 @@ def apply_roster_updates(
     except IloError as exc:
         updates.failure = exc
         return updates
+    updates.current = chain.current.version
     updates.status = chain.status(now_ms).message
     return updates

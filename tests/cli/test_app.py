@@ -1,8 +1,11 @@
 """How every ``ilo-node`` run ends (``IloGroup.main``), the same in ``main()`` and in
-click's ``CliRunner``: project errors, usage errors, aborts and internal errors."""
+click's ``CliRunner``: project errors, usage errors, aborts and internal errors, as text
+and, with ``--json``, as one JSON object (``test_json_output.py`` does the same over the
+whole command tree)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -11,7 +14,7 @@ from click.testing import CliRunner
 
 from ilo_node.cli.app import IloGroup, cli, main
 from protocol.errors import IloError
-from tests.support.clirun import CLI_ENVIRONMENT, Ran, invoke
+from tests.support.clirun import CLI_ENVIRONMENT, Ran, invoke, json_error
 
 
 def _demo_raises(monkeypatch: pytest.MonkeyPatch, exc: BaseException) -> None:
@@ -102,3 +105,41 @@ def test_a_group_of_its_own_reports_the_same_way() -> None:
     result = CliRunner().invoke(group, ["fails"])
     assert result.exit_code == 1
     assert result.stderr == f"error: refused\nhint: {IloError.default_advice}\n"
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind", "code"),
+    [
+        (IloError("the thing failed", "Do the other thing."), "IloError", 1),
+        (RuntimeError("secret detail"), "InternalError", 70),
+        (click.Abort(), "Aborted", 130),
+        (KeyboardInterrupt(), "Aborted", 130),
+    ],
+    ids=["project-error", "internal-error", "abort", "ctrl-c"],
+)
+def test_with_json_every_ending_is_one_json_object(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, exc: BaseException, kind: str, code: int
+) -> None:
+    _demo_raises(monkeypatch, exc)
+    result = invoke(["demo", "--json"], cwd=tmp_path)
+    error = json_error(result)
+    assert (error["type"], error["exit_code"], result.stdout) == (kind, code, "")
+    # One line, and nothing else on stderr (but the new line click ends a ^C with).
+    lines = [line for line in result.stderr.splitlines() if line]
+    assert lines == [json.dumps({"error": error}, sort_keys=True)]
+    assert "secret detail" not in result.stderr
+    if kind == "IloError":
+        assert (error["message"], error["advice"]) == ("the thing failed", "Do the other thing.")
+
+
+def test_a_group_of_its_own_reports_json_the_same_way() -> None:
+    group = IloGroup("g")
+
+    @group.command()
+    @click.option("--json", "as_json", is_flag=True)
+    def fails(as_json: bool) -> None:
+        raise IloError("refused")
+
+    result = CliRunner().invoke(group, ["fails", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stderr)["error"]["message"] == "refused"

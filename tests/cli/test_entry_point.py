@@ -87,10 +87,13 @@ def test_passphrase_from_the_environment(network: BuiltNetwork) -> None:
     argv = ("--home", home, "publish", "incident_alert", "--example", "--json")
     refused = _run("script", *argv)  # neither variable nor file, and no terminal
     assert refused.returncode == 1
-    assert refused.stderr.startswith("error: no passphrase for the node DE@TR keys: ")
+    # With --json the error is one JSON object, the installed command's as CliRunner's.
+    error = json.loads(refused.stderr)["error"]
+    assert (error["type"], error["exit_code"]) == ("KeyStoreError", 1)
+    assert error["message"].startswith("no passphrase for the node DE@TR keys: ")
     wrong = _run("script", *argv, env={"ILO_NODE_PASSPHRASE": "not the passphrase"})
     assert wrong.returncode == 1
-    assert wrong.stderr.startswith("error: ") and "wrong passphrase" in wrong.stderr
+    assert "wrong passphrase" in json.loads(wrong.stderr)["error"]["message"]
     published = _run("script", *argv, env={"ILO_NODE_PASSPHRASE": PASS})
     assert published.returncode == 0, published.stderr
     record = json.loads(published.stdout)

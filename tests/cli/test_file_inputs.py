@@ -28,12 +28,13 @@ from ilo_node.formats.frames import read_frames
 from ilo_node.formats.jsoncontent import content_from_file
 from ilo_node.formats.jsonfile import parse_json
 from ilo_node.formats.timefmt import format_ms, parse_time
-from ilo_node.home.home import Home, read_public_record
+from ilo_node.home.bundle import make_bundle
+from ilo_node.home.home import Home, now_ms, read_public_record
 from ilo_node.home.keyfiles import resolve_passphrase
 from ilo_node.home.roster_description import payload_from_description
 from ilo_node.net.config import load_config
 from protocol.errors import IloError
-from tests.support.clirun import Ran, check, invoke
+from tests.support.clirun import Ran, check, invoke, json_error
 
 PASS = "file inputs passphrase"
 DE, FR = "DE@TR", "FR@TR"
@@ -399,8 +400,10 @@ def test_garbage_frames_are_nacked_one_by_one(network: BuiltNetwork, tmp_path: P
         env={"ILO_NODE_PASSPHRASE": PASS},
         stdin=frames,
     )
-    check(result)
+    # Every frame answered, none stored: not a success.
+    check(result, ok=False)
     assert [line.split()[0] for line in result.stdout.splitlines()] == ["nack"] * 3
+    assert result.stderr.startswith("error: 3 of the 3 envelope(s) read were not stored")
 
 
 @pytest.mark.parametrize(
@@ -419,6 +422,38 @@ def test_bundle_file_of_garbage_is_refused_whole(
     home = _home_copy(network, tmp_path, FR)
     _write(tmp_path / "b.bundle", data)
     _refused(_run(network, tmp_path, "bundle", "import", "b.bundle", home=home), "bundle")
+
+
+def test_bundle_with_envelopes_not_stored_is_not_a_success(
+    network: BuiltNetwork, tmp_path: Path
+) -> None:
+    """An authentic bundle (signed by DE@TR's certified key) whose envelopes the node
+    refuses: the import lists them and exits 1, it does not report 'imported'."""
+    home = _home_copy(network, tmp_path, FR)
+    exporter = Home(network.nodes[DE].path)
+    _write(
+        tmp_path / "b.bundle",
+        make_bundle(
+            network="devnet.ilo",
+            exporter=DE,
+            seed=exporter.signing_key(PASS.encode()).reveal(),
+            created_ms=now_ms(),
+            since={},
+            envelopes=[b"not an envelope", b"\x93\x01"],
+            documents=[],
+        ),
+    )
+    result = _run(network, tmp_path, "bundle", "import", "b.bundle", home=home)
+    check(result, ok=False)
+    assert result.stderr.startswith(
+        "error: b.bundle: 2 of 2 envelope(s) not stored and 0 trust document(s) refused"
+    )
+    assert result.stdout.startswith(f"bundle from {DE}: 2 envelope(s): 2 rejected\n")
+    assert result.stdout.count("  not stored: ? rejected: ") == 2
+    as_json = _run(network, tmp_path, "bundle", "import", "b.bundle", "--json", home=home)
+    summary = json.loads(as_json.stdout)
+    assert (summary["rejected"], len(summary["not_stored"])) == (2, 2)
+    assert json_error(as_json)["type"] == "IncompleteError"
 
 
 def test_passphrase_file_of_any_bytes_is_a_passphrase_or_a_clear_error(tmp_path: Path) -> None:

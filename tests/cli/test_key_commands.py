@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
 import json
+import socketserver
+import threading
 from pathlib import Path
 
 import pytest
 
-from tests.support.clirun import Ran, check, invoke
+from tests.support.clirun import Ran, check, invoke, json_error
 
 PASS = "correct horse battery staple"
 
@@ -312,3 +315,153 @@ def test_group_readable_key_refused(net: Cli) -> None:
 def test_bad_input_is_an_error_not_a_traceback(net: Cli, argv: list[str]) -> None:
     home = "nonexistent-home" if argv[0] == "keys" else "DE@TR"
     net.run(*argv, home=home, ok=False)
+
+
+# -- no success reported for what was not done ------------------------------------------------
+
+
+def test_combine_below_the_threshold_exits_1_and_says_how_many(net: Cli) -> None:
+    """One signed copy of a 2-of-3 root: written (it can still collect signatures), but
+    not a roster yet, and the command says so instead of 'wrote it'."""
+    result = net.run("roster", "combine", "v1-alice.proposal", "-o", "one.roster", ok=False)
+    assert result.stderr.startswith(
+        "error: one.roster is not a valid roster yet: 1 of its own administrators signed, "
+        "2 needed for version 1\n"
+    )
+    assert "1 more of its own administrators sign" in result.stderr
+    assert "1 of its own administrators signed (threshold 2): NOT ENOUGH" in result.stdout
+    assert (net.workdir / "one.roster").exists()
+    # As JSON: the result on stdout, then the error on stderr.
+    again = net.run(
+        "roster", "combine", "v1-alice.proposal", "-o", "one.roster", "--json", ok=False
+    )
+    record = json.loads(again.stdout)
+    assert record["threshold_met"] is False
+    assert record["thresholds"] == [
+        {"administrators": "its own", "signed": 1, "threshold": 2, "met": False}
+    ]
+    assert json_error(again)["type"] == "ThresholdError"
+    # A second copy brings it to the threshold: exit 0.
+    both = net.run("roster", "combine", "one.roster", "v1-bob.proposal", "-o", "two.roster")
+    assert "2 of its own administrators signed (threshold 2)" in both.stdout
+    assert (net.workdir / "two.roster").read_bytes() == (net.workdir / "root.roster").read_bytes()
+
+
+def test_combine_counts_the_previous_versions_threshold(net: Cli) -> None:
+    dave = json.loads((net.workdir / "dave.pub").read_text())["key"]
+    admins = json.loads(net.run("roster", "show", "root.roster", "--json").stdout)["administrators"]
+    replaced = [a for a in admins if a["name"] != "carol"] + [{"name": "dave", "key": dave}]
+    _next_version(net, "v2-combine", ("alice", "dave"), version=2, administrators=replaced)
+    # Two of its own (alice, dave), but only one of version 1's (alice).
+    own_only = net.run("roster", "combine", "v2-combine.roster", "-o", "v2-c.roster")
+    assert "2 of its own administrators signed (threshold 2)" in own_only.stdout
+    result = net.run(
+        "roster", "combine", "v2-combine.roster", "-o", "v2-c.roster", "--previous",
+        "root.roster", ok=False,
+    )  # fmt: skip
+    assert "1 of version 1's administrators signed, 2 needed for version 2" in result.stderr
+    wrong = net.run(
+        "roster", "combine", "v2-combine.roster", "-o", "v2-c.roster", "--previous",
+        "v2-combine.roster", ok=False,
+    )  # fmt: skip
+    assert "after version 2 it must be 3" in wrong.stderr
+
+
+def test_signing_twice_adds_nothing_and_says_so(net: Cli) -> None:
+    copy = net.workdir / "v1-twice.proposal"
+    copy.write_bytes((net.workdir / "v1-alice.proposal").read_bytes())
+    out = net.run("roster", "sign", "v1-twice.proposal", "--yes", home="alice").stdout
+    assert out.startswith("already signed by alice (1 key(s)): no signature added")
+    record = json.loads(
+        net.run("roster", "sign", "v1-twice.proposal", "--yes", "--json", home="bob").stdout
+    )
+    assert record["added"] is True and record["signatures"]["signed"] == 2
+    assert record["roster"]["version"] == 1
+
+
+def test_importing_what_is_held_already_adds_nothing_and_says_so(net: Cli) -> None:
+    # The set-up imported DE@TR's own certificate into its home.
+    out = net.run("cert", "import", "DE@TR.cert", home="DE@TR").stdout
+    assert out == "already held, nothing added: certificate for DE@TR (node)\n"
+    record = json.loads(net.run("cert", "import", "DE@TR.cert", "--json", home="DE@TR").stdout)
+    assert [(i["type"], i["new"]) for i in record["imported"]] == [("certificate", False)]
+    assert record["node"] is None  # no node runs here
+
+
+class _RefusingNode(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """Stands in for a running node on HOME/daemon.sock: its local API refuses every
+    document, as a node whose trust differs from its home's would."""
+
+    daemon_threads = True
+
+
+class _Refuse(http.server.BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        documents = json.loads(self.rfile.read(length))["documents"]
+        body = json.dumps({"results": ["refused: not for this node"] * len(documents)}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_documents_the_running_node_refuses_are_an_error(net: Cli) -> None:
+    socket_path = net.workdir / "DE@TR" / "daemon.sock"
+    server = _RefusingNode(str(socket_path), _Refuse)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = net.run("cert", "import", "DE@TR.cert", home="DE@TR", ok=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+        socket_path.unlink()
+    assert "the running node answered: refused: not for this node" in result.stdout
+    assert result.stderr.startswith(
+        "error: the running node refused 1 of the 1 document(s): refused: not for this node"
+    )
+
+
+def test_roster_update_with_the_current_version_applies_nothing(net: Cli) -> None:
+    out = net.run("roster", "update", "root.roster", home="FR@TR").stdout
+    assert out.startswith("nothing applied: roster version 1 is already current here")
+    record = json.loads(net.run("roster", "update", "root.roster", "--json", home="FR@TR").stdout)
+    assert (record["applied"], record["current"]) == ([], 1)
+
+
+def test_prekey_options_are_refused_where_there_are_no_prekeys(net: Cli) -> None:
+    before = (net.workdir / "alice" / "keys" / "signing.key").read_bytes()
+    for option in ("--prekeys-only", "--replace-prekeys"):
+        result = net.run("keys", "rotate", option, home="alice", ok=False)
+        assert result.stderr.startswith(f"error: {option} is for node homes")
+        assert result.returncode == 2
+    # Refused before anything changed: alice's signing key is the one she had.
+    assert (net.workdir / "alice" / "keys" / "signing.key").read_bytes() == before
+
+
+def test_prekeys_up_to_date_is_said(net: Cli) -> None:
+    args = ("keys", "rotate", "--prekeys-only", "--kdf", "interactive")
+    out = net.run(*args, home="DE@TR").stdout
+    assert out == "prekeys up to date: none to create, delete or announce\n"
+    record = json.loads(net.run(*args, "--json", home="DE@TR").stdout)
+    assert record["new_key"] is None
+    assert record["prekeys"] == {
+        "created": [],
+        "deleted": [],
+        "announced": 0,
+        "not_announced": None,
+    }
+
+
+def test_countersigning_twice_adds_nothing_and_says_so(net: Cli) -> None:
+    revoke = ["revoke", "--public-file", "FR@TR.pub", "--compromised-at", "now"]
+    net.run(*revoke, "--reason", "drill", "-o", "twice.rev", home="alice")
+    again = net.run("countersign", "twice.rev", home="alice").stdout
+    assert again.startswith("already signed, no signature added to the revocation")
+    record = json.loads(net.run("countersign", "twice.rev", "--json", home="bob").stdout)
+    assert (record["added"], record["signatures"]) == (True, 2)

@@ -259,7 +259,9 @@ def test_log_ingest_acks_quarantine_duplicates_and_refusals(
 
     garbage = b"\x01" * 40
     stream = _frames([third, first, second, garbage, first])
-    out = cli.run("log", "ingest", "--batch", "2", home=home, stdin=stream).stdout
+    refused = cli.run("log", "ingest", "--batch", "2", home=home, stdin=stream, ok=False)
+    assert refused.stderr.startswith("error: 1 of the 5 envelope(s) read were not stored")
+    out = refused.stdout
     assert _acks(out) == [
         ("ack", ids[2], "duplicate"),  # already in quarantine
         ("ack", ids[0], "accepted"),
@@ -502,7 +504,10 @@ def test_retention_erases_content_and_the_log_still_verifies(
     (home / "retention.json").write_text(json.dumps({"incident_alert": 30, "default": 3650}))
     future = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=60)).isoformat()
     out = cli.run("retention", "run", "--now", future, home=home, passphrase=None).stdout
-    assert out == "erased the content of 2 envelope(s); the log still verifies\n"
+    assert out == (
+        f"erased the content of 2 envelope(s) past their retention period at {future}; the "
+        "envelopes and their log entries stay ('ilo-node log verify' checks the log)\n"
+    )
     record = cli.json("read", published.alert2, home=home)
     assert record["content"] is None
     assert record["note"] == "erased: retention 30 days (incident_alert, H1)"

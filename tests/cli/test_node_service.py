@@ -95,7 +95,11 @@ def test_status_of_a_node_that_does_not_run(network: BuiltNetwork) -> None:
     assert "  quarantine: empty" in lines
     assert "  forks: none; split views: none" in lines
     assert re.search(r"^  certificate: key [0-9a-f]{16}… valid until \S+ \(3\d\d days", text, re.M)
-    assert re.search(r"^  prekeys: epoch \d+ until \S+(, next \d+ announced)?; secrets held for \d+", text, re.MULTILINE)
+    assert re.search(
+        r"^  prekeys: epoch \d+ until \S+(, next \d+ announced)?; secrets held for \d+",
+        text,
+        re.MULTILINE,
+    )
     assert "  outbox: no content keys owed" in lines
     assert lines[-1] == "nothing needs attention"
 

@@ -1,9 +1,11 @@
-"""The README's main command: `ilo-node devnet` brings up a network that converges."""
+"""The README's main command: `ilo-node devnet` brings up a network that converges, tells
+a person what happens, and leaves nothing behind unless asked to keep its homes."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -12,10 +14,40 @@ from typing import Any
 
 import pytest
 
+from ilo_node.dev.devnet import DEVNET_NODES
+from ilo_node.dev.devnetview import NODE_HEADERS
 from protocol.envelope import REFERENCE_KINDS, Envelope
 from protocol.kinds import KINDS
+from tests.support.pty import Terminal
 
 pytestmark = pytest.mark.slow
+
+#: Seconds a whole devnet run may take on two loaded cores (it builds 15 homes, each
+#: with Argon2id, and starts 7 node processes).
+RUN_TIMEOUT_S = 300
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    """The environment of a devnet run whose temporary directories go to ``tmp``."""
+    tmp.mkdir(exist_ok=True)
+    return {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "TMPDIR": str(tmp),
+    }
+
+
+def _processes_naming(path: Path) -> list[str]:
+    """The command lines of live processes that name ``path`` (node processes do)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(str(path).encode() in word for word in argv):
+            found.append(b" ".join(argv).decode(errors="replace"))
+    return found
 
 
 def _log_headers(db: Path) -> dict[str, Any]:
@@ -30,7 +62,7 @@ def _log_headers(db: Path) -> dict[str, Any]:
 
 
 def test_devnet_converges_and_every_home_verifies(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = _env(tmp_path / "tmp")
     home = tmp_path / "devnet"
     result = subprocess.run(
         [
@@ -47,12 +79,14 @@ def test_devnet_converges_and_every_home_verifies(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         env=env,
-        timeout=300,
+        timeout=RUN_TIMEOUT_S,
         check=False,
     )
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 0, result.stdout + result.stderr
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    # With --json: one JSON object and nothing else.
+    assert len(result.stdout.strip().splitlines()) == 1, result.stdout
+    summary = json.loads(result.stdout)
     assert summary["converged"] is True
     assert summary["delivered"] == summary["expected"] > 0
     # Every kind that stands alone, one to the whole network, a retraction, a correction.
@@ -60,10 +94,19 @@ def test_devnet_converges_and_every_home_verifies(tmp_path: Path) -> None:
     assert summary["published"] >= len(standalone) + 3
     assert len(summary["nodes"]) == 7
     assert all(summary["log_verify"].values())
-    assert summary["home"] == str(home)
-    # No node process is left behind.
+    assert summary["home"] == str(home) and summary["home_kept"] is True
+    # No node process is left behind; --home keeps every home, and nothing is in $TMPDIR.
     for node in summary["nodes"]:
         assert not (home / node / "daemon.sock").exists()
+        assert (home / node / "node.db").is_file()
+    assert _processes_naming(home) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
+    per_node = summary["per_node"]
+    assert set(per_node) == set(summary["nodes"])
+    for node, end in per_node.items():
+        assert end["log_size"] == summary["published"] == end["checkpoint"], node
+        assert end["readable"] == end["addressed"] > 0 and end["log_verify"] is True, node
+    assert sum(end["wrote"] for end in per_node.values()) == summary["published"]
 
     # One or two officers at every Member State node, none at the Commission's.
     officers = summary["officers"]
@@ -129,3 +172,68 @@ def test_devnet_converges_and_every_home_verifies(tmp_path: Path) -> None:
     assert body["missing"] == []
     manifest = {c["id"] for c in body["manifest"]["contributions"]}
     assert {e["id"] for e in sent} <= manifest
+
+
+def test_devnet_without_home_tells_what_happens_and_leaves_nothing(tmp_path: Path) -> None:
+    """As the README runs it (no --home, output to a pipe): what it will publish, a line
+    per envelope, a line a second while they spread, a plain table per node, the report
+    last; and the temporary homes (with their passphrase file) are gone."""
+    tmp = tmp_path / "tmp"
+    result = subprocess.run(
+        [sys.executable, "-m", "ilo_node", "devnet", "--duration", "5"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp),
+        cwd=tmp_path,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    base = Path(re.findall(r"in a temporary directory \((\S+); removed at the end", lines[0])[0])
+    assert base.parent == tmp
+    assert not base.exists() and list(tmp.iterdir()) == []
+    assert _processes_naming(base) == []
+
+    plan = next(line for line in lines if line.startswith("devnet now publishes by itself"))
+    assert "by its 8 officers and node DE@TR" in plan and "Ctrl-C stops it" in plan
+    published = [line for line in lines if line.startswith("  + ")]
+    assert len(published) >= len(KINDS.keys() - REFERENCE_KINDS) + 3 + 6
+    alert = next(line for line in published if " incident_alert " in line)
+    assert re.search(r"by [a-z.]+ \([A-Z]{2}@[A-Z]{2}\), local; readable by COM@EU, ", alert)
+    retraction = next(line for line in published if " retraction " in line)
+    assert re.search(r"retracts [0-9a-f]{8}; readable by ", retraction)
+    spreading = [line for line in lines if re.match(r"  t= +\d+s  \d+ published", line)]
+    assert spreading and spreading[-1].endswith("held by all 7 nodes"), spreading
+
+    # The table per node, plain (not a terminal): a header and one row a node.
+    header = lines.index(next(line for line in lines if line.startswith("node ")))
+    assert lines[header].split() == " ".join(NODE_HEADERS).split()
+    rows = [line.split() for line in lines[header + 1 : header + 1 + len(DEVNET_NODES)]]
+    assert [row[0] for row in rows] == list(DEVNET_NODES)
+    assert all(row[-1] == "OK" for row in rows), rows
+    assert "\x1b[" not in result.stdout  # no escape codes in a pipe
+
+    assert "the node homes and the report are removed as devnet ends" in result.stdout
+    assert lines[-1] == "report verify at COM@EU: valid (every figure recomputed)"
+
+
+def test_devnet_interrupted_at_a_terminal_stops_and_removes_everything(tmp_path: Path) -> None:
+    """Ctrl-C at a terminal (SIGINT to devnet and its nodes): every node stopped, the
+    temporary homes removed, exit 130."""
+    tmp = tmp_path / "tmp"
+    argv = [sys.executable, "-m", "ilo_node", "devnet", "--duration", "600"]
+    with Terminal(argv, env=_env(tmp), cwd=tmp_path, timeout=RUN_TIMEOUT_S) as terminal:
+        found = terminal.expect(re.compile(r"in a temporary directory \((\S+); removed"))
+        base = Path(found.group(1))
+        terminal.expect("devnet now publishes by itself")
+        terminal.expect(re.compile(r"  t= +\d+s  "))
+        terminal.control("c")
+        assert terminal.wait() == 130, terminal.transcript
+    assert "devnet interrupted: every node stopped; temporary homes removed" in (
+        terminal.transcript
+    )
+    assert "Traceback" not in terminal.transcript
+    assert not base.exists() and list(tmp.iterdir()) == []
+    assert _processes_naming(base) == []

@@ -9,15 +9,18 @@ unset, so nothing leaks from the developer's shell or from another test.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
 from ilo_node.cli.app import cli
+from ilo_node.cli.failure import asks_for_json
 
-__all__ = ["CLI_ENVIRONMENT", "Ran", "check", "invoke"]
+__all__ = ["CLI_ENVIRONMENT", "Ran", "check", "invoke", "json_error"]
 
 #: Every environment variable the CLI reads.
 CLI_ENVIRONMENT = ("ILO_NODE_PASSPHRASE", "ILO_NODE_HOME", "ILO_NODE_DEBUG")
@@ -57,13 +60,33 @@ def invoke(
     )
 
 
+def json_error(result: Ran) -> dict[str, Any]:
+    """The error of a run given ``--json``: one JSON object, the last line of stderr,
+    with its message, advice and the run's exit code."""
+    assert result.returncode != 0, f"{result.args} unexpectedly succeeded: {result.stdout}"
+    lines = result.stderr.splitlines()
+    assert lines, f"{result.args}: nothing on stderr"
+    document = json.loads(lines[-1])
+    assert set(document) == {"error"}, document
+    error: dict[str, Any] = document["error"]
+    assert set(error) == {"type", "message", "advice", "exit_code"}, error
+    assert error["exit_code"] == result.returncode, (error, result.returncode)
+    assert error["message"] and error["advice"] and error["type"], error
+    return error
+
+
 def check(result: Ran, *, ok: bool = True, usage: bool = False) -> Ran:
     """``ok=False``: a project error ("error: ..." and a hint); ``usage=True``: a
-    command-line usage error from click. Never a traceback, whatever happened."""
+    command-line usage error from click. With ``--json`` among the arguments, either is
+    a JSON error (:func:`json_error`). Never a traceback, whatever happened."""
     args = result.args
     assert "Traceback" not in result.stderr, result.stderr
     assert "internal error" not in result.stderr, result.stderr
-    if usage:
+    if (usage or not ok) and asks_for_json(args):
+        error = json_error(result)
+        assert (error["type"] == "UsageError") == (result.returncode == 2), error
+        assert result.returncode == 2 if usage else result.returncode != 0, error
+    elif usage:
         assert result.returncode == 2, f"{args}: {result.returncode} {result.stderr}"
         assert "Usage: ilo-node" in result.stderr and "Error: " in result.stderr
     elif ok:
