@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from ilo_node.cli.common import FILE, home_of
+from ilo_node.cli.common import FILE, home_of, json_option
 from ilo_node.client.service import service_unit
 from ilo_node.home.home import write_private_file
 
@@ -38,6 +39,7 @@ def service() -> None:
     help="LoadCredential= of a root-only file instead of LoadCredentialEncrypted=.",
 )
 @click.option("-o", "--output", type=FILE, help="Write the unit here instead of stdout.")
+@json_option
 @click.pass_context
 def unit(
     ctx: click.Context,
@@ -46,6 +48,7 @@ def unit(
     credential: Path | None,
     plain: bool,
     output: Path | None,
+    as_json: bool,
 ) -> None:
     """Write the systemd unit that runs the node of --home, hardened, its passphrase a
     systemd credential.
@@ -61,10 +64,20 @@ def unit(
     written = service_unit(
         home_of(ctx), user=user, group=group, credential=credential, encrypted=not plain
     )
+    if output is not None:
+        write_private_file(output, written.text.encode())
+    if as_json:
+        record = {
+            "name": written.name,
+            "unit": None if output is not None else written.text,
+            "written_to": None if output is None else str(output),
+            "warnings": list(written.warnings),
+        }
+        click.echo(json.dumps(record, indent=1))
+        return
     for warning in written.warnings:
         click.echo(f"warning: {warning}", err=True)
     if output is None:
         click.echo(written.text, nl=False)
         return
-    write_private_file(output, written.text.encode())
     click.echo(f"wrote {output}; install it as /etc/systemd/system/{written.name}", err=True)

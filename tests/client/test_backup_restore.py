@@ -304,7 +304,9 @@ def test_a_log_that_does_not_verify_is_not_restored(site: Site, taken: Path) -> 
     _rehash(taken, "node.db")
     target = site.base / "new-DE"
     ran = invoke(["restore", str(taken), "--home", str(target), "--json"], cwd=site.base)
-    assert ran.returncode == 1 and ran.stderr.startswith("error: position 1: a column no longer")
+    assert ran.returncode == 1
+    error = json.loads(ran.stderr.splitlines()[-1])["error"]  # with --json, errors are JSON
+    assert error["message"].startswith("position 1: a column no longer")
     record = json.loads(ran.stdout)
     assert record["restored"] is False and record["log_verify"]["ok"] is False
     assert not target.exists()
