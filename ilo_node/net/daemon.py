@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from aiohttp import HttpVersion11, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from ilo_node.errors import HomeError
 from ilo_node.home.home import Home
 from ilo_node.net import connections
 from ilo_node.net.config import DaemonConfig, load_config
@@ -486,7 +487,20 @@ def configure_logging(home: Home, config: DaemonConfig) -> None:
     )
 
 
+#: The longest path a Unix socket may have here (sun_path holds 108 bytes with its NUL).
+_MAX_SOCKET_PATH = 107
+
+
 def run_daemon(home: Home, passphrase: bytes, ready_file: Path | None = None) -> None:
+    socket_path = os.fsencode(home.path.absolute() / "daemon.sock")
+    if len(socket_path) > _MAX_SOCKET_PATH:
+        raise HomeError(
+            f"the home's path is too long for its local API socket: {home.path}/daemon.sock "
+            f"is {len(socket_path)} bytes, and a Unix socket path may have at most "
+            f"{_MAX_SOCKET_PATH}",
+            "Move the home to a shorter path (for instance under /var/lib/ilo-node/), or "
+            "reach it by a shorter symbolic link, and start the node there.",
+        )
     config = load_config(home)
     configure_logging(home, config)
     asyncio.run(serve(home, passphrase, ready_file, config))

@@ -9,6 +9,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,13 @@ def _log_headers(db: Path) -> dict[str, Any]:
         conn.close()
     envelopes = [Envelope.from_bytes(bytes(raw)) for (raw,) in rows]
     return {e.id.hex(): e.header for e in envelopes}
+
+
+def short_tmp(tmp_path: Path) -> Path:
+    """A $TMPDIR short enough for the nodes' Unix sockets: devnet makes its homes there,
+    and pytest's own temporary paths can exceed the 107 bytes a socket path may have."""
+    tmp = Path(tempfile.mkdtemp(prefix="ilo-dn-"))
+    return tmp
 
 
 def test_devnet_converges_and_every_home_verifies(tmp_path: Path) -> None:
@@ -178,7 +186,7 @@ def test_devnet_without_home_tells_what_happens_and_leaves_nothing(tmp_path: Pat
     """As the README runs it (no --home, output to a pipe): what it will publish, a line
     per envelope, a line a second while they spread, a plain table per node, the report
     last; and the temporary homes (with their passphrase file) are gone."""
-    tmp = tmp_path / "tmp"
+    tmp = short_tmp(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "ilo_node", "devnet", "--duration", "5"],
         capture_output=True,
@@ -194,6 +202,7 @@ def test_devnet_without_home_tells_what_happens_and_leaves_nothing(tmp_path: Pat
     base = Path(re.findall(r"in a temporary directory \((\S+); removed at the end", lines[0])[0])
     assert base.parent == tmp
     assert not base.exists() and list(tmp.iterdir()) == []
+    tmp.rmdir()
     assert _processes_naming(base) == []
 
     plan = next(line for line in lines if line.startswith("devnet now publishes by itself"))
@@ -222,7 +231,7 @@ def test_devnet_without_home_tells_what_happens_and_leaves_nothing(tmp_path: Pat
 def test_devnet_interrupted_at_a_terminal_stops_and_removes_everything(tmp_path: Path) -> None:
     """Ctrl-C at a terminal (SIGINT to devnet and its nodes): every node stopped, the
     temporary homes removed, exit 130."""
-    tmp = tmp_path / "tmp"
+    tmp = short_tmp(tmp_path)
     argv = [sys.executable, "-m", "ilo_node", "devnet", "--duration", "600"]
     with Terminal(argv, env=_env(tmp), cwd=tmp_path, timeout=RUN_TIMEOUT_S) as terminal:
         found = terminal.expect(re.compile(r"in a temporary directory \((\S+); removed"))
@@ -236,4 +245,5 @@ def test_devnet_interrupted_at_a_terminal_stops_and_removes_everything(tmp_path:
     )
     assert "Traceback" not in terminal.transcript
     assert not base.exists() and list(tmp.iterdir()) == []
+    tmp.rmdir()
     assert _processes_naming(base) == []

@@ -204,7 +204,7 @@ def test_a_rotated_node_key_signs_at_once_once_certified_and_peers_accept_it(
     run_cli(cluster, de, "keys", "export-public", "-o", str(pub))
     run_cli(cluster, built.base / "authorities" / "DE", "cert", "issue", str(pub), "-o", str(cert))
     out = run_cli(cluster, de, "cert", "import", str(cert))
-    assert "the running node took them: added" in out
+    assert "the running node answered: added" in out
 
     def speaks_new() -> tuple[bool, str]:
         signing = _status(cluster, "DE@TR").get("signing_key", {})
