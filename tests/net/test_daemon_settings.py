@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from ilo_node.dev.netbuilder import build_network
+from ilo_node.errors import HomeError
 from ilo_node.home.home import Home
 from ilo_node.net.config import DaemonConfig, load_config
-from ilo_node.net.daemon import BODY_TIMEOUT_S, serve
+from ilo_node.net.daemon import BODY_TIMEOUT_S, run_daemon, serve
 from ilo_node.net.logs import QuietFilter, QuietLog, private_log_handler
 from keys.prekeys import PrekeySchedule
 from protocol.errors import UsageError
@@ -155,3 +156,14 @@ def test_aiohttp_lines_are_limited_and_lose_the_outsiders_traceback(
         assert record.exc_info is None and not record.exc_text
         assert record.getMessage() == "Error handling request from 192.0.2.7 (ValueError)"
     assert "Traceback" not in caplog.text
+
+
+def test_a_home_too_deep_for_its_socket_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    with pytest.raises(HomeError, match="too long for its local API socket") as refused:
+        run_daemon(Home(deep), b"never used")
+    assert "shorter path" in refused.value.advice
+    assert not (deep / "daemon.sock").exists()
