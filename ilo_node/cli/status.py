@@ -16,7 +16,7 @@ from ilo_node.cli.desk import officer_status
 from ilo_node.cli.tables import at_terminal, print_table, rich_table
 from ilo_node.client.status import ago as _ago
 from ilo_node.client.status import gather_status
-from ilo_node.formats.timefmt import format_ms
+from ilo_node.formats.timefmt import format_duration, format_ms
 from protocol.errors import UsageError
 
 __all__ = ["render", "status"]
@@ -144,14 +144,7 @@ def _size(n: int | None) -> str:
 def _uptime(started_ms: int | None, now: int) -> str:
     if started_ms is None:
         return ""
-    seconds = max(0, (now - started_ms) // 1000)
-    if seconds < 120:
-        return f", up {seconds} s"
-    if seconds < 7200:
-        return f", up {seconds // 60} min"
-    if seconds < 3 * 86400:
-        return f", up {seconds // 3600} h"
-    return f", up {seconds // 86400} days"
+    return ", up " + format_duration((now - started_ms) // 1000)
 
 
 def render(record: dict[str, Any]) -> list[str | Rows]:

@@ -104,16 +104,28 @@ def _read_report(report_path: Path) -> HalfYearReport:
     """report.json and the report.sig beside it, each read once: what is verified is
     what is then used."""
     data = read_limited(report_path, "report", MAX_REPORT_BYTES)
-    sig_path = report_path.with_name("report.sig")
+    signature = _signature_beside(
+        report_path, "report", ("annual overview", "annual", "report verify-annual")
+    )
+    return HalfYearReport(data, signature)
+
+
+def _signature_beside(path: Path, kind: str, other: tuple[str, str, str]) -> bytes:
+    """``KIND.sig`` beside ``path``, read capped; where it is missing but the other kind's
+    signature is there, the advice names the command for that kind."""
+    sig_path = path.with_name(f"{kind}.sig")
     if not sig_path.exists():
-        advice = "A report is verified with its signature: copy report.sig with report.json."
-        if report_path.with_name("annual.sig").exists():
+        what = "A report" if kind == "report" else "An overview"
+        advice = f"{what} is verified with its signature: copy {kind}.sig with {kind}.json."
+        other_what, other_kind, other_command = other
+        if path.with_name(f"{other_kind}.sig").exists():
             advice = (
-                "This looks like an annual overview (annual.sig is beside it): verify it "
-                "with 'ilo-node report verify-annual'."
+                f"This looks like {'an' if other_what[0] in 'aeiou' else 'a'} {other_what} "
+                f"({other_kind}.sig is beside it): verify it with 'ilo-node {other_command}'."
             )
-        raise InputError(f"no report.sig beside {report_path}", advice)
-    return HalfYearReport(data, read_limited(sig_path, "report signature", _MAX_SIG_BYTES))
+        raise InputError(f"no {kind}.sig beside {path}", advice)
+    what = "report signature" if kind == "report" else "annual overview signature"
+    return read_limited(sig_path, what, _MAX_SIG_BYTES)
 
 
 def _verify_report(
@@ -239,16 +251,9 @@ def verify_annual_files(
     ``report_paths`` (each with its report.sig beside it), verify each as a report and
     recompute the overview from them."""
     data = read_limited(annual_path, "annual overview", MAX_ANNUAL_BYTES)
-    sig_path = annual_path.with_name("annual.sig")
-    if not sig_path.exists():
-        advice = "An overview is verified with its signature: copy annual.sig with annual.json."
-        if annual_path.with_name("report.sig").exists():
-            advice = (
-                "This looks like a half-year report (report.sig is beside it): verify it "
-                "with 'ilo-node report verify'."
-            )
-        raise InputError(f"no annual.sig beside {annual_path}", advice)
-    signature = read_limited(sig_path, "annual overview signature", _MAX_SIG_BYTES)
+    signature = _signature_beside(
+        annual_path, "annual", ("half-year report", "report", "report verify")
+    )
     sources = None
     if report_paths and len(report_paths) != 2:
         raise InputError(

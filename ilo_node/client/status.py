@@ -17,6 +17,7 @@ from typing import Any
 
 from ilo_node.client.local import LocalApiClient, node_running
 from ilo_node.errors import ClientError
+from ilo_node.formats.timefmt import format_duration
 from ilo_node.home.home import Home, now_ms
 from ilo_node.net.config import DaemonConfig, load_config
 from ilo_node.net.peers import peers_for
@@ -148,14 +149,7 @@ def ago(then_ms: int | None, now: int) -> str:
     """``"12 s ago"``, ``"5 min ago"``, ``"3 h ago"``, ``"4 days ago"``, or ``"never"``."""
     if then_ms is None:
         return "never"
-    seconds = max(0, (now - then_ms) // 1000)
-    if seconds < 120:
-        return f"{seconds} s ago"
-    if seconds < 7200:
-        return f"{seconds // 60} min ago"
-    if seconds < 3 * 86400:
-        return f"{seconds // 3600} h ago"
-    return f"{seconds // 86400} days ago"
+    return format_duration((now - then_ms) // 1000) + " ago"
 
 
 def attention(record: dict[str, Any]) -> list[str]:

@@ -6,7 +6,7 @@ import datetime as dt
 
 from protocol.errors import UsageError
 
-__all__ = ["MAX_TIME_MS", "format_ms", "parse_time"]
+__all__ = ["MAX_TIME_MS", "format_duration", "format_ms", "parse_time"]
 
 
 #: Latest time accepted: the end of year 9999, where ISO dates end. Times are stored
@@ -55,3 +55,15 @@ def format_ms(time_ms: int) -> str:
     if moment.hour == moment.minute == moment.second == 0 and moment.microsecond == 0:
         return moment.date().isoformat()
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def format_duration(seconds: int) -> str:
+    """``"12 s"``, ``"5 min"``, ``"3 h"`` or ``"4 days"``: rounded down to one unit."""
+    seconds = max(0, seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 3 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"

@@ -273,7 +273,7 @@ def _figure_differences(where: str, said: Any, computed: list[dict[str, Any]]) -
         if given.get("value") != figure["value"]:
             found.append(
                 f"{at}: the overview says {_short(given.get('value'))}, the reports give "
-                f" {figure['value']} ({figure['over_year']} of {halves})"
+                f"{figure['value']} ({figure['over_year']} of {halves})"
             )
         elif given.get("by_half_year") != figure["by_half_year"]:
             found.append(
